@@ -1,0 +1,1 @@
+"""Adapters: the outside world (database, cryptography, messaging, files) behind the services' ports."""

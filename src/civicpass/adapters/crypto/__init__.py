@@ -1,0 +1,1 @@
+"""Cryptography adapters built on the ``cryptography`` and ``argon2-cffi`` packages."""

@@ -1,0 +1,1 @@
+"""Storage on SQLAlchemy 2 Core: SQLite (embedded default) and PostgreSQL (production)."""

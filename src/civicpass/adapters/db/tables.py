@@ -1,0 +1,192 @@
+"""The relational schema. Alembic migrations under ``migrations/`` must produce exactly this.
+
+Personal data columns end in ``_ct`` and hold AES-GCM envelopes; ``_index`` columns hold keyed blind
+indexes (HMAC-SHA256) for look-ups. No column holds a document number, name, phone or address in clear.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both databases (SQLite keeps no zone; we store UTC and restore it)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+JSONType: Any = sa.JSON().with_variant(JSONB(), "postgresql")
+ID = sa.String(36)
+
+regions = sa.Table(
+    "regions",
+    metadata,
+    sa.Column("code", sa.String(6), primary_key=True),
+    sa.Column("parent", sa.String(6), index=True),
+    sa.Column("level", sa.String(16), nullable=False),
+    sa.Column("name_zh", sa.String(100), nullable=False),
+    sa.Column("name_en", sa.String(200), nullable=False),
+)
+
+residents = sa.Table(
+    "residents",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("pseudonym", sa.String(64), nullable=False, unique=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("name_ct", sa.Text, nullable=False),
+    sa.Column("doc_type", sa.String(32), nullable=False),
+    sa.Column("doc_number_ct", sa.Text),
+    sa.Column("doc_index", sa.String(64), unique=True),
+    sa.Column("nationality", sa.String(3)),
+    sa.Column("phone_ct", sa.Text),
+    sa.Column("phone_index", sa.String(64), unique=True),
+    sa.Column("address_ct", sa.Text),
+    sa.Column("birth_date", sa.Date),
+    sa.Column("region_code", sa.String(6), nullable=False, index=True),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+guardianships = sa.Table(
+    "guardianships",
+    metadata,
+    sa.Column("guardian_id", ID, sa.ForeignKey("residents.id"), primary_key=True),
+    sa.Column("dependent_id", ID, sa.ForeignKey("residents.id"), primary_key=True, index=True),
+    sa.Column("relation", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+phone_challenges = sa.Table(
+    "phone_challenges",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("phone_ct", sa.Text, nullable=False),
+    sa.Column("phone_index", sa.String(64), nullable=False),
+    sa.Column("code_digest", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("confirmed_at", UTCDateTime),
+    sa.Column("ticket_digest", sa.String(64), unique=True),
+    sa.Column("ticket_expires_at", UTCDateTime),
+    sa.Column("consumed_at", UTCDateTime),
+    sa.Index("ix_phone_challenges_phone_created", "phone_index", "created_at"),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("token_digest", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("subject_id", ID, nullable=False, index=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime),
+)
+
+staff = sa.Table(
+    "staff",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(100), nullable=False),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("jurisdiction", sa.String(6), nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+form_versions = sa.Table(
+    "form_versions",
+    metadata,
+    sa.Column("key", sa.String(40), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("title", JSONType, nullable=False),
+    sa.Column("json_schema", JSONType, nullable=False),
+    sa.Column("ui", JSONType, nullable=False),
+    sa.Column("labels", JSONType, nullable=False),
+    sa.Column("published_at", UTCDateTime, nullable=False),
+    sa.Column("published_by", ID),
+)
+
+declarations = sa.Table(
+    "declarations",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("subject_id", ID, sa.ForeignKey("residents.id"), nullable=False),
+    sa.Column("form_key", sa.String(40), nullable=False),
+    sa.Column("form_version", sa.Integer, nullable=False),
+    sa.Column("answers", JSONType, nullable=False),
+    sa.Column("submitted_at", UTCDateTime, nullable=False),
+    sa.Column("submitted_by", ID, sa.ForeignKey("residents.id"), nullable=False),
+    sa.ForeignKeyConstraint(["form_key", "form_version"], ["form_versions.key", "form_versions.version"]),
+    sa.Index("ix_declarations_subject_submitted", "subject_id", "submitted_at"),
+)
+
+access_log = sa.Table(
+    "access_log",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+    sa.Column("staff_id", ID, sa.ForeignKey("staff.id"), nullable=False),
+    sa.Column("resident_id", ID, sa.ForeignKey("residents.id"), nullable=False, index=True),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("purpose_code", sa.String(32), nullable=False),
+    sa.Column("purpose_text", sa.Text, nullable=False),
+    sa.Column("fields", sa.String(200), nullable=False),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("scope", sa.String(100), primary_key=True),
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("result_id", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+venues = sa.Table(
+    "venues",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("region_code", sa.String(6), nullable=False, index=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+app_meta = sa.Table(
+    "app_meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)

@@ -1,0 +1,95 @@
+"""The SQL unit of work: one connection and one transaction, rolled back unless committed.
+
+Database constraint violations (two concurrent enrolments of one phone, a reused key) are translated
+at this boundary into the domain's ``Conflict`` so that no SQLAlchemy exception leaves the adapter.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from civicpass.adapters.crypto.pii import HmacDigest, PiiCipher
+from civicpass.adapters.db import repositories as r
+from civicpass.domain.errors import Conflict, Message
+from civicpass.services import ports
+
+
+def _conflict(exc: IntegrityError) -> Conflict:
+    return Conflict(
+        "conflicting_write",
+        Message(
+            "another change to the same record happened at the same time; retry",
+            "同一记录正被同时修改，请重试",
+        ),
+    )
+
+
+class SqlUnitOfWork:
+    residents: ports.ResidentRepository
+    guardianships: ports.GuardianshipRepository
+    challenges: ports.ChallengeRepository
+    sessions: ports.SessionRepository
+    staff: ports.StaffRepository
+    forms: ports.FormRepository
+    declarations: ports.DeclarationRepository
+    access_log: ports.AccessLogRepository
+    idempotency: ports.IdempotencyRepository
+    regions: ports.RegionRepository
+    venues: ports.VenueRepository
+    meta: ports.MetaRepository
+
+    def __init__(self, engine: sa.Engine, cipher: PiiCipher, digest: HmacDigest) -> None:
+        self.engine = engine
+        self.cipher = cipher
+        self.digest = digest
+
+    def __enter__(self) -> Self:
+        self.conn = self.engine.connect()
+        self.conn.begin()
+        self.residents = r.SqlResidents(self.conn, self.cipher, self.digest)
+        self.guardianships = r.SqlGuardianships(self.conn)
+        self.challenges = r.SqlChallenges(self.conn, self.cipher, self.digest)
+        self.sessions = r.SqlSessions(self.conn)
+        self.staff = r.SqlStaff(self.conn)
+        self.forms = r.SqlForms(self.conn)
+        self.declarations = r.SqlDeclarations(self.conn)
+        self.access_log = r.SqlAccessLog(self.conn)
+        self.idempotency = r.SqlIdempotency(self.conn)
+        self.regions = r.SqlRegions(self.conn)
+        self.venues = r.SqlVenues(self.conn)
+        self.meta = r.SqlMeta(self.conn)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            self.rollback()
+        finally:
+            self.conn.close()
+        if isinstance(exc, IntegrityError):
+            raise _conflict(exc) from exc
+
+    def commit(self) -> None:
+        try:
+            self.conn.commit()
+        except IntegrityError as exc:
+            raise _conflict(exc) from exc
+
+    def rollback(self) -> None:
+        if self.conn.in_transaction():
+            self.conn.rollback()
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, engine: sa.Engine, cipher: PiiCipher, digest: HmacDigest) -> None:
+        self.engine = engine
+        self.cipher = cipher
+        self.digest = digest
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, self.cipher, self.digest)

@@ -1,0 +1,78 @@
+"""The composition root: the one place that turns ``Settings`` into wired adapters and services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from civicpass.adapters.crypto.passwords import Argon2Passwords
+from civicpass.adapters.crypto.pii import HmacDigest, PiiCipher
+from civicpass.adapters.db.engine import make_engine
+from civicpass.adapters.db.migrate import upgrade
+from civicpass.adapters.db.uow import SqlUnitOfWorkFactory
+from civicpass.adapters.files import bundled_forms, read_regions
+from civicpass.adapters.messaging import ConsoleMessenger
+from civicpass.adapters.secrets import KeyMaterial, key_material
+from civicpass.adapters.system import SystemClock, SystemRandom
+from civicpass.services.context import Deps, Limits
+from civicpass.services.declarations import sync_forms
+from civicpass.services.ports import Clock, Messenger, Randomness
+from civicpass.services.regions import load_regions
+from civicpass.settings import Settings
+
+
+@dataclass(frozen=True)
+class Container:
+    settings: Settings
+    engine: sa.Engine
+    deps: Deps
+    keys: KeyMaterial
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def limits_from(settings: Settings) -> Limits:
+    return Limits(
+        otp_ttl_seconds=settings.otp_ttl_seconds,
+        otp_max_attempts=settings.otp_max_attempts,
+        otp_max_per_hour=settings.otp_max_per_hour,
+        resident_session_seconds=settings.resident_session_days * 86400,
+        staff_session_seconds=settings.staff_session_hours * 3600,
+    )
+
+
+def build(
+    settings: Settings,
+    *,
+    messenger: Messenger | None = None,
+    clock: Clock | None = None,
+    random: Randomness | None = None,
+) -> Container:
+    """Wire everything from settings; tests pass fakes for the messenger, clock and randomness."""
+    keys = key_material(
+        settings.pii_keys.get_secret_value() if settings.pii_keys else None,
+        settings.blind_index_key.get_secret_value() if settings.blind_index_key else None,
+        settings.data_dir,
+        generate=settings.environment == "development",
+    )
+    engine = make_engine(settings.database_url, schema=settings.database_schema)
+    digest = HmacDigest(keys.blind_index_key)
+    deps = Deps(
+        uow=SqlUnitOfWorkFactory(engine, PiiCipher(keys.pii_keys, keys.pii_active), digest),
+        clock=clock or SystemClock(),
+        random=random or SystemRandom(),
+        digest=digest,
+        passwords=Argon2Passwords(settings.password_time_cost, settings.password_memory_cost),
+        messenger=messenger or ConsoleMessenger(),
+        limits=limits_from(settings),
+    )
+    return Container(settings, engine, deps, keys)
+
+
+def migrate(container: Container) -> None:
+    """Bring the schema to the newest migration and load the bundled regions and forms (idempotent)."""
+    upgrade(container.engine)
+    load_regions(container.deps, read_regions())
+    sync_forms(container.deps, bundled_forms())

@@ -1,0 +1,107 @@
+"""The one authorisation policy: every decision goes through ``authorize`` and comes back with reasons.
+
+Policies are data: ``PERMISSIONS`` says which roles may take each action. An action that is not in the
+table, an actor without a role for it, or a target outside the actor's jurisdiction means **deny**.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from civicpass.domain.errors import Message, PermissionDenied
+from civicpass.domain.regions import contains
+from civicpass.domain.staff import Role
+
+
+class Action(StrEnum):
+    RESIDENT_PII_READ = "resident:pii:read"
+    RESIDENT_LIST = "resident:list"
+    FORM_PUBLISH = "form:publish"
+    STAFF_CREATE = "staff:create"
+    ACCESS_LOG_READ = "access_log:read"
+    DECLARE_FOR = "declaration:submit_for"
+    DEPENDENT_MANAGE = "dependent:manage"
+
+
+PERMISSIONS: dict[Action, frozenset[Role]] = {
+    Action.RESIDENT_PII_READ: frozenset({Role.CDC, Role.COMMUNITY_WORKER}),
+    Action.RESIDENT_LIST: frozenset({Role.CDC, Role.COMMUNITY_WORKER}),
+    Action.FORM_PUBLISH: frozenset({Role.ADMIN, Role.CDC}),
+    Action.STAFF_CREATE: frozenset({Role.ADMIN}),
+    Action.ACCESS_LOG_READ: frozenset({Role.AUDITOR}),
+}
+"""Staff actions and the roles allowed to take them. Resident actions are decided by guardianship."""
+
+
+@dataclass(frozen=True)
+class StaffActor:
+    id: str
+    role: Role
+    jurisdiction: str
+
+
+@dataclass(frozen=True)
+class ResidentActor:
+    id: str
+    dependents: frozenset[str] = frozenset()
+
+
+Actor = StaffActor | ResidentActor
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an action is about: a region (for jurisdiction), a resident (for guardianship), or nothing."""
+
+    region: str | None = None
+    resident_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reasons: tuple[str, ...] = field(default_factory=tuple)
+
+    def enforce(self) -> None:
+        if not self.allowed:
+            raise PermissionDenied(
+                "permission_denied",
+                Message(
+                    "you may not do this: " + ", ".join(self.reasons),
+                    "无权执行此操作：" + "，".join(self.reasons),
+                ),
+                extra={"reasons": list(self.reasons)},
+            )
+
+
+def authorize(actor: Actor | None, action: Action, target: Target = Target()) -> Decision:
+    """Decide whether ``actor`` may take ``action`` on ``target``; deny unless a rule allows it."""
+    if actor is None:
+        return Decision(False, ("not_authenticated",))
+    if isinstance(actor, ResidentActor):
+        return _authorize_resident(actor, action, target)
+    return _authorize_staff(actor, action, target)
+
+
+def _authorize_resident(actor: ResidentActor, action: Action, target: Target) -> Decision:
+    if action not in (Action.DECLARE_FOR, Action.DEPENDENT_MANAGE):
+        return Decision(False, ("residents_may_not",))
+    if target.resident_id is None:
+        return Decision(False, ("target_missing",))
+    if target.resident_id == actor.id and action is Action.DECLARE_FOR:
+        return Decision(True, ("self",))
+    if target.resident_id in actor.dependents:
+        return Decision(True, ("guardian",))
+    return Decision(False, ("not_guardian",))
+
+
+def _authorize_staff(actor: StaffActor, action: Action, target: Target) -> Decision:
+    roles = PERMISSIONS.get(action)
+    if not roles:
+        return Decision(False, ("no_rule_for_action",))
+    if actor.role not in roles:
+        return Decision(False, ("role_not_permitted",))
+    if target.region is not None and not contains(actor.jurisdiction, target.region):
+        return Decision(False, ("outside_jurisdiction",))
+    return Decision(True, ("role_permitted", "inside_jurisdiction") if target.region else ("role_permitted",))

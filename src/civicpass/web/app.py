@@ -1,0 +1,44 @@
+"""The ASGI application factory. Nothing is built at import time: ``create_app(settings)`` does it all."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from civicpass import __version__
+from civicpass.bootstrap import Container, build
+from civicpass.settings import Settings
+from civicpass.web import problems
+from civicpass.web.limits import BodySizeLimit
+from civicpass.web.routes import declarations, health, regions, residents, staff
+
+
+def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
+    """Build the app from settings (or from an already wired container, as tests do)."""
+    wired = container or build(settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if container is None:
+            wired.dispose()
+
+    app = FastAPI(
+        title="civicpass",
+        version=__version__,
+        description="Health code and citizen code platform. Errors are RFC 9457 problem+json with a reason code.",
+        lifespan=lifespan,
+    )
+    app.state.container = wired
+    problems.install(app)
+    for module in (health, residents, declarations, staff, regions):
+        app.include_router(module.router)
+    app.add_middleware(BodySizeLimit, max_bytes=wired.settings.max_body_bytes)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Entry for ``uvicorn --factory civicpass.web.app:app_from_environment`` (multi-worker serving)."""
+    return create_app(Settings())

@@ -1,0 +1,190 @@
+"""Request and response bodies. Requests forbid unknown fields; responses are built from domain objects."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from civicpass.domain.access import AccessRecord
+from civicpass.domain.declarations import Declaration
+from civicpass.domain.forms import FormVersion
+from civicpass.domain.masking import mask_document, mask_name, mask_phone
+from civicpass.domain.phone import local_part
+from civicpass.domain.regions import Region
+from civicpass.domain.residents import Guardianship, Resident
+from civicpass.domain.staff import Role, StaffMember
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_max_length=2000)
+
+
+class DocumentIn(Strict):
+    type: str = Field(max_length=40, examples=["resident_id"])
+    number: str | None = Field(None, max_length=40)
+    nationality: str | None = Field(None, max_length=3)
+
+
+class PhoneIn(Strict):
+    phone: str = Field(max_length=20, examples=["13800138000"])
+
+
+class CodeIn(Strict):
+    code: str = Field(min_length=4, max_length=8, pattern=r"^\d+$")
+
+
+class EnrolIn(Strict):
+    verification_token: str = Field(max_length=200)
+    name: str = Field(max_length=64)
+    document: DocumentIn
+    region_code: str = Field(max_length=6)
+    birth_date: date | None = None
+    address: str | None = Field(None, max_length=200)
+
+
+class SignInIn(Strict):
+    verification_token: str = Field(max_length=200)
+
+
+class DependentIn(Strict):
+    name: str = Field(max_length=64)
+    document: DocumentIn = DocumentIn(type="none")
+    birth_date: date | None = None
+    region_code: str | None = Field(None, max_length=6)
+    relation: str = Field(max_length=20, examples=["parent"])
+    address: str | None = Field(None, max_length=200)
+
+
+class GuardianIn(Strict):
+    phone: str = Field(max_length=20)
+    relation: str = Field(max_length=20)
+
+
+class DeclarationIn(Strict):
+    form_key: str = Field(max_length=40, examples=["health"])
+    form_version: int | None = Field(None, ge=1)
+    subject_id: str | None = Field(None, max_length=36, description="a dependent's id, to declare by proxy")
+    answers: dict[str, Any]
+
+
+class FormIn(Strict):
+    title: dict[str, str]
+    json_schema: dict[str, Any] = Field(alias="schema")
+    ui: dict[str, Any] = {}
+    labels: dict[str, Any] = {}
+
+
+class StaffLoginIn(Strict):
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=200)
+
+
+class StaffIn(Strict):
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=200)
+    role: Role
+    jurisdiction: str = Field(max_length=6)
+    display_name: str = Field("", max_length=100)
+
+
+class PurposeIn(Strict):
+    code: str = Field(max_length=32, examples=["follow_up"])
+    text: str = Field(max_length=500)
+
+
+class LookupIn(Strict):
+    document: DocumentIn
+    purpose: PurposeIn
+
+
+# ---- responses -------------------------------------------------------------------------------------
+
+
+def resident_self_view(r: Resident) -> dict[str, Any]:
+    """What a resident (or their guardian) sees of their own record: everything, unmasked."""
+    doc = r.pii.document
+    return {
+        "id": r.id,
+        "kind": r.kind.value,
+        "name": r.pii.name,
+        "document": {"type": doc.type.value, "number": doc.number, "nationality": doc.nationality},
+        "phone": r.pii.phone,
+        "address": r.pii.address,
+        "birth_date": r.birth_date.isoformat() if r.birth_date else None,
+        "region_code": r.region_code,
+        "active": r.active,
+    }
+
+
+def resident_masked_view(r: Resident) -> dict[str, Any]:
+    """What staff listings show: masked name, document and phone."""
+    doc = r.pii.document
+    return {
+        "id": r.id,
+        "kind": r.kind.value,
+        "name": mask_name(r.pii.name),
+        "document": {"type": doc.type.value, "number": mask_document(doc.number)},
+        "phone": mask_phone(local_part(r.pii.phone)) if r.pii.phone else None,
+        "region_code": r.region_code,
+    }
+
+
+def related_view(r: Resident, link: Guardianship, *, masked: bool) -> dict[str, Any]:
+    view = resident_masked_view(r) if masked else resident_self_view(r)
+    return {**view, "relation": link.relation, "since": link.created_at.isoformat()}
+
+
+def declaration_view(d: Declaration) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "subject_id": d.subject_id,
+        "form_key": d.form_key,
+        "form_version": d.form_version,
+        "answers": d.answers,
+        "submitted_at": d.submitted_at.isoformat(),
+        "submitted_by": d.submitted_by,
+        "by_proxy": d.by_proxy,
+    }
+
+
+def form_view(f: FormVersion) -> dict[str, Any]:
+    return {**f.as_document(), "published_at": f.published_at.isoformat()}
+
+
+def staff_view(m: StaffMember) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "username": m.username,
+        "display_name": m.display_name,
+        "role": m.role.value,
+        "jurisdiction": m.jurisdiction,
+        "active": m.active,
+    }
+
+
+def access_view(a: AccessRecord) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "at": a.at.isoformat(),
+        "staff_id": a.staff_id,
+        "resident_id": a.resident_id,
+        "action": a.action,
+        "purpose": {"code": a.purpose.code.value, "text": a.purpose.text},
+        "fields": list(a.fields),
+    }
+
+
+def region_view(r: Region) -> dict[str, Any]:
+    return {
+        "code": r.code,
+        "parent": r.parent,
+        "level": r.level.value,
+        "name_zh": r.name_zh,
+        "name_en": r.name_en,
+    }
+
+
+def token_view(token: str, expires_at: datetime) -> dict[str, Any]:
+    return {"access_token": token, "token_type": "bearer", "expires_at": expires_at.isoformat()}

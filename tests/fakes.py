@@ -1,0 +1,341 @@
+"""Fakes for every port: in-memory repositories, a unit of work over them, a settable clock.
+
+They implement the same protocols as the real adapters, so service tests run without a database.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any, Self
+
+from civicpass.adapters.messaging import MemoryMessenger
+from civicpass.domain.access import AccessRecord
+from civicpass.domain.declarations import Declaration
+from civicpass.domain.forms import FormVersion
+from civicpass.domain.identity import Document
+from civicpass.domain.phone import PhoneChallenge
+from civicpass.domain.regions import Region
+from civicpass.domain.residents import Guardianship, Resident
+from civicpass.domain.sessions import Session
+from civicpass.domain.staff import StaffMember
+from civicpass.domain.venues import Venue
+from civicpass.services.context import Deps, Limits
+from civicpass.services.ports import StoredResponse
+
+
+class FakeClock:
+    def __init__(self, start: datetime = datetime(2022, 5, 3, 8, 0, tzinfo=UTC)) -> None:
+        self.current = start
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **kwargs: float) -> None:
+        self.current += timedelta(**kwargs)
+
+
+class CountingRandom:
+    """Deterministic ids and tokens; one-time codes come from a queue so tests know them."""
+
+    def __init__(self) -> None:
+        self._n = itertools.count(1)
+
+    def new_id(self) -> str:
+        return f"00000000-0000-4000-8000-{next(self._n):012d}"
+
+    def token(self) -> str:
+        return f"token-{next(self._n)}"
+
+    def digits(self, count: int) -> str:
+        return str(next(self._n) * 7919 % 10**count).zfill(count)
+
+
+class PlainDigest:
+    def blind_index(self, material: str) -> str:
+        return hmac.new(b"test-index", material.encode(), hashlib.sha256).hexdigest()
+
+    def secret_digest(self, secret: str) -> str:
+        return hmac.new(b"test-secret", secret.encode(), hashlib.sha256).hexdigest()
+
+
+class PlainPasswords:
+    """Not a real hash: fast, and still never stores the password itself."""
+
+    def hash(self, password: str) -> str:
+        return "sha256$" + hashlib.sha256(password.encode()).hexdigest()
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        return hmac.compare_digest(password_hash, self.hash(password))
+
+
+@dataclass
+class FakeStore:
+    """The committed state; a unit of work works on a copy and swaps it in on commit."""
+
+    residents: dict[str, Resident] = field(default_factory=dict)
+    guardianships: dict[tuple[str, str], Guardianship] = field(default_factory=dict)
+    challenges: dict[str, PhoneChallenge] = field(default_factory=dict)
+    sessions: dict[str, Session] = field(default_factory=dict)
+    staff: dict[str, StaffMember] = field(default_factory=dict)
+    forms: dict[tuple[str, int], FormVersion] = field(default_factory=dict)
+    declarations: dict[str, Declaration] = field(default_factory=dict)
+    access_log: list[AccessRecord] = field(default_factory=list)
+    idempotency: dict[tuple[str, str], StoredResponse] = field(default_factory=dict)
+    regions: dict[str, Region] = field(default_factory=dict)
+    venues: list[Venue] = field(default_factory=list)
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+class _Residents:
+    def __init__(self, s: FakeStore) -> None:
+        self.s = s
+
+    def add(self, resident: Resident) -> None:
+        self.s.residents[resident.id] = resident
+
+    def add_many(self, residents: Sequence[Resident]) -> None:
+        for r in residents:
+            self.add(r)
+
+    def get(self, resident_id: str) -> Resident | None:
+        return self.s.residents.get(resident_id)
+
+    def by_document(self, document: Document) -> Resident | None:
+        return next((r for r in self.s.residents.values() if document.number and r.pii.document == document), None)
+
+    def by_phone(self, phone: str) -> Resident | None:
+        return next((r for r in self.s.residents.values() if r.pii.phone == phone), None)
+
+    def set_active(self, resident_id: str, active: bool) -> None:
+        self.s.residents[resident_id] = replace(self.s.residents[resident_id], active=active)
+
+    def in_region(self, prefix: str, limit: int, offset: int) -> list[Resident]:
+        found = [r for r in self.s.residents.values() if r.region_code.startswith(prefix) and r.active]
+        return found[offset : offset + limit]
+
+    def count(self) -> int:
+        return len(self.s.residents)
+
+
+class _Guardianships:
+    def __init__(self, s: FakeStore) -> None:
+        self.s = s
+
+    def add(self, link: Guardianship) -> None:
+        self.s.guardianships[(link.guardian_id, link.dependent_id)] = link
+
+    def add_many(self, links: Sequence[Guardianship]) -> None:
+        for link in links:
+            self.add(link)
+
+    def remove(self, guardian_id: str, dependent_id: str) -> bool:
+        return self.s.guardianships.pop((guardian_id, dependent_id), None) is not None
+
+    def guardians_of(self, dependent_id: str) -> list[Guardianship]:
+        return [g for g in self.s.guardianships.values() if g.dependent_id == dependent_id]
+
+    def dependents_of(self, guardian_id: str) -> list[Guardianship]:
+        return [g for g in self.s.guardianships.values() if g.guardian_id == guardian_id]
+
+
+class _Challenges:
+    def __init__(self, s: FakeStore) -> None:
+        self.s = s
+
+    def add(self, challenge: PhoneChallenge) -> None:
+        self.s.challenges[challenge.id] = challenge
+
+    def get(self, challenge_id: str) -> PhoneChallenge | None:
+        return self.s.challenges.get(challenge_id)
+
+    def by_ticket(self, ticket_digest: str) -> PhoneChallenge | None:
+        return next((c for c in self.s.challenges.values() if c.ticket_digest == ticket_digest), None)
+
+    def update(self, challenge: PhoneChallenge) -> None:
+        self.s.challenges[challenge.id] = challenge
+
+    def count_since(self, phone: str, since: datetime) -> int:
+        return sum(1 for c in self.s.challenges.values() if c.phone == phone and c.created_at >= since)
+
+
+class _Sessions:
+    def __init__(self, s: FakeStore) -> None:
+        self.s = s
+
+    def add(self, session: Session) -> None:
+        self.s.sessions[session.token_digest] = session
+
+    def get(self, token_digest: str) -> Session | None:
+        return self.s.sessions.get(token_digest)
+
+    def revoke(self, token_digest: str, at: datetime) -> None:
+        if token_digest in self.s.sessions:
+            self.s.sessions[token_digest] = replace(self.s.sessions[token_digest], revoked_at=at)
+
+
+class _Staff:
+    def __init__(self, s: FakeStore) -> None:
+        self.s = s
+
+    def add(self, member: StaffMember) -> None:
+        self.s.staff[member.id] = member
+
+    def get(self, staff_id: str) -> StaffMember | None:
+        return self.s.staff.get(staff_id)
+
+    def by_username(self, username: str) -> StaffMember | None:
+        return next((m for m in self.s.staff.values() if m.username == username), None)
+
+
+class _Forms:
+    def __init__(self, s: FakeStore) -> None:
+        self.s = s
+
+    def add(self, form: FormVersion) -> None:
+        self.s.forms[(form.key, form.version)] = form
+
+    def get(self, key: str, version: int) -> FormVersion | None:
+        return self.s.forms.get((key, version))
+
+    def latest(self, key: str) -> FormVersion | None:
+        versions = [f for (k, _), f in self.s.forms.items() if k == key]
+        return max(versions, key=lambda f: f.version, default=None)
+
+    def all_latest(self) -> list[FormVersion]:
+        keys = sorted({k for k, _ in self.s.forms})
+        return [f for k in keys if (f := self.latest(k)) is not None]
+
+
+class _Declarations:
+    def __init__(self, s: FakeStore) -> None:
+        self.s = s
+
+    def add(self, declaration: Declaration) -> None:
+        self.s.declarations[declaration.id] = declaration
+
+    def get(self, declaration_id: str) -> Declaration | None:
+        return self.s.declarations.get(declaration_id)
+
+    def for_subject(self, subject_id: str, limit: int) -> list[Declaration]:
+        found = [d for d in self.s.declarations.values() if d.subject_id == subject_id]
+        return sorted(found, key=lambda d: d.submitted_at, reverse=True)[:limit]
+
+
+class _AccessLog:
+    def __init__(self, s: FakeStore) -> None:
+        self.s = s
+
+    def add(self, record: AccessRecord) -> None:
+        self.s.access_log.append(record)
+
+    def list(self, resident_id: str | None, limit: int) -> list[AccessRecord]:
+        found = [a for a in reversed(self.s.access_log) if resident_id is None or a.resident_id == resident_id]
+        return found[:limit]
+
+
+class _Idempotency:
+    def __init__(self, s: FakeStore) -> None:
+        self.s = s
+
+    def get(self, scope: str, key: str) -> StoredResponse | None:
+        return self.s.idempotency.get((scope, key))
+
+    def add(self, scope: str, key: str, response: StoredResponse, at: datetime) -> None:
+        self.s.idempotency[(scope, key)] = response
+
+
+class _Regions:
+    def __init__(self, s: FakeStore) -> None:
+        self.s = s
+
+    def upsert_many(self, regions: Iterable[Region]) -> int:
+        changed = 0
+        for r in regions:
+            if self.s.regions.get(r.code) != r:
+                self.s.regions[r.code] = r
+                changed += 1
+        return changed
+
+    def get(self, code: str) -> Region | None:
+        return self.s.regions.get(code)
+
+    def children(self, code: str | None) -> list[Region]:
+        return sorted((r for r in self.s.regions.values() if r.parent == code), key=lambda r: r.code)
+
+
+class _Venues:
+    def __init__(self, s: FakeStore) -> None:
+        self.s = s
+
+    def add_many(self, venues: Sequence[Venue]) -> None:
+        self.s.venues.extend(venues)
+
+    def count(self) -> int:
+        return len(self.s.venues)
+
+
+class _Meta:
+    def __init__(self, s: FakeStore) -> None:
+        self.s = s
+
+    def get(self, key: str) -> str | None:
+        return self.s.meta.get(key)
+
+    def put(self, key: str, value: str) -> None:
+        self.s.meta[key] = value
+
+
+class FakeUnitOfWork:
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
+        self.commits = 0
+
+    def __enter__(self) -> Self:
+        self.rollback()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.rollback()
+
+    def commit(self) -> None:
+        for name in vars(self.store):
+            setattr(self.store, name, copy.deepcopy(getattr(self.work, name)))
+        self.commits += 1
+
+    def rollback(self) -> None:
+        self.work = copy.deepcopy(self.store)
+        self._rebind()
+
+    def _rebind(self) -> None:
+        s = self.work
+        for name, cls in (
+            ("residents", _Residents), ("guardianships", _Guardianships), ("challenges", _Challenges),
+            ("sessions", _Sessions), ("staff", _Staff), ("forms", _Forms), ("declarations", _Declarations),
+            ("access_log", _AccessLog), ("idempotency", _Idempotency), ("regions", _Regions),
+            ("venues", _Venues), ("meta", _Meta),
+        ):
+            setattr(self, name, cls(s))
+
+
+def fake_deps(store: FakeStore | None = None, **limits: Any) -> tuple[Deps, FakeStore, MemoryMessenger, FakeClock]:
+    """Service dependencies over an in-memory store; returns the store, messenger and clock to inspect."""
+    the_store = store or FakeStore()
+    messenger = MemoryMessenger()
+    clock = FakeClock()
+    deps = Deps(
+        uow=lambda: FakeUnitOfWork(the_store),
+        clock=clock,
+        random=CountingRandom(),
+        digest=PlainDigest(),
+        passwords=PlainPasswords(),
+        messenger=messenger,
+        limits=Limits(**limits),
+    )
+    return deps, the_store, messenger, clock
