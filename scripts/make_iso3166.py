@@ -10,7 +10,7 @@ body = ", ".join(f'"{c}"' for c in codes)
 Path("src/civicpass/domain/iso3166.py").write_text(
     '"""ISO 3166-1 alpha-3 country codes (GB/T 2659), for passport nationalities and trip destinations.\n\n'
     f"Generated from pycountry {importlib.metadata.version('pycountry')} ({len(codes)} codes) by "
-    "``scripts/make_iso3166.py``.\n\"\"\"\n\n"
+    '``scripts/make_iso3166.py``.\n"""\n\n'
     f"ALPHA3: frozenset[str] = frozenset({{{body}}})\n",
     encoding="utf-8",
 )

@@ -23,10 +23,12 @@ Rules:
   * NBS-only statistical units are dropped: codes xxxx7x (development zones etc.) and
     sub-county codes (towns of 东莞/中山, which have no county level).
 """
+
 import csv
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from pypinyin import Style, lazy_pinyin
@@ -44,8 +46,10 @@ EXTRA_PROVINCES = [  # GB/T 2260 codes; not in the NBS data
 
 # Conventional English names of provinces (pinyin alone gives e.g. "Shanxi" for 陕西).
 PROVINCE_EN = {
-    "北京市": "Beijing Municipality", "天津市": "Tianjin Municipality",
-    "上海市": "Shanghai Municipality", "重庆市": "Chongqing Municipality",
+    "北京市": "Beijing Municipality",
+    "天津市": "Tianjin Municipality",
+    "上海市": "Shanghai Municipality",
+    "重庆市": "Chongqing Municipality",
     "内蒙古自治区": "Inner Mongolia Autonomous Region",
     "广西壮族自治区": "Guangxi Zhuang Autonomous Region",
     "西藏自治区": "Xizang (Tibet) Autonomous Region",
@@ -58,54 +62,158 @@ PROVINCE_EN = {
 
 # Place-name readings that pypinyin gets wrong or that have a conventional spelling.
 BASE_EN = {
-    "番禺": "Panyu", "六安": "Lu'an", "蚌埠": "Bengbu", "亳州": "Bozhou",
-    "兴安": "Hinggan", "呼伦贝尔": "Hulunbuir", "呼和浩特": "Hohhot",
-    "乌兰察布": "Ulanqab", "锡林郭勒": "Xilingol", "阿拉善": "Alxa",
-    "巴彦淖尔": "Bayannur", "鄂尔多斯": "Ordos", "包头": "Baotou",
-    "乌鲁木齐": "Urumqi", "喀什": "Kashgar", "和田": "Hotan",
-    "阿克苏": "Aksu", "吐鲁番": "Turpan", "哈密": "Hami",
-    "伊犁": "Ili", "巴音郭楞": "Bayingolin", "博尔塔拉": "Bortala",
-    "克孜勒苏": "Kizilsu", "克拉玛依": "Karamay", "阿勒泰": "Altay",
-    "塔城": "Tacheng", "拉萨": "Lhasa", "日喀则": "Xigaze",
-    "那曲": "Nagqu", "阿里": "Ngari", "林芝": "Nyingchi", "山南": "Shannan",
-    "昌都": "Qamdo", "长治": "Changzhi", "长春": "Changchun", "长沙": "Changsha",
-    "重庆": "Chongqing", "厦门": "Xiamen", "大理": "Dali", "丽水": "Lishui",
-    "丽江": "Lijiang", "东莞": "Dongguan", "乐山": "Leshan", "朝阳": "Chaoyang",
-    "银川": "Yinchuan", "石嘴山": "Shizuishan", "济南": "Jinan", "济宁": "Jining",
-    "济源": "Jiyuan", "莘县": "Shenxian", "单县": "Shanxian", "曲靖": "Qujing",
-    "都匀": "Duyun", "黔东南": "Qiandongnan", "蔚县": "Yuxian",
-    "藁城": "Gaocheng", "铅山": "Yanshan", "尉氏": "Yushi",
-    "乐昌": "Lechang", "乐东": "Ledong", "大埔": "Dabu", "朝天": "Chaotian",
-    "和平": "Heping", "阿拉尔": "Aral", "图木舒克": "Tumxuk", "五家渠": "Wujiaqu",
-    "可克达拉": "Kokdala", "胡杨河": "Huyanghe", "铁门关": "Tiemenguan",
-    "涪陵": "Fuling", "綦江": "Qijiang", "大渡口": "Dadukou", "万州": "Wanzhou",
-    "蓟州": "Jizhou", "延边": "Yanbian", "海西": "Haixi", "玉树": "Yushu",
-    "海北": "Haibei", "果洛": "Golog", "黄南": "Huangnan", "海南": "Hainan",
-    "迪庆": "Diqing", "怒江": "Nujiang", "德宏": "Dehong", "西双版纳": "Xishuangbanna",
-    "甘孜": "Garze", "阿坝": "Ngawa", "凉山": "Liangshan", "甘南": "Gannan",
-    "临夏": "Linxia", "昌吉": "Changji", "恩施": "Enshi", "湘西": "Xiangxi",
-    "黔南": "Qiannan", "黔西南": "Qianxinan", "楚雄": "Chuxiong", "红河": "Honghe",
-    "文山": "Wenshan", "漯河": "Luohe", "长宁": "Changning", "闵行": "Minhang", "花都": "Huadu",
-    "丰都": "Fengdu", "佛冈": "Fogang", "哈尔滨": "Harbin", "齐齐哈尔": "Qiqihar",
+    "番禺": "Panyu",
+    "六安": "Lu'an",
+    "蚌埠": "Bengbu",
+    "亳州": "Bozhou",
+    "兴安": "Hinggan",
+    "呼伦贝尔": "Hulunbuir",
+    "呼和浩特": "Hohhot",
+    "乌兰察布": "Ulanqab",
+    "锡林郭勒": "Xilingol",
+    "阿拉善": "Alxa",
+    "巴彦淖尔": "Bayannur",
+    "鄂尔多斯": "Ordos",
+    "包头": "Baotou",
+    "乌鲁木齐": "Urumqi",
+    "喀什": "Kashgar",
+    "和田": "Hotan",
+    "阿克苏": "Aksu",
+    "吐鲁番": "Turpan",
+    "哈密": "Hami",
+    "伊犁": "Ili",
+    "巴音郭楞": "Bayingolin",
+    "博尔塔拉": "Bortala",
+    "克孜勒苏": "Kizilsu",
+    "克拉玛依": "Karamay",
+    "阿勒泰": "Altay",
+    "塔城": "Tacheng",
+    "拉萨": "Lhasa",
+    "日喀则": "Xigaze",
+    "那曲": "Nagqu",
+    "阿里": "Ngari",
+    "林芝": "Nyingchi",
+    "山南": "Shannan",
+    "昌都": "Qamdo",
+    "长治": "Changzhi",
+    "长春": "Changchun",
+    "长沙": "Changsha",
+    "重庆": "Chongqing",
+    "厦门": "Xiamen",
+    "大理": "Dali",
+    "丽水": "Lishui",
+    "丽江": "Lijiang",
+    "东莞": "Dongguan",
+    "乐山": "Leshan",
+    "朝阳": "Chaoyang",
+    "银川": "Yinchuan",
+    "石嘴山": "Shizuishan",
+    "济南": "Jinan",
+    "济宁": "Jining",
+    "济源": "Jiyuan",
+    "莘县": "Shenxian",
+    "单县": "Shanxian",
+    "曲靖": "Qujing",
+    "都匀": "Duyun",
+    "黔东南": "Qiandongnan",
+    "蔚县": "Yuxian",
+    "藁城": "Gaocheng",
+    "铅山": "Yanshan",
+    "尉氏": "Yushi",
+    "乐昌": "Lechang",
+    "乐东": "Ledong",
+    "大埔": "Dabu",
+    "朝天": "Chaotian",
+    "和平": "Heping",
+    "阿拉尔": "Aral",
+    "图木舒克": "Tumxuk",
+    "五家渠": "Wujiaqu",
+    "可克达拉": "Kokdala",
+    "胡杨河": "Huyanghe",
+    "铁门关": "Tiemenguan",
+    "涪陵": "Fuling",
+    "綦江": "Qijiang",
+    "大渡口": "Dadukou",
+    "万州": "Wanzhou",
+    "蓟州": "Jizhou",
+    "延边": "Yanbian",
+    "海西": "Haixi",
+    "玉树": "Yushu",
+    "海北": "Haibei",
+    "果洛": "Golog",
+    "黄南": "Huangnan",
+    "海南": "Hainan",
+    "迪庆": "Diqing",
+    "怒江": "Nujiang",
+    "德宏": "Dehong",
+    "西双版纳": "Xishuangbanna",
+    "甘孜": "Garze",
+    "阿坝": "Ngawa",
+    "凉山": "Liangshan",
+    "甘南": "Gannan",
+    "临夏": "Linxia",
+    "昌吉": "Changji",
+    "恩施": "Enshi",
+    "湘西": "Xiangxi",
+    "黔南": "Qiannan",
+    "黔西南": "Qianxinan",
+    "楚雄": "Chuxiong",
+    "红河": "Honghe",
+    "文山": "Wenshan",
+    "漯河": "Luohe",
+    "长宁": "Changning",
+    "闵行": "Minhang",
+    "花都": "Huadu",
+    "丰都": "Fengdu",
+    "佛冈": "Fogang",
+    "哈尔滨": "Harbin",
+    "齐齐哈尔": "Qiqihar",
 }
 
 ETHNIC_EN = {
-    "壮族": "Zhuang", "瑶族": "Yao", "回族": "Hui", "藏族": "Tibetan", "彝族": "Yi",
-    "苗族": "Miao", "土家族": "Tujia", "布依族": "Bouyei", "侗族": "Dong",
-    "朝鲜族": "Korean", "蒙古族": "Mongol", "蒙古": "Mongol", "哈萨克": "Kazakh",
-    "柯尔克孜": "Kirgiz", "傣族": "Dai", "哈尼族": "Hani", "白族": "Bai",
-    "景颇族": "Jingpo", "傈僳族": "Lisu", "羌族": "Qiang", "黎族": "Li",
-    "畲族": "She", "满族": "Manchu", "维吾尔": "Uygur", "各族": "Various Ethnic Groups",
+    "壮族": "Zhuang",
+    "瑶族": "Yao",
+    "回族": "Hui",
+    "藏族": "Tibetan",
+    "彝族": "Yi",
+    "苗族": "Miao",
+    "土家族": "Tujia",
+    "布依族": "Bouyei",
+    "侗族": "Dong",
+    "朝鲜族": "Korean",
+    "蒙古族": "Mongol",
+    "蒙古": "Mongol",
+    "哈萨克": "Kazakh",
+    "柯尔克孜": "Kirgiz",
+    "傣族": "Dai",
+    "哈尼族": "Hani",
+    "白族": "Bai",
+    "景颇族": "Jingpo",
+    "傈僳族": "Lisu",
+    "羌族": "Qiang",
+    "黎族": "Li",
+    "畲族": "She",
+    "满族": "Manchu",
+    "维吾尔": "Uygur",
+    "各族": "Various Ethnic Groups",
 }
 
 # (Chinese suffix, English suffix), longest first.
 SUFFIXES = [
     ("特别行政区", "Special Administrative Region"),
-    ("自治区", "Autonomous Region"), ("自治州", "Autonomous Prefecture"),
-    ("自治县", "Autonomous County"), ("自治旗", "Autonomous Banner"),
-    ("新区", "New Area"), ("林区", "Forestry District"), ("地区", "Prefecture"),
-    ("省", "Province"), ("市", "City"), ("区", "District"), ("县", "County"),
-    ("盟", "League"), ("旗", "Banner"),
+    ("自治区", "Autonomous Region"),
+    ("自治州", "Autonomous Prefecture"),
+    ("自治县", "Autonomous County"),
+    ("自治旗", "Autonomous Banner"),
+    ("新区", "New Area"),
+    ("林区", "Forestry District"),
+    ("地区", "Prefecture"),
+    ("省", "Province"),
+    ("市", "City"),
+    ("区", "District"),
+    ("县", "County"),
+    ("盟", "League"),
+    ("旗", "Banner"),
 ]
 
 
@@ -195,8 +303,11 @@ def main():
     if len(sys.argv) < 2:
         raise SystemExit(__doc__)
     src = Path(sys.argv[1])
-    out = Path(sys.argv[2]) if len(sys.argv) > 2 else (
-        Path(__file__).resolve().parent.parent / "src/civicpass/data/regions_cn.csv")
+    out = (
+        Path(sys.argv[2])
+        if len(sys.argv) > 2
+        else (Path(__file__).resolve().parent.parent / "src/civicpass/data/regions_cn.csv")
+    )
     rows = build_rows(json.loads(src.read_text(encoding="utf-8")))
     validate(rows)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -205,16 +316,19 @@ def main():
         w.writerow(["code", "parent", "level", "name_zh", "name_en"])
         for code, parent, level, zh in rows:
             w.writerow([code, parent, level, zh, english_name(zh)])
-    count = lambda pred: sum(1 for r in rows if pred(r))
+    def count(pred: Callable[[tuple[str, str, str, str]], bool]) -> int:
+        return sum(1 for r in rows if pred(r))
+
     print(f"wrote {len(rows)} rows to {out}")
     for level in ("province", "city", "district"):
-        print(f"  {level}: {count(lambda r: r[2] == level)}")
-    print(f"  city rows under a province's direct administration (xx90xx): "
-          f"{count(lambda r: r[2] == 'city' and r[0][2:4] == '90')}")
-    print(f"  Guangdong cities: {count(lambda r: r[2] == 'city' and r[1] == '440000')}, "
-          f"Guangdong districts: {count(lambda r: r[2] == 'district' and r[0][:2] == '44')}")
-    print(f"  municipality districts: "
-          f"{count(lambda r: r[2] == 'district' and r[0][:2] in MUNICIPALITIES)}")
+        print(f"  {level}: {sum(1 for r in rows if r[2] == level)}")
+    direct = sum(1 for r in rows if r[2] == "city" and r[0][2:4] == "90")
+    print(f"  city rows under a province's direct administration (xx90xx): {direct}")
+    print(
+        f"  Guangdong cities: {count(lambda r: r[2] == 'city' and r[1] == '440000')}, "
+        f"Guangdong districts: {count(lambda r: r[2] == 'district' and r[0][:2] == '44')}"
+    )
+    print(f"  municipality districts: {count(lambda r: r[2] == 'district' and r[0][:2] in MUNICIPALITIES)}")
 
 
 if __name__ == "__main__":

@@ -31,11 +31,13 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 TEST_KEYS = {
     "pii_keys": "k1:" + base64.b64encode(b"\x01" * 32).decode(),
     "blind_index_key": base64.b64encode(b"\x02" * 32).decode(),
+    "signing_key": base64.b64encode(b"\x03" * 32).decode(),
 }
 
 
 def _worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+    """Unique per test process, so two test runs on one machine never share a schema."""
+    return f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
 
 
 def _postgres_available() -> str | None:
@@ -47,6 +49,21 @@ def _postgres_available() -> str | None:
     except sa.exc.OperationalError as exc:
         return str(exc).splitlines()[0]
     return None
+
+
+def _abandoned_schemas(conn: sa.Connection) -> list[str]:
+    """Schemas left by test runs that were killed before their teardown (their process is gone)."""
+    names = conn.execute(sa.text("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'civicpass_test_%'"))
+    stale = []
+    for (name,) in names:
+        pid = name.split("_")[-1] if name.split("_")[-1].isdigit() else name.split("_")[-2]
+        try:
+            os.kill(int(pid), 0)
+        except (ProcessLookupError, ValueError):
+            stale.append(name)
+        except PermissionError:
+            continue
+    return stale
 
 
 @pytest.fixture(scope="session")
@@ -61,6 +78,8 @@ def postgres_schema() -> Iterator[str]:
     schema = f"civicpass_test_{_worker()}"
     admin = make_engine(POSTGRES_URL)
     with admin.begin() as conn:
+        for stale in _abandoned_schemas(conn):
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{stale}" CASCADE'))
         conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     yield schema
@@ -112,7 +131,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tup
     yield POSTGRES_URL, schema
     engine = make_engine(POSTGRES_URL, schema=schema)
     with engine.begin() as conn:
-        tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables if t.name not in ("regions", "form_versions"))
+        tables = ", ".join(
+            f'"{t.name}"' for t in metadata.sorted_tables if t.name not in ("regions", "form_versions")
+        )
         conn.execute(sa.text(f"TRUNCATE {tables} CASCADE"))
         # Forms published by a test are removed; the bundled versions (published_by NULL) stay.
         conn.execute(sa.text("DELETE FROM form_versions WHERE published_by IS NOT NULL"))

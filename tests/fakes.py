@@ -108,7 +108,9 @@ class _Residents:
         return self.s.residents.get(resident_id)
 
     def by_document(self, document: Document) -> Resident | None:
-        return next((r for r in self.s.residents.values() if document.number and r.pii.document == document), None)
+        return next(
+            (r for r in self.s.residents.values() if document.number and r.pii.document == document), None
+        )
 
     def by_phone(self, phone: str) -> Resident | None:
         return next((r for r in self.s.residents.values() if r.pii.phone == phone), None)
@@ -236,7 +238,9 @@ class _AccessLog:
         self.s.access_log.append(record)
 
     def list(self, resident_id: str | None, limit: int) -> list[AccessRecord]:
-        found = [a for a in reversed(self.s.access_log) if resident_id is None or a.resident_id == resident_id]
+        found = [
+            a for a in reversed(self.s.access_log) if resident_id is None or a.resident_id == resident_id
+        ]
         return found[:limit]
 
 
@@ -301,7 +305,9 @@ class FakeUnitOfWork:
         self.rollback()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.rollback()
 
     def commit(self) -> None:
@@ -316,15 +322,25 @@ class FakeUnitOfWork:
     def _rebind(self) -> None:
         s = self.work
         for name, cls in (
-            ("residents", _Residents), ("guardianships", _Guardianships), ("challenges", _Challenges),
-            ("sessions", _Sessions), ("staff", _Staff), ("forms", _Forms), ("declarations", _Declarations),
-            ("access_log", _AccessLog), ("idempotency", _Idempotency), ("regions", _Regions),
-            ("venues", _Venues), ("meta", _Meta),
+            ("residents", _Residents),
+            ("guardianships", _Guardianships),
+            ("challenges", _Challenges),
+            ("sessions", _Sessions),
+            ("staff", _Staff),
+            ("forms", _Forms),
+            ("declarations", _Declarations),
+            ("access_log", _AccessLog),
+            ("idempotency", _Idempotency),
+            ("regions", _Regions),
+            ("venues", _Venues),
+            ("meta", _Meta),
         ):
             setattr(self, name, cls(s))
 
 
-def fake_deps(store: FakeStore | None = None, **limits: Any) -> tuple[Deps, FakeStore, MemoryMessenger, FakeClock]:
+def fake_deps(
+    store: FakeStore | None = None, **limits: Any
+) -> tuple[Deps, FakeStore, MemoryMessenger, FakeClock]:
     """Service dependencies over an in-memory store; returns the store, messenger and clock to inspect."""
     the_store = store or FakeStore()
     messenger = MemoryMessenger()

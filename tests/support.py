@@ -27,7 +27,9 @@ def verify_phone(client: TestClient, messenger: MemoryMessenger, phone: str) -> 
     text = messenger.last_to(normalize_phone(phone))
     match = re.search(r"\b(\d{6})\b", text)
     assert match is not None
-    confirmed = client.post(f"/v1/phone-verifications/{started.json()['id']}/confirm", json={"code": match.group(1)})
+    confirmed = client.post(
+        f"/v1/phone-verifications/{started.json()['id']}/confirm", json={"code": match.group(1)}
+    )
     assert confirmed.status_code == 200, confirmed.text
     token: str = confirmed.json()["verification_token"]
     return token
@@ -59,7 +61,11 @@ def enrol(
 
 
 def staff_headers(
-    client: TestClient, container: Container, role: Role, jurisdiction: str = "440100", username: str | None = None
+    client: TestClient,
+    container: Container,
+    role: Role,
+    jurisdiction: str = "440100",
+    username: str | None = None,
 ) -> dict[str, str]:
     """Create a staff account with the CLI's trusted path and sign in over the API."""
     name = username or f"t-{role.value.replace('_', '-')}-{jurisdiction}"

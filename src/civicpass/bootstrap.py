@@ -54,6 +54,7 @@ def build(
     keys = key_material(
         settings.pii_keys.get_secret_value() if settings.pii_keys else None,
         settings.blind_index_key.get_secret_value() if settings.blind_index_key else None,
+        settings.signing_key.get_secret_value() if settings.signing_key else None,
         settings.data_dir,
         generate=settings.environment == "development",
     )

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     blind_index_key: SecretStr | None = Field(
         None, description="base64 32-byte HMAC key for blind indexes and digests"
     )
+    signing_key: SecretStr | None = Field(
+        None, description="base64 32-byte Ed25519 seed: the instance's signing key"
+    )
 
     max_body_bytes: int = Field(64 * 1024, description="largest request body accepted (413 above it)")
     otp_ttl_seconds: int = Field(300, description="lifetime of a phone one-time code")
@@ -58,7 +61,7 @@ class Settings(BaseSettings):
     def _production_needs_real_secrets(self) -> Settings:
         if self.environment != "production":
             return self
-        for name in ("pii_keys", "blind_index_key"):
+        for name in ("pii_keys", "blind_index_key", "signing_key"):
             value: SecretStr | None = getattr(self, name)
             if value is None:
                 raise ValueError(f"CIVICPASS_{name.upper()} must be set in production")

@@ -16,6 +16,7 @@ class KeyMaterial:
     pii_keys: dict[str, bytes]
     pii_active: str
     blind_index_key: bytes
+    signing_key: bytes
     demo_secret: str
 
 
@@ -35,42 +36,65 @@ def parse_keyring(text: str) -> tuple[dict[str, bytes], str]:
     return keys, order[0]
 
 
-def load_or_create_dev_secrets(data_dir: Path) -> dict[str, str]:
-    """Read ``secrets.json`` from the data directory, creating it (mode 0600) on first use."""
-    path = data_dir / "secrets.json"
-    if path.exists():
-        stored: dict[str, str] = json.loads(path.read_text())
-        return stored
-    data_dir.mkdir(parents=True, exist_ok=True)
-    secrets = {
+def _fresh_secrets() -> dict[str, str]:
+    return {
         "pii_keys": "k1:" + base64.b64encode(os.urandom(32)).decode(),
         "blind_index_key": base64.b64encode(os.urandom(32)).decode(),
+        "signing_key": base64.b64encode(os.urandom(32)).decode(),
         "demo_secret": base64.b64encode(os.urandom(16)).decode(),
     }
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(secrets, handle, indent=2)
+
+
+def load_or_create_dev_secrets(data_dir: Path) -> dict[str, str]:
+    """Read ``secrets.json`` from the data directory, creating it (mode 0600) on first use.
+
+    A file from an older version keeps every key it has; only the missing ones are added.
+    """
+    path = data_dir / "secrets.json"
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    secrets = {**_fresh_secrets(), **stored}
+    if secrets != stored:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(secrets, handle, indent=2)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
     return secrets
 
 
+def _key32(text: str, name: str) -> bytes:
+    key = base64.b64decode(text, validate=True)
+    if len(key) != 32:
+        raise ValueError(f"the {name} must be 32 bytes (base64)")
+    return key
+
+
 def key_material(
-    pii_keys: str | None, blind_index_key: str | None, data_dir: Path, *, generate: bool
+    pii_keys: str | None,
+    blind_index_key: str | None,
+    signing_key: str | None,
+    data_dir: Path,
+    *,
+    generate: bool,
 ) -> KeyMaterial:
-    """Explicit keys win; otherwise development generates them into ``data_dir``; production refuses."""
-    dev = (
-        load_or_create_dev_secrets(data_dir)
-        if generate and (pii_keys is None or blind_index_key is None)
-        else {}
-    )
+    """Explicit keys win; otherwise development generates them into ``data_dir``; production refuses.
+
+    ``signing_key`` is the instance's Ed25519 private key (32-byte seed), which signs what the instance
+    publishes (rule sets, trust lists, log checkpoints).
+    """
+    missing = pii_keys is None or blind_index_key is None or signing_key is None
+    dev = load_or_create_dev_secrets(data_dir) if generate and missing else {}
     ring_text = pii_keys or dev.get("pii_keys")
     index_text = blind_index_key or dev.get("blind_index_key")
-    if ring_text is None or index_text is None:
-        raise ValueError("PII keys and the blind-index key must be configured")
+    signing_text = signing_key or dev.get("signing_key")
+    if ring_text is None or index_text is None or signing_text is None:
+        raise ValueError("the PII keyring, the blind-index key and the signing key must be configured")
     keys, active = parse_keyring(ring_text)
-    index_key = base64.b64decode(index_text, validate=True)
-    if len(index_key) != 32:
-        raise ValueError("the blind-index key must be 32 bytes")
+    index_key = _key32(index_text, "blind-index key")
     demo_secret = (
         dev.get("demo_secret") or hmac.new(index_key, b"civicpass:demo", hashlib.sha256).hexdigest()[:24]
     )
-    return KeyMaterial(keys, active, index_key, demo_secret)
+    return KeyMaterial(keys, active, index_key, _key32(signing_text, "signing key"), demo_secret)

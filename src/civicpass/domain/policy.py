@@ -15,6 +15,8 @@ from civicpass.domain.staff import Role
 
 
 class Action(StrEnum):
+    RESIDENT_APP = "resident:app"
+    STAFF_CONSOLE = "staff:console"
     RESIDENT_PII_READ = "resident:pii:read"
     RESIDENT_LIST = "resident:list"
     FORM_PUBLISH = "form:publish"
@@ -76,7 +78,11 @@ class Decision:
 
 
 def authorize(actor: Actor | None, action: Action, target: Target = Target()) -> Decision:
-    """Decide whether ``actor`` may take ``action`` on ``target``; deny unless a rule allows it."""
+    """Decide whether ``actor`` may take ``action`` on ``target``; deny unless a rule allows it.
+
+    ``RESIDENT_APP`` and ``STAFF_CONSOLE`` gate whole route families by the kind of actor; the other
+    actions are decided by role and jurisdiction (staff) or by guardianship (residents).
+    """
     if actor is None:
         return Decision(False, ("not_authenticated",))
     if isinstance(actor, ResidentActor):
@@ -85,6 +91,10 @@ def authorize(actor: Actor | None, action: Action, target: Target = Target()) ->
 
 
 def _authorize_resident(actor: ResidentActor, action: Action, target: Target) -> Decision:
+    if action is Action.RESIDENT_APP:
+        return Decision(True, ("resident",))
+    if action is Action.STAFF_CONSOLE:
+        return Decision(False, ("staff_only",))
     if action not in (Action.DECLARE_FOR, Action.DEPENDENT_MANAGE):
         return Decision(False, ("residents_may_not",))
     if target.resident_id is None:
@@ -97,6 +107,10 @@ def _authorize_resident(actor: ResidentActor, action: Action, target: Target) ->
 
 
 def _authorize_staff(actor: StaffActor, action: Action, target: Target) -> Decision:
+    if action is Action.STAFF_CONSOLE:
+        return Decision(True, ("staff",))
+    if action is Action.RESIDENT_APP:
+        return Decision(False, ("residents_only",))
     roles = PERMISSIONS.get(action)
     if not roles:
         return Decision(False, ("no_rule_for_action",))

@@ -9,7 +9,7 @@ from fastapi import Depends, Header, Request
 
 from civicpass.bootstrap import Container
 from civicpass.domain.errors import Message, NotAuthenticated, PermissionDenied
-from civicpass.domain.policy import ResidentActor, StaffActor
+from civicpass.domain.policy import Action, ResidentActor, StaffActor, authorize
 from civicpass.services.auth import authenticate
 from civicpass.services.context import Deps
 
@@ -47,11 +47,12 @@ def _resident(request: Request, deps: ServiceDeps) -> ResidentActor:
     if token is None:
         raise _missing()
     actor = authenticate(deps, token)
-    if not isinstance(actor, ResidentActor):
+    decision = authorize(actor, Action.RESIDENT_APP)
+    if not decision.allowed or not isinstance(actor, ResidentActor):
         raise PermissionDenied(
             "residents_only",
             Message("this is for residents", "仅限居民使用"),
-            extra={"reasons": ["residents_only"]},
+            extra={"reasons": list(decision.reasons)},
         )
     return actor
 
@@ -77,9 +78,12 @@ def _staff(request: Request, deps: ServiceDeps) -> StaffActor:
     if token is None:
         raise _missing()
     actor = authenticate(deps, token)
-    if not isinstance(actor, StaffActor):
+    decision = authorize(actor, Action.STAFF_CONSOLE)
+    if not decision.allowed or not isinstance(actor, StaffActor):
         raise PermissionDenied(
-            "staff_only", Message("this is for staff", "仅限工作人员使用"), extra={"reasons": ["staff_only"]}
+            "staff_only",
+            Message("this is for staff", "仅限工作人员使用"),
+            extra={"reasons": list(decision.reasons)},
         )
     return actor
 

@@ -17,6 +17,9 @@ from civicpass.domain.residents import Guardianship, Resident
 from civicpass.domain.staff import Role, StaffMember
 
 
+MAX_FORM_VERSION = 1_000_000
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_max_length=2000)
 
@@ -64,7 +67,7 @@ class GuardianIn(Strict):
 
 class DeclarationIn(Strict):
     form_key: str = Field(max_length=40, examples=["health"])
-    form_version: int | None = Field(None, ge=1)
+    form_version: int | None = Field(None, ge=1, le=MAX_FORM_VERSION)
     subject_id: str | None = Field(None, max_length=36, description="a dependent's id, to declare by proxy")
     answers: dict[str, Any]
 

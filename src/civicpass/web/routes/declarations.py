@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 
 from civicpass.services import declarations
 from civicpass.web.deps import CurrentResident, CurrentStaff, IdempotencyKey, ServiceDeps
-from civicpass.web.schemas import DeclarationIn, FormIn, declaration_view, form_view
+from civicpass.web.schemas import MAX_FORM_VERSION, DeclarationIn, FormIn, declaration_view, form_view
 
 router = APIRouter(prefix="/v1", tags=["declarations"])
 
@@ -25,7 +25,9 @@ def get_form(key: str, deps: ServiceDeps) -> dict[str, Any]:
 
 
 @router.get("/forms/{key}/versions/{version}")
-def get_form_version(key: str, version: int, deps: ServiceDeps) -> dict[str, Any]:
+def get_form_version(
+    key: str, deps: ServiceDeps, version: int = Path(ge=1, le=MAX_FORM_VERSION)
+) -> dict[str, Any]:
     return form_view(declarations.get_form(deps, key, version))
 
 

@@ -1,0 +1,5 @@
+"""``python -m civicpass`` runs the CLI."""
+
+from civicpass.cli import main
+
+main()

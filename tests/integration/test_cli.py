@@ -1,0 +1,97 @@
+"""The civicpass command line on both databases: migrate, seed-demo, create-staff, regions load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from civicpass.adapters.db import tables as t
+from civicpass.cli import app
+from civicpass.settings import Settings
+from tests.conftest import TEST_KEYS
+
+
+@pytest.fixture
+def cli_env(database_url: tuple[str, str | None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    url, schema = database_url
+    env = {
+        "CIVICPASS_DATABASE_URL": url,
+        "CIVICPASS_DATA_DIR": str(tmp_path),
+        "CIVICPASS_PASSWORD_TIME_COST": "1",
+        "CIVICPASS_PASSWORD_MEMORY_COST": "1024",
+        **{f"CIVICPASS_{k.upper()}": v for k, v in TEST_KEYS.items()},
+    }
+    if schema:
+        env["CIVICPASS_DATABASE_SCHEMA"] = schema
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return Settings()
+
+
+def _count(settings: Settings, table: sa.Table) -> int:
+    from civicpass.adapters.db.engine import make_engine
+
+    engine = make_engine(settings.database_url, schema=settings.database_schema)
+    with engine.connect() as conn:
+        count = int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+    engine.dispose()
+    return count
+
+
+def test_migrate_and_seed_demo_are_idempotent(cli_env: Settings) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    first = runner.invoke(app, ["seed-demo", "--residents", "150"])
+    assert first.exit_code == 0, first.output
+    assert "demo city created: 150 residents" in first.output
+    assert "demo-auditor" in first.output
+    second = runner.invoke(app, ["seed-demo", "--residents", "150"])
+    assert "already present" in second.output
+    assert _count(cli_env, t.residents) == 150
+    assert _count(cli_env, t.staff) == 7
+    assert _count(cli_env, t.guardianships) > 0
+
+
+def test_create_staff_takes_the_password_from_the_environment_and_refuses_bad_input(
+    cli_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = CliRunner()
+    monkeypatch.setenv("CIVICPASS_NEW_STAFF_PASSWORD", "a long enough password")
+    made = runner.invoke(app, ["create-staff", "alice", "--role", "cdc", "--jurisdiction", "440100"])
+    assert made.exit_code == 0, made.output
+    assert "created alice (cdc, jurisdiction 440100)" in made.output
+    again = runner.invoke(app, ["create-staff", "alice", "--role", "cdc", "--jurisdiction", "440100"])
+    assert again.exit_code == 5
+    assert "username_taken" in again.output
+    bad = runner.invoke(app, ["create-staff", "bob", "--role", "cdc", "--jurisdiction", "44"])
+    assert bad.exit_code == 2
+    assert "region_code_invalid" in bad.output
+
+
+def test_regions_load_adds_a_fuller_list(cli_env: Settings, tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    before = _count(cli_env, t.regions)
+    extra = tmp_path / "counties.csv"
+    extra.write_text(
+        "code,parent,level,name_zh,name_en\n"
+        "130102,130100,district,长安区,Chang'an District\n"
+        "130104,130100,district,桥西区,Qiaoxi District\n",
+        encoding="utf-8",
+    )
+    loaded = runner.invoke(app, ["regions", "load", str(extra)])
+    assert loaded.exit_code == 0, loaded.output
+    assert "2 regions added or changed" in loaded.output
+    assert _count(cli_env, t.regions) == before + 2
+    assert "0 regions added or changed" in runner.invoke(app, ["regions", "load", str(extra)]).output
+
+
+def test_production_refuses_placeholder_secrets(cli_env: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CIVICPASS_ENVIRONMENT", "production")
+    monkeypatch.setenv("CIVICPASS_BLIND_INDEX_KEY", "changeme-changeme-changeme-changeme")
+    refused = CliRunner().invoke(app, ["migrate"])
+    assert refused.exit_code == 2
+    assert "placeholder" in refused.output
