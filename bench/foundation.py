@@ -36,7 +36,12 @@ SCHEMA = "civicpass_bench"
 HEALTH = {
     "temperature_c": 36.6,
     "symptoms": [],
-    "contact_history": {"confirmed_case": False, "suspected_case": False, "high_risk_area_visitor": False, "fever_cluster": False},
+    "contact_history": {
+        "confirmed_case": False,
+        "suspected_case": False,
+        "high_risk_area_visitor": False,
+        "fever_cluster": False,
+    },
 }
 
 
@@ -70,7 +75,9 @@ def run(container: Container, label: str) -> dict[str, float]:
     started = time.perf_counter()
     for i in range(DECLARATIONS):
         subject = people[i % len(people)]
-        submit(container.deps, ResidentActor(subject.id), Submission(subject.id, "health", None, HEALTH), None)
+        submit(
+            container.deps, ResidentActor(subject.id), Submission(subject.id, "health", None, HEALTH), None
+        )
     declare_s = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -90,7 +97,9 @@ def run(container: Container, label: str) -> dict[str, float]:
 
 
 def main() -> None:
-    print(f"civicpass foundation benchmark on {platform.node()} ({os.cpu_count()} cores, Python {platform.python_version()})")
+    print(
+        f"civicpass foundation benchmark on {platform.node()} ({os.cpu_count()} cores, Python {platform.python_version()})"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         sqlite = build(_settings(f"sqlite:///{tmp}/bench.db", Path(tmp), None), messenger=MemoryMessenger())
         try:

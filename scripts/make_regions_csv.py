@@ -316,6 +316,7 @@ def main():
         w.writerow(["code", "parent", "level", "name_zh", "name_en"])
         for code, parent, level, zh in rows:
             w.writerow([code, parent, level, zh, english_name(zh)])
+
     def count(pred: Callable[[tuple[str, str, str, str]], bool]) -> int:
         return sum(1 for r in rows if pred(r))
 

@@ -53,7 +53,11 @@ def _postgres_available() -> str | None:
 
 def _abandoned_schemas(conn: sa.Connection) -> list[str]:
     """Schemas left by test runs that were killed before their teardown (their process is gone)."""
-    names = conn.execute(sa.text("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'civicpass_test_%'"))
+    names = conn.execute(
+        sa.text(
+            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'civicpass_test_%'"
+        )
+    )
     stale = []
     for (name,) in names:
         pid = name.split("_")[-1] if name.split("_")[-1].isdigit() else name.split("_")[-2]

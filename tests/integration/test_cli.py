@@ -15,7 +15,9 @@ from tests.conftest import TEST_KEYS
 
 
 @pytest.fixture
-def cli_env(database_url: tuple[str, str | None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def cli_env(
+    database_url: tuple[str, str | None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
     url, schema = database_url
     env = {
         "CIVICPASS_DATABASE_URL": url,

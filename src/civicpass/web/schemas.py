@@ -16,7 +16,6 @@ from civicpass.domain.regions import Region
 from civicpass.domain.residents import Guardianship, Resident
 from civicpass.domain.staff import Role, StaffMember
 
-
 MAX_FORM_VERSION = 1_000_000
 
 
