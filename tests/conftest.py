@@ -168,3 +168,19 @@ def container(
 def client(container: Container) -> Iterator[TestClient]:
     with TestClient(create_app(container=container)) as test_client:
         yield test_client
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say plainly how many tests ran on each database, so a skipped PostgreSQL half cannot hide."""
+    counts: dict[str, dict[str, int]] = {"sqlite": {}, "postgres": {}}
+    for outcome in ("passed", "failed", "skipped", "xfailed", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            nodeid = getattr(report, "nodeid", "")
+            if getattr(report, "when", "call") not in ("call", "setup") or (outcome == "passed" and report.when != "call"):
+                continue
+            for database in counts:
+                if f"[{database}" in nodeid or f"-{database}" in nodeid:
+                    counts[database][outcome] = counts[database].get(outcome, 0) + 1
+    for database, by_outcome in counts.items():
+        summary = ", ".join(f"{n} {o}" for o, n in sorted(by_outcome.items())) or "none"
+        terminalreporter.write_line(f"{database} database tests: {summary}")

@@ -237,9 +237,11 @@ class _AccessLog:
     def add(self, record: AccessRecord) -> None:
         self.s.access_log.append(record)
 
-    def list(self, resident_id: str | None, limit: int) -> list[AccessRecord]:
+    def list(self, resident_id: str | None, region_prefix: str, limit: int) -> list[AccessRecord]:
         found = [
-            a for a in reversed(self.s.access_log) if resident_id is None or a.resident_id == resident_id
+            a
+            for a in reversed(self.s.access_log)
+            if (resident_id is None or a.resident_id == resident_id) and a.resident_region.startswith(region_prefix)
         ]
         return found[:limit]
 

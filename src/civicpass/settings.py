@@ -6,13 +6,16 @@ them and passes them down; nothing reads the environment anywhere else.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PLACEHOLDERS = ("changeme", "change-me", "placeholder", "secret", "example", "xxx", "todo", "password", "dev")
+PLACEHOLDERS = ("changeme", "change-me", "placeholder", "secret", "example", "password")
+MIN_DISTINCT_BYTES = 16
 
 
 class Settings(BaseSettings):
@@ -65,7 +68,31 @@ class Settings(BaseSettings):
             value: SecretStr | None = getattr(self, name)
             if value is None:
                 raise ValueError(f"CIVICPASS_{name.upper()} must be set in production")
-            raw = value.get_secret_value().lower()
-            if len(raw) < 32 or any(p in raw for p in PLACEHOLDERS):
-                raise ValueError(f"CIVICPASS_{name.upper()} looks like a placeholder; generate a real key")
+            if not _is_real_key(value.get_secret_value(), keyring=name == "pii_keys"):
+                raise ValueError(
+                    f"CIVICPASS_{name.upper()} looks like a placeholder or is not a base64 32-byte random key; "
+                    "generate one with: python -c 'import os,base64;print(base64.b64encode(os.urandom(32)).decode())'"
+                )
         return self
+
+
+def _is_real_key(text: str, *, keyring: bool) -> bool:
+    """True for base64 of 32 random-looking bytes (for a keyring: each ``kid:base64`` item).
+
+    Placeholder words are recognised by what they decode to, not by searching the base64 text, where
+    random keys contain words like "dev" by chance.
+    """
+    items = [item.partition(":")[2] if keyring else item for item in text.split(",")] if text else [""]
+    for item in items:
+        try:
+            key = base64.b64decode(item.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        # 32 random bytes have about 30 distinct values; typed text (even base64-encoded) has far fewer.
+        if (
+            len(key) != 32
+            or len(set(key)) < MIN_DISTINCT_BYTES
+            or any(p.encode() in key.lower() for p in PLACEHOLDERS)
+        ):
+            return False
+    return True

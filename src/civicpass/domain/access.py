@@ -37,6 +37,7 @@ class AccessRecord:
     at: datetime
     staff_id: str
     resident_id: str
+    resident_region: str
     action: str
     purpose: StatedPurpose
     fields: tuple[str, ...]

@@ -14,13 +14,13 @@ from datetime import datetime
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import SchemaError
+from jsonschema.exceptions import SchemaError, ValidationError
 
 from civicpass.domain.errors import FieldError, FormValidationFailed, InvalidInput, Message
 from civicpass.domain.iso3166 import ALPHA3
 from civicpass.domain.regions import is_region_code
 
-_KEY = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+_KEY = re.compile(r"[a-z][a-z0-9_]{1,39}")
 
 FORMAT_CHECKER = FormatChecker()
 
@@ -67,7 +67,7 @@ class FormVersion:
 def check_form_definition(key: str, title: Mapping[str, str], schema: Mapping[str, Any]) -> None:
     """A form must have a valid key, both titles and a valid draft 2020-12 object schema."""
     problems: list[FieldError] = []
-    if not _KEY.match(key):
+    if not _KEY.fullmatch(key):
         problems.append(FieldError(("key",), "form_key_invalid", "2-40 of a-z 0-9 _ starting with a letter"))
     for lang in ("zh-CN", "en"):
         if not isinstance(title.get(lang), str) or not title[lang]:
@@ -100,8 +100,20 @@ def validate_answers(form: FormVersion, answers: Any) -> None:
                 f"the answers do not match form {form.key} version {form.version}",
                 f"申报内容不符合表单 {form.key} 第{form.version}版的要求",
             ),
-            errors=[
-                FieldError(("answers", *e.absolute_path), f"schema_{e.validator}", e.message) for e in errors
-            ],
+            errors=[field_error for e in errors for field_error in _field_errors(e)],
             extra={"form_key": form.key, "form_version": form.version},
         )
+
+
+def _field_errors(error: ValidationError) -> list[FieldError]:
+    """One field error per problem; an unknown field is reported at its own path, not at its parent."""
+    path = ("answers", *error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = set(error.schema.get("properties", {})) if isinstance(error.schema, dict) else set()
+        unknown = sorted(str(key) for key in error.instance if key not in known)
+        if unknown:
+            return [
+                FieldError((*path, key), "schema_additionalProperties", f"unknown field {key!r}")
+                for key in unknown
+            ]
+    return [FieldError(path, f"schema_{error.validator}", error.message)]

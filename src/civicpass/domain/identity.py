@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -43,12 +44,12 @@ def gb11643_check_character(first17: str) -> str:
     return _CHECK[total % 11]
 
 
-_RESIDENT_ID = re.compile(r"^\d{17}[\dX]$")
-_HK_MACAO = re.compile(r"^[HM]\d{8}(\d{2})?$")
-_TAIWAN = re.compile(r"^\d{8}(\d{2})?$")
-_PASSPORT = re.compile(r"^[A-Z0-9]{5,20}$")
-_FPR_2017 = re.compile(r"^[A-Z]{3}\d{12}$")
-_FPR_2023 = re.compile(r"^9\d{16}[\dX]$")
+_RESIDENT_ID = re.compile(r"[0-9]{17}[0-9X]")
+_HK_MACAO = re.compile(r"[HM][0-9]{8}([0-9]{2})?")
+_TAIWAN = re.compile(r"[0-9]{8}([0-9]{2})?")
+_PASSPORT = re.compile(r"[A-Z0-9]{5,20}")
+_FPR_2017 = re.compile(r"[A-Z]{3}[0-9]{12}")
+_FPR_2023 = re.compile(r"9[0-9]{16}[0-9X]")
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def parse_document(doc_type: str, number: str | None, nationality: str | None = 
         return Document(kind, None, None)
     if not number:
         raise _invalid("document_number_missing", "the document number is required", "请填写证件号码")
-    normal = re.sub(r"\s+", "", number).upper()
+    normal = re.sub(r"\s+", "", unicodedata.normalize("NFKC", number)).upper()
     if kind is DocumentType.RESIDENT_ID:
         return Document(kind, _check_resident_id(normal), "CHN")
     if kind is DocumentType.HK_MACAO_PERMIT:
@@ -126,9 +127,9 @@ def parse_document(doc_type: str, number: str | None, nationality: str | None = 
     if kind is DocumentType.PASSPORT:
         _match(_PASSPORT, normal, "passport_number_invalid", "5 to 20 letters or digits", "5至20位字母或数字")
         return Document(kind, normal, nat)
-    if _FPR_2017.match(normal):
+    if _FPR_2017.fullmatch(normal):
         return Document(kind, normal, nat)
-    if _FPR_2023.match(normal) and gb11643_check_character(normal[:17]) == normal[17]:
+    if _FPR_2023.fullmatch(normal) and gb11643_check_character(normal[:17]) == normal[17]:
         return Document(kind, normal, nat)
     raise _invalid(
         "permanent_residence_id_invalid",
@@ -138,12 +139,12 @@ def parse_document(doc_type: str, number: str | None, nationality: str | None = 
 
 
 def _match(pattern: re.Pattern[str], value: str, reason: str, en_shape: str, zh_shape: str) -> None:
-    if not pattern.match(value):
+    if not pattern.fullmatch(value):
         raise _invalid(reason, f"the number must be {en_shape}", f"证件号码格式应为{zh_shape}")
 
 
 def _check_resident_id(normal: str) -> str:
-    if not _RESIDENT_ID.match(normal):
+    if not _RESIDENT_ID.fullmatch(normal):
         raise _invalid(
             "resident_id_format",
             "a resident ID number has 17 digits and a digit or X",

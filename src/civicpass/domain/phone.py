@@ -8,22 +8,23 @@ from __future__ import annotations
 
 import hmac
 import re
+import unicodedata
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from civicpass.domain.errors import FieldError, Gone, InvalidInput, Message, NotAuthenticated, TooManyRequests
 
-_CN_MOBILE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$")
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_CN_MOBILE = re.compile(r"(?:\+?86)?(1[3-9][0-9]{9})")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 def normalize_phone(raw: str) -> str:
     """E.164 form: mainland mobiles with or without +86 become +86XXXXXXXXXXX."""
-    text = re.sub(r"[\s-]", "", raw)
-    match = _CN_MOBILE.match(text)
+    text = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", raw))
+    match = _CN_MOBILE.fullmatch(text)
     if match:
         return "+86" + match.group(1)
-    if _E164.match(text):
+    if _E164.fullmatch(text):
         return text
     raise InvalidInput(
         "phone_invalid",

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from civicpass.domain.errors import FieldError, InvalidInput, Message
 
-_CODE = re.compile(r"^[1-9]\d{5}$")
+_CODE = re.compile(r"[1-9][0-9]{5}")
 
 
 class RegionLevel(StrEnum):
@@ -32,7 +32,7 @@ class Region:
 
 
 def is_region_code(code: str) -> bool:
-    return bool(_CODE.match(code))
+    return bool(_CODE.fullmatch(code))
 
 
 def level_of(code: str) -> RegionLevel:

@@ -32,12 +32,12 @@ class StaffMember:
     created_at: datetime
 
 
-_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
+_USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
 MIN_PASSWORD_LENGTH = 12
 
 
 def check_username(username: str) -> str:
-    if not _USERNAME.match(username):
+    if not _USERNAME.fullmatch(username):
         raise InvalidInput(
             "username_invalid",
             Message(

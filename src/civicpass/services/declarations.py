@@ -11,7 +11,7 @@ from civicpass.domain.errors import Message, NotFound
 from civicpass.domain.forms import FormVersion, check_form_definition, validate_answers
 from civicpass.domain.policy import Action, ResidentActor, StaffActor, Target, authorize
 from civicpass.services.context import Deps
-from civicpass.services.idempotency import run_once
+from civicpass.services.idempotency import remember, replay
 from civicpass.services.ports import UnitOfWork
 
 MAX_LISTED = 200
@@ -99,7 +99,14 @@ def submit(
     A guardian may declare for a dependent; the declaration then records the guardian as submitter.
     """
     authorize(actor, Action.DECLARE_FOR, Target(resident_id=submission.subject_id)).enforce()
+    scope = f"declaration:{actor.id}"
     with deps.uow() as uow:
+        replayed_id = replay(uow, scope, idempotency_key, submission)
+        if replayed_id is not None:
+            replayed = uow.declarations.get(replayed_id)
+            if replayed is None:  # pragma: no cover - the key and the declaration are committed together
+                raise NotFound("declaration_not_found", Message("no such declaration", "申报记录不存在"))
+            return replayed
         form = (
             uow.forms.latest(submission.form_key)
             if submission.form_version is None
@@ -117,18 +124,9 @@ def submit(
             submitted_at=deps.clock.now(),
             submitted_by=actor.id,
         )
-
-        def store() -> str:
-            uow.declarations.add(declaration)
-            return declaration.id
-
-        stored_id = run_once(uow, deps, f"declaration:{actor.id}", idempotency_key, submission, store)
+        uow.declarations.add(declaration)
+        remember(uow, deps, scope, idempotency_key, submission, declaration.id)
         uow.commit()
-        if stored_id != declaration.id:
-            replayed = uow.declarations.get(stored_id)
-            if replayed is None:  # pragma: no cover - the key and the declaration are committed together
-                raise NotFound("declaration_not_found", Message("no such declaration", "申报记录不存在"))
-            return replayed
     return declaration
 
 

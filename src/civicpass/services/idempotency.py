@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Callable
 from typing import Any
 
 from civicpass.domain.errors import Conflict, Message
@@ -25,29 +24,25 @@ def fingerprint(payload: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def run_once(
-    uow: UnitOfWork,
-    deps: Deps,
-    scope: str,
-    key: str | None,
-    payload: Any,
-    action: Callable[[], str],
-) -> str:
-    """Run ``action`` unless ``(scope, key)`` already ran; return the id it created (then or now).
+def replay(uow: UnitOfWork, scope: str, key: str | None, payload: Any) -> str | None:
+    """The id a previous request with this key created, or None if the key is new (or absent).
 
-    The caller commits ``uow`` afterwards.
+    Call it before validating, so a retry replays even if the rules for new requests changed since.
     """
     if key is None:
-        return action()
-    digest = fingerprint(payload)
+        return None
     stored = uow.idempotency.get(scope, key)
-    if stored is not None:
-        if stored.fingerprint != digest:
-            raise Conflict(
-                "idempotency_key_reused",
-                Message("this Idempotency-Key was used for a different request", "该幂等键已用于另一个请求"),
-            )
-        return stored.result_id
-    result_id = action()
-    uow.idempotency.add(scope, key, StoredResponse(digest, result_id), deps.clock.now())
-    return result_id
+    if stored is None:
+        return None
+    if stored.fingerprint != fingerprint(payload):
+        raise Conflict(
+            "idempotency_key_reused",
+            Message("this Idempotency-Key was used for a different request", "该幂等键已用于另一个请求"),
+        )
+    return stored.result_id
+
+
+def remember(uow: UnitOfWork, deps: Deps, scope: str, key: str | None, payload: Any, result_id: str) -> None:
+    """Record what a keyed request created, in the caller's transaction."""
+    if key is not None:
+        uow.idempotency.add(scope, key, StoredResponse(fingerprint(payload), result_id), deps.clock.now())

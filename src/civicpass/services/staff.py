@@ -102,6 +102,7 @@ def look_up_resident(deps: Deps, actor: StaffActor, document: Document, purpose:
                 at=deps.clock.now(),
                 staff_id=actor.id,
                 resident_id=resident.id,
+                resident_region=resident.region_code,
                 action=Action.RESIDENT_PII_READ.value,
                 purpose=purpose,
                 fields=PII_FIELDS,
@@ -122,6 +123,7 @@ def list_residents(
 
 
 def access_log(deps: Deps, actor: StaffActor, resident_id: str | None, limit: int) -> list[AccessRecord]:
-    authorize(actor, Action.ACCESS_LOG_READ).enforce()
+    """Access records about residents of the auditor's own jurisdiction."""
+    authorize(actor, Action.ACCESS_LOG_READ, Target(region=actor.jurisdiction)).enforce()
     with deps.uow() as uow:
-        return uow.access_log.list(resident_id, min(limit, 500))
+        return uow.access_log.list(resident_id, prefix_of(actor.jurisdiction), min(limit, 500))

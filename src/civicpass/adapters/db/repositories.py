@@ -346,6 +346,7 @@ class SqlAccessLog(_Repo):
                 "at": record.at,
                 "staff_id": record.staff_id,
                 "resident_id": record.resident_id,
+                "resident_region": record.resident_region,
                 "action": record.action,
                 "purpose_code": record.purpose.code.value,
                 "purpose_text": record.purpose.text,
@@ -353,9 +354,14 @@ class SqlAccessLog(_Repo):
             },
         )
 
-    def list(self, resident_id: str | None, limit: int) -> list[AccessRecord]:
+    def list(self, resident_id: str | None, region_prefix: str, limit: int) -> list[AccessRecord]:
         a = t.access_log.c
-        query = sa.select(t.access_log).order_by(a.at.desc(), a.id).limit(limit)
+        query = (
+            sa.select(t.access_log)
+            .where(a.resident_region.startswith(region_prefix))
+            .order_by(a.at.desc(), a.id)
+            .limit(limit)
+        )
         if resident_id is not None:
             query = query.where(a.resident_id == resident_id)
         return [
@@ -364,6 +370,7 @@ class SqlAccessLog(_Repo):
                 m["at"],
                 m["staff_id"],
                 m["resident_id"],
+                m["resident_region"],
                 m["action"],
                 StatedPurpose(Purpose(m["purpose_code"]), m["purpose_text"]),
                 tuple(m["fields"].split(",")),

@@ -158,6 +158,7 @@ access_log = sa.Table(
     sa.Column("at", UTCDateTime, nullable=False, index=True),
     sa.Column("staff_id", ID, sa.ForeignKey("staff.id"), nullable=False),
     sa.Column("resident_id", ID, sa.ForeignKey("residents.id"), nullable=False, index=True),
+    sa.Column("resident_region", sa.String(6), nullable=False),
     sa.Column("action", sa.String(64), nullable=False),
     sa.Column("purpose_code", sa.String(32), nullable=False),
     sa.Column("purpose_text", sa.Text, nullable=False),

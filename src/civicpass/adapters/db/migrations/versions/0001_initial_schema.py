@@ -164,6 +164,7 @@ def upgrade() -> None:
         sa.Column("at", sa.DateTime(), nullable=False),
         sa.Column("staff_id", sa.String(length=36), nullable=False),
         sa.Column("resident_id", sa.String(length=36), nullable=False),
+        sa.Column("resident_region", sa.String(length=6), nullable=False),
         sa.Column("action", sa.String(length=64), nullable=False),
         sa.Column("purpose_code", sa.String(length=32), nullable=False),
         sa.Column("purpose_text", sa.Text(), nullable=False),
