@@ -241,7 +241,8 @@ class _AccessLog:
         found = [
             a
             for a in reversed(self.s.access_log)
-            if (resident_id is None or a.resident_id == resident_id) and a.resident_region.startswith(region_prefix)
+            if (resident_id is None or a.resident_id == resident_id)
+            and a.resident_region.startswith(region_prefix)
         ]
         return found[:limit]
 

@@ -71,7 +71,10 @@ def test_production_refuses_a_missing_key(name: str) -> None:
     ],
 )
 def test_production_refuses_a_placeholder_or_short_key(name: str, value: str) -> None:
-    with pytest.raises(ValidationError, match=f"CIVICPASS_{name.upper()} looks like a placeholder or is not a base64 32-byte random key"):
+    with pytest.raises(
+        ValidationError,
+        match=f"CIVICPASS_{name.upper()} looks like a placeholder or is not a base64 32-byte random key",
+    ):
         _production(**{name: value})
 
 
