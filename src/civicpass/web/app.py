@@ -11,7 +11,7 @@ from civicpass import __version__
 from civicpass.bootstrap import Container, build
 from civicpass.settings import Settings
 from civicpass.web import problems
-from civicpass.web.limits import BodySizeLimit
+from civicpass.web.limits import RequestLimits
 from civicpass.web.routes import declarations, health, regions, residents, staff
 
 
@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     problems.install(app)
     for module in (health, residents, declarations, staff, regions):
         app.include_router(module.router)
-    app.add_middleware(BodySizeLimit, max_bytes=wired.settings.max_body_bytes)
+    app.add_middleware(RequestLimits, max_bytes=wired.settings.max_body_bytes)
     return app
 
 

@@ -1,34 +1,73 @@
-"""A request-body size limit enforced before any route reads the body (413 problem+json above it)."""
+"""Request limits enforced before any route runs: body size (413) and NUL characters in the URL (400).
+
+Both answer RFC 9457 problem+json themselves, since they run outside FastAPI's exception handlers.
+"""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-_BODY = {
-    "type": "urn:civicpass:problem:body_too_large",
-    "title": "body too large",
-    "status": 413,
-    "reason": "body_too_large",
-    "messages": {"zh-CN": "请求内容过大", "en": "the request body is too large"},
-}
+
+def _problem(status: int, reason: str, en: str, zh: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": f"urn:civicpass:problem:{reason}",
+        "title": reason.replace("_", " "),
+        "status": status,
+        "detail": en,
+        "reason": reason,
+        "messages": {"zh-CN": zh, "en": en},
+        **extra,
+    }
 
 
-class BodySizeLimit:
-    """Refuses bodies over ``max_bytes`` by declared length, or by counting when the length is not declared."""
+async def _send_problem(send: Send, body: dict[str, Any]) -> None:
+    payload = json.dumps(body, ensure_ascii=False).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": body["status"],
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+_NUL = _problem(
+    400, "nul_character", "the URL must not contain the NUL character (%00)", "网址中不能包含空字符（%00）"
+)
+
+
+class RequestLimits:
+    """Refuses NUL in path or query, and bodies over ``max_bytes`` (by declared length or by counting)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.too_large = _problem(
+            413,
+            "body_too_large",
+            f"the request body is larger than {max_bytes} bytes",
+            f"请求内容超过{max_bytes}字节",
+            limit=max_bytes,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        target = scope.get("raw_path", b"") + b"?" + scope.get("query_string", b"")
+        if b"%00" in target or b"\x00" in target or "\x00" in scope.get("path", ""):
+            await _send_problem(send, _NUL)
+            return
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(send)
+            await _send_problem(send, self.too_large)
             return
         chunks: list[bytes] = []
         size = 0
@@ -40,7 +79,7 @@ class BodySizeLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await self._refuse(send)
+                await _send_problem(send, self.too_large)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -55,22 +94,3 @@ class BodySizeLimit:
             return await receive()
 
         await self.app(scope, replay, send)
-
-    async def _refuse(self, send: Send) -> None:
-        detail = {
-            **_BODY,
-            "detail": f"the request body is larger than {self.max_bytes} bytes",
-            "limit": self.max_bytes,
-        }
-        payload = json.dumps(detail, ensure_ascii=False).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})

@@ -31,6 +31,8 @@ STATUS: list[tuple[type[e.CivicpassError], int]] = [
     (e.CivicpassError, 400),
 ]
 
+_MALFORMED = e.Message("the body is not valid JSON", "请求内容不是有效的JSON")
+
 _HTTP_REASONS: dict[int, e.Message] = {
     400: e.Message("bad request", "请求无效"),
     401: e.Message("sign in first", "请先登录"),
@@ -119,9 +121,7 @@ async def _request_invalid(request: Request, exc: Exception) -> JSONResponse:
     if request.method in ("POST", "PUT", "PATCH") and "json" not in content_type:
         return problem(request, 415, "unsupported_media_type", _HTTP_REASONS[415])
     if any(err.get("type") == "json_invalid" for err in exc.errors()):
-        return problem(
-            request, 400, "malformed_json", e.Message("the body is not valid JSON", "请求内容不是有效的JSON")
-        )
+        return problem(request, 400, "malformed_json", _MALFORMED)
     return problem(
         request,
         422,
@@ -134,6 +134,8 @@ async def _request_invalid(request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, StarletteHTTPException):  # registered for this class only
         raise exc
+    if exc.status_code == 400 and "parsing the body" in str(exc.detail):  # FastAPI: body not decodable
+        return problem(request, 400, "malformed_json", _MALFORMED)
     message = _HTTP_REASONS.get(exc.status_code, e.Message(str(exc.detail), str(exc.detail)))
     reason = {
         404: "not_found",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from civicpass.domain.access import AccessRecord
 from civicpass.domain.declarations import Declaration
@@ -21,6 +21,24 @@ MAX_FORM_VERSION = 1_000_000
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_max_length=2000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul_characters(cls, data: Any) -> Any:
+        """U+0000 is valid JSON but no database text column takes it; refuse it at the door."""
+        if contains_nul(data):
+            raise ValueError("text must not contain the NUL character (U+0000)")
+        return data
+
+
+def contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(v) for v in value)
+    return False
 
 
 class DocumentIn(Strict):

@@ -10,15 +10,23 @@ from types import TracebackType
 from typing import Self
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from civicpass.adapters.crypto.pii import HmacDigest, PiiCipher
 from civicpass.adapters.db import repositories as r
-from civicpass.domain.errors import Conflict, Message
+from civicpass.domain.errors import CivicpassError, Conflict, InvalidInput, Message
 from civicpass.services import ports
 
 
-def _conflict(exc: IntegrityError) -> Conflict:
+def _translate(exc: IntegrityError | DataError) -> CivicpassError:
+    """Database refusals as domain errors: a constraint race is a conflict, an unstorable value bad input.
+
+    The web layer refuses such values first (NUL characters, out-of-range numbers); this is the backstop.
+    """
+    if isinstance(exc, DataError):
+        return InvalidInput(
+            "value_not_storable", Message("a value cannot be stored as given", "某个值无法按原样保存")
+        )
     return Conflict(
         "conflicting_write",
         Message(
@@ -71,14 +79,14 @@ class SqlUnitOfWork:
             self.rollback()
         finally:
             self.conn.close()
-        if isinstance(exc, IntegrityError):
-            raise _conflict(exc) from exc
+        if isinstance(exc, IntegrityError | DataError):
+            raise _translate(exc) from exc
 
     def commit(self) -> None:
         try:
             self.conn.commit()
-        except IntegrityError as exc:
-            raise _conflict(exc) from exc
+        except (IntegrityError, DataError) as exc:
+            raise _translate(exc) from exc
 
     def rollback(self) -> None:
         if self.conn.in_transaction():
