@@ -9,7 +9,7 @@ from fastapi import Depends, Header, Request
 
 from civicpass.bootstrap import Container
 from civicpass.domain.errors import Message, NotAuthenticated, PermissionDenied
-from civicpass.domain.policy import Action, ResidentActor, StaffActor, authorize
+from civicpass.domain.policy import Action, Actor, ResidentActor, StaffActor, authorize
 from civicpass.services.auth import authenticate
 from civicpass.services.context import Deps
 
@@ -38,22 +38,27 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
-def _missing() -> NotAuthenticated:
-    return NotAuthenticated("token_missing", Message("sign in first", "请先登录"))
+def _actor(deps: Deps, token: str | None, action: Action, reason: str, message: Message) -> Actor:
+    """Authenticate the token and let the policy decide whether its kind of actor may use these routes."""
+    if token is None:
+        raise NotAuthenticated("token_missing", Message("sign in first", "请先登录"))
+    actor = authenticate(deps, token)
+    decision = authorize(actor, action)
+    if not decision.allowed:
+        raise PermissionDenied(reason, message, extra={"reasons": list(decision.reasons)})
+    return actor
 
 
 def _resident(request: Request, deps: ServiceDeps) -> ResidentActor:
-    token = bearer_token(request)
-    if token is None:
-        raise _missing()
-    actor = authenticate(deps, token)
-    decision = authorize(actor, Action.RESIDENT_APP)
-    if not decision.allowed or not isinstance(actor, ResidentActor):
-        raise PermissionDenied(
-            "residents_only",
-            Message("this is for residents", "仅限居民使用"),
-            extra={"reasons": list(decision.reasons)},
-        )
+    actor = _actor(
+        deps,
+        bearer_token(request),
+        Action.RESIDENT_APP,
+        "residents_only",
+        Message("this is for residents", "仅限居民使用"),
+    )
+    if not isinstance(actor, ResidentActor):  # the policy admits only residents to RESIDENT_APP
+        raise TypeError("policy admitted a non-resident to resident routes")
     return actor
 
 
@@ -75,16 +80,11 @@ def _staff(request: Request, deps: ServiceDeps) -> StaffActor:
                 Message("cross-site request refused", "拒绝跨站请求"),
                 extra={"reasons": ["csrf"]},
             )
-    if token is None:
-        raise _missing()
-    actor = authenticate(deps, token)
-    decision = authorize(actor, Action.STAFF_CONSOLE)
-    if not decision.allowed or not isinstance(actor, StaffActor):
-        raise PermissionDenied(
-            "staff_only",
-            Message("this is for staff", "仅限工作人员使用"),
-            extra={"reasons": list(decision.reasons)},
-        )
+    actor = _actor(
+        deps, token, Action.STAFF_CONSOLE, "staff_only", Message("this is for staff", "仅限工作人员使用")
+    )
+    if not isinstance(actor, StaffActor):  # the policy admits only staff to STAFF_CONSOLE
+        raise TypeError("policy admitted a non-staff actor to staff routes")
     return actor
 
 
