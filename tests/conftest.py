@@ -135,12 +135,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tup
     yield POSTGRES_URL, schema
     engine = make_engine(POSTGRES_URL, schema=schema)
     with engine.begin() as conn:
-        tables = ", ".join(
-            f'"{t.name}"' for t in metadata.sorted_tables if t.name not in ("regions", "form_versions")
-        )
+        kept = ("regions", "form_versions", "rule_sets")
+        tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables if t.name not in kept)
         conn.execute(sa.text(f"TRUNCATE {tables} CASCADE"))
-        # Forms published by a test are removed; the bundled versions (published_by NULL) stay.
+        # What migrate installs stays (bundled forms and rule set 1); what a test published goes.
         conn.execute(sa.text("DELETE FROM form_versions WHERE published_by IS NOT NULL"))
+        conn.execute(sa.text("DELETE FROM rule_sets WHERE version > 1"))
+        conn.execute(sa.text("UPDATE rule_sets SET state = 'active' WHERE version = 1"))
     engine.dispose()
 
 

@@ -14,20 +14,24 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
+from zoneinfo import ZoneInfo
 
+from civicpass.adapters.crypto.signing import Ed25519Signer
 from civicpass.adapters.messaging import MemoryMessenger
 from civicpass.domain.access import AccessRecord
 from civicpass.domain.declarations import Declaration
+from civicpass.domain.facts import Fact, FactState
 from civicpass.domain.forms import FormVersion
 from civicpass.domain.identity import Document
 from civicpass.domain.phone import PhoneChallenge
 from civicpass.domain.regions import Region
 from civicpass.domain.residents import Guardianship, Resident
+from civicpass.domain.rulesets import RuleSetState, RuleSetVersion
 from civicpass.domain.sessions import Session
 from civicpass.domain.staff import StaffMember
 from civicpass.domain.venues import Venue
 from civicpass.services.context import Deps, Limits
-from civicpass.services.ports import StoredResponse
+from civicpass.services.ports import RiskArea, StoredResponse, StoredStatus
 
 
 class FakeClock:
@@ -91,6 +95,12 @@ class FakeStore:
     regions: dict[str, Region] = field(default_factory=dict)
     venues: list[Venue] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
+    facts: dict[str, Fact] = field(default_factory=dict)
+    rulesets: dict[int, RuleSetVersion] = field(default_factory=dict)
+    statuses: dict[str, StoredStatus] = field(default_factory=dict)
+    status_history: list[StoredStatus] = field(default_factory=list)
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    risk_areas: list[RiskArea] = field(default_factory=list)
 
 
 class _Residents:
@@ -124,6 +134,9 @@ class _Residents:
 
     def count(self) -> int:
         return len(self.s.residents)
+
+    def ids_after(self, after: str, limit: int) -> list[str]:
+        return sorted(i for i in self.s.residents if i > after)[:limit]
 
 
 class _Guardianships:
@@ -299,6 +312,101 @@ class _Meta:
         self.s.meta[key] = value
 
 
+class _Facts:
+    def __init__(self, s: FakeStore) -> None:
+        self.s = s
+
+    def add(self, fact: Fact) -> None:
+        self.s.facts[fact.id] = fact
+
+    def get(self, fact_id: str) -> Fact | None:
+        return self.s.facts.get(fact_id)
+
+    def update(self, fact: Fact) -> None:
+        self.s.facts[fact.id] = fact
+
+    def for_subjects(self, subject_ids: Sequence[str]) -> dict[str, list[Fact]]:
+        found: dict[str, list[Fact]] = {sid: [] for sid in subject_ids}
+        for fact in self.s.facts.values():
+            if fact.subject_id in found and fact.state is FactState.ACTIVE:
+                found[fact.subject_id].append(fact)
+        return found
+
+    def proposed(self, region_prefix: str, limit: int) -> list[Fact]:
+        return [
+            f
+            for f in self.s.facts.values()
+            if f.state is FactState.PROPOSED and self.s.residents[f.subject_id].region_code.startswith(region_prefix)
+        ][:limit]
+
+
+class _RuleSets:
+    def __init__(self, s: FakeStore) -> None:
+        self.s = s
+
+    def add(self, ruleset: RuleSetVersion) -> None:
+        self.s.rulesets[ruleset.version] = ruleset
+
+    def get(self, version: int) -> RuleSetVersion | None:
+        return self.s.rulesets.get(version)
+
+    def active(self) -> RuleSetVersion | None:
+        return next((r for r in self.s.rulesets.values() if r.state is RuleSetState.ACTIVE), None)
+
+    def latest_version(self) -> int:
+        return max(self.s.rulesets, default=0)
+
+    def update(self, ruleset: RuleSetVersion) -> None:
+        self.s.rulesets[ruleset.version] = ruleset
+
+    def all(self) -> list[RuleSetVersion]:
+        return [self.s.rulesets[v] for v in sorted(self.s.rulesets)]
+
+
+class _Statuses:
+    def __init__(self, s: FakeStore) -> None:
+        self.s = s
+
+    def get(self, subject_id: str) -> StoredStatus | None:
+        return self.s.statuses.get(subject_id)
+
+    def get_many(self, subject_ids: Sequence[str]) -> dict[str, StoredStatus]:
+        return {sid: self.s.statuses[sid] for sid in subject_ids if sid in self.s.statuses}
+
+    def save(self, status: StoredStatus, *, changed: bool) -> None:
+        self.s.statuses[status.subject_id] = status
+        if changed:
+            self.s.status_history.append(status)
+
+    def history(self, subject_id: str, limit: int) -> list[StoredStatus]:
+        found = [h for h in self.s.status_history if h.subject_id == subject_id]
+        return sorted(found, key=lambda h: h.version, reverse=True)[:limit]
+
+    def due(self, now: datetime, limit: int) -> list[str]:
+        return [s.subject_id for s in self.s.statuses.values() if s.review_at <= now][:limit]
+
+
+class _Events:
+    def __init__(self, s: FakeStore) -> None:
+        self.s = s
+
+    def add(self, name: str, payload: dict[str, Any], at: datetime) -> None:
+        self.s.events.append((name, payload))
+
+
+class _RiskAreas:
+    def __init__(self, s: FakeStore) -> None:
+        self.s = s
+
+    def add(self, area: RiskArea) -> None:
+        self.s.risk_areas.append(area)
+
+    def overlapping(self, start: datetime, end: datetime) -> list[RiskArea]:
+        return [
+            a for a in self.s.risk_areas if a.valid_from <= end and (a.valid_to is None or a.valid_to > start)
+        ]
+
+
 class FakeUnitOfWork:
     def __init__(self, store: FakeStore) -> None:
         self.store = store
@@ -337,6 +445,11 @@ class FakeUnitOfWork:
             ("regions", _Regions),
             ("venues", _Venues),
             ("meta", _Meta),
+            ("facts", _Facts),
+            ("rulesets", _RuleSets),
+            ("statuses", _Statuses),
+            ("events", _Events),
+            ("risk_areas", _RiskAreas),
         ):
             setattr(self, name, cls(s))
 
@@ -356,5 +469,7 @@ def fake_deps(
         passwords=PlainPasswords(),
         messenger=messenger,
         limits=Limits(**limits),
+        signer=Ed25519Signer(b"\x05" * 32),
+        zone=ZoneInfo("Asia/Shanghai"),
     )
     return deps, the_store, messenger, clock

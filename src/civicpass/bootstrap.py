@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from civicpass.adapters.crypto.passwords import Argon2Passwords
 from civicpass.adapters.crypto.pii import HmacDigest, PiiCipher
+from civicpass.adapters.crypto.signing import Ed25519Signer
 from civicpass.adapters.db.engine import make_engine
 from civicpass.adapters.db.migrate import upgrade
 from civicpass.adapters.db.uow import SqlUnitOfWorkFactory
-from civicpass.adapters.files import bundled_forms, read_regions
+from civicpass.adapters.files import bundled_forms, bundled_ruleset, read_regions
 from civicpass.adapters.messaging import ConsoleMessenger
 from civicpass.adapters.secrets import KeyMaterial, key_material
 from civicpass.adapters.system import SystemClock, SystemRandom
@@ -19,6 +21,7 @@ from civicpass.services.context import Deps, Limits
 from civicpass.services.declarations import sync_forms
 from civicpass.services.ports import Clock, Messenger, Randomness
 from civicpass.services.regions import load_regions
+from civicpass.services.rulesets import install_bundled
 from civicpass.settings import Settings
 
 
@@ -68,6 +71,8 @@ def build(
         passwords=Argon2Passwords(settings.password_time_cost, settings.password_memory_cost),
         messenger=messenger or ConsoleMessenger(),
         limits=limits_from(settings),
+        signer=Ed25519Signer(keys.signing_key),
+        zone=ZoneInfo(settings.timezone),
     )
     return Container(settings, engine, deps, keys)
 
@@ -77,3 +82,4 @@ def migrate(container: Container) -> None:
     upgrade(container.engine)
     load_regions(container.deps, read_regions())
     sync_forms(container.deps, bundled_forms())
+    install_bundled(container.deps, bundled_ruleset())

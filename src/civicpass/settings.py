@@ -46,6 +46,9 @@ class Settings(BaseSettings):
         None, description="base64 32-byte Ed25519 seed: the instance's signing key"
     )
 
+    timezone: str = Field(
+        "Asia/Shanghai", description="IANA time zone of the region: days and shown times use it"
+    )
     max_body_bytes: int = Field(64 * 1024, description="largest request body accepted (413 above it)")
     otp_ttl_seconds: int = Field(300, description="lifetime of a phone one-time code")
     otp_max_attempts: int = Field(5, description="wrong codes allowed per challenge")

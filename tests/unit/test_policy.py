@@ -23,6 +23,27 @@ ALLOWED: dict[Action, set[Role]] = {
     Action.FORM_PUBLISH: {Role.ADMIN, Role.CDC},
     Action.STAFF_CREATE: {Role.ADMIN},
     Action.ACCESS_LOG_READ: {Role.AUDITOR},
+    Action.FACT_RECORD: {Role.CDC, Role.COMMUNITY_WORKER, Role.LAB},
+    Action.FACT_APPROVE: {Role.CDC},
+    Action.RULESET_PROPOSE: {Role.CDC},
+    Action.RULESET_APPROVE: {Role.CDC},
+    Action.RISK_AREA_DECLARE: {Role.CDC},
+}
+# Fact kinds per role, again written out independently of FACT_KINDS.
+RECORDABLE: dict[Role, set[str]] = {
+    Role.LAB: {"test_result", "vaccination"},
+    Role.COMMUNITY_WORKER: {"test_result", "isolation_order", "risk_area_arrival"},
+    Role.CDC: {
+        "test_result",
+        "vaccination",
+        "case",
+        "close_contact",
+        "secondary_contact",
+        "spatiotemporal_companion",
+        "isolation_order",
+        "risk_area_arrival",
+        "peer_status",
+    },
 }
 STAFF_ACTIONS = list(ALLOWED)
 RESIDENT_ACTIONS = [Action.DECLARE_FOR, Action.DEPENDENT_MANAGE]
@@ -36,6 +57,23 @@ def _staff(role: Role, jurisdiction: str = "440100") -> StaffActor:
     return StaffActor("staff-1", role, jurisdiction)
 
 
+def _target(action: Action, region: str | None = None) -> Target:
+    """A target every role listed for the action may act on (recording facts needs a kind)."""
+    return Target(region=region, fact_kind="test_result" if action is Action.FACT_RECORD else None)
+
+
+@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize("kind", sorted(set().union(*RECORDABLE.values())))
+def test_each_role_records_only_its_kinds_of_fact(role: Role, kind: str) -> None:
+    decision = authorize(_staff(role), Action.FACT_RECORD, Target(region="440106", fact_kind=kind))
+    if kind in RECORDABLE.get(role, set()):
+        assert decision.allowed
+    elif role in ALLOWED[Action.FACT_RECORD]:
+        assert decision == Decision(False, ("fact_kind_not_permitted",))
+    else:
+        assert decision == Decision(False, ("role_not_permitted",))
+
+
 def test_the_permission_table_covers_exactly_the_staff_actions() -> None:
     assert {action: set(roles) for action, roles in PERMISSIONS.items()} == ALLOWED
     assert set(Action) == set(STAFF_ACTIONS) | set(RESIDENT_ACTIONS) | set(GATE_ACTIONS)
@@ -43,25 +81,25 @@ def test_the_permission_table_covers_exactly_the_staff_actions() -> None:
 
 @pytest.mark.parametrize(("role", "action"), ALLOWED_PAIRS)
 def test_a_role_listed_for_a_staff_action_is_allowed(role: Role, action: Action) -> None:
-    assert authorize(_staff(role), action) == Decision(True, ("role_permitted",))
+    assert authorize(_staff(role), action, _target(action)) == Decision(True, ("role_permitted",))
 
 
 @pytest.mark.parametrize(("role", "action"), DENIED_PAIRS)
 def test_a_role_not_listed_for_a_staff_action_is_denied_as_role_not_permitted(
     role: Role, action: Action
 ) -> None:
-    assert authorize(_staff(role), action) == Decision(False, ("role_not_permitted",))
+    assert authorize(_staff(role), action, _target(action)) == Decision(False, ("role_not_permitted",))
 
 
 @pytest.mark.parametrize(("role", "action"), DENIED_PAIRS)
 def test_a_role_not_listed_is_denied_even_inside_its_own_jurisdiction(role: Role, action: Action) -> None:
-    decision = authorize(_staff(role), action, Target(region="440106"))
+    decision = authorize(_staff(role), action, _target(action, "440106"))
     assert decision == Decision(False, ("role_not_permitted",))
 
 
 @pytest.mark.parametrize(("role", "action"), ALLOWED_PAIRS)
 def test_an_allowed_role_is_allowed_on_a_target_inside_its_jurisdiction(role: Role, action: Action) -> None:
-    decision = authorize(_staff(role), action, Target(region="440106"))
+    decision = authorize(_staff(role), action, _target(action, "440106"))
     assert decision == Decision(True, ("role_permitted", "inside_jurisdiction"))
 
 
@@ -81,14 +119,14 @@ def test_an_allowed_role_is_allowed_on_a_target_inside_its_jurisdiction(role: Ro
 def test_an_allowed_role_is_denied_on_a_target_outside_its_jurisdiction(
     role: Role, action: Action, jurisdiction: str, region: str
 ) -> None:
-    decision = authorize(_staff(role, jurisdiction), action, Target(region=region))
+    decision = authorize(_staff(role, jurisdiction), action, _target(action, region))
     assert decision == Decision(False, ("outside_jurisdiction",))
 
 
 @pytest.mark.parametrize("action", STAFF_ACTIONS)
 def test_a_staff_member_with_a_malformed_jurisdiction_reaches_no_region(action: Action) -> None:
     role = next(iter(ALLOWED[action]))
-    assert authorize(_staff(role, "44"), action, Target(region="440106")).reasons == ("outside_jurisdiction",)
+    assert authorize(_staff(role, "44"), action, _target(action, "440106")).reasons == ("outside_jurisdiction",)
 
 
 @pytest.mark.parametrize("role", list(Role))

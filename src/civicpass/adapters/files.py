@@ -24,6 +24,12 @@ def bundled_forms() -> list[dict[str, Any]]:
     ]
 
 
+def bundled_ruleset() -> dict[str, Any]:
+    """The default rule set shipped with civicpass (installed as version 1 on a new database)."""
+    document: dict[str, Any] = json.loads((DATA / "rulesets" / "default.json").read_text(encoding="utf-8"))
+    return document
+
+
 def read_regions(path: Path | None = None) -> Iterator[Region]:
     """Divisions from a CSV with columns ``code,parent,level,name_zh,name_en`` (default: the bundled list)."""
     source = (

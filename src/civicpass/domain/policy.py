@@ -22,6 +22,11 @@ class Action(StrEnum):
     FORM_PUBLISH = "form:publish"
     STAFF_CREATE = "staff:create"
     ACCESS_LOG_READ = "access_log:read"
+    FACT_RECORD = "fact:record"
+    FACT_APPROVE = "fact:approve"
+    RULESET_PROPOSE = "ruleset:propose"
+    RULESET_APPROVE = "ruleset:approve"
+    RISK_AREA_DECLARE = "risk_area:declare"
     DECLARE_FOR = "declaration:submit_for"
     DEPENDENT_MANAGE = "dependent:manage"
 
@@ -32,8 +37,32 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.FORM_PUBLISH: frozenset({Role.ADMIN, Role.CDC}),
     Action.STAFF_CREATE: frozenset({Role.ADMIN}),
     Action.ACCESS_LOG_READ: frozenset({Role.AUDITOR}),
+    Action.FACT_RECORD: frozenset({Role.CDC, Role.COMMUNITY_WORKER, Role.LAB}),
+    Action.FACT_APPROVE: frozenset({Role.CDC}),
+    Action.RULESET_PROPOSE: frozenset({Role.CDC}),
+    Action.RULESET_APPROVE: frozenset({Role.CDC}),
+    Action.RISK_AREA_DECLARE: frozenset({Role.CDC}),
 }
 """Staff actions and the roles allowed to take them. Resident actions are decided by guardianship."""
+
+FACT_KINDS: dict[Role, frozenset[str]] = {
+    Role.LAB: frozenset({"test_result", "vaccination"}),
+    Role.COMMUNITY_WORKER: frozenset({"test_result", "isolation_order", "risk_area_arrival"}),
+    Role.CDC: frozenset(
+        {
+            "test_result",
+            "vaccination",
+            "case",
+            "close_contact",
+            "secondary_contact",
+            "spatiotemporal_companion",
+            "isolation_order",
+            "risk_area_arrival",
+            "peer_status",
+        }
+    ),
+}
+"""Which kinds of fact each role may record (``FACT_RECORD`` with ``Target.fact_kind``)."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +87,7 @@ class Target:
 
     region: str | None = None
     resident_id: str | None = None
+    fact_kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,4 +148,6 @@ def _authorize_staff(actor: StaffActor, action: Action, target: Target) -> Decis
         return Decision(False, ("role_not_permitted",))
     if target.region is not None and not contains(actor.jurisdiction, target.region):
         return Decision(False, ("outside_jurisdiction",))
+    if action is Action.FACT_RECORD and target.fact_kind not in FACT_KINDS.get(actor.role, frozenset()):
+        return Decision(False, ("fact_kind_not_permitted",))
     return Decision(True, ("role_permitted", "inside_jurisdiction") if target.region else ("role_permitted",))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import tzinfo
 
 from civicpass.services.ports import (
     Clock,
@@ -10,6 +11,7 @@ from civicpass.services.ports import (
     Messenger,
     PasswordHasher,
     Randomness,
+    Signer,
     UnitOfWorkFactory,
 )
 
@@ -22,6 +24,8 @@ class Limits:
     verification_ttl_seconds: int = 900
     resident_session_seconds: int = 30 * 24 * 3600
     staff_session_seconds: int = 12 * 3600
+    recompute_batch: int = 1000
+    declared_fact_days: int = 14
 
 
 @dataclass(frozen=True)
@@ -33,3 +37,6 @@ class Deps:
     passwords: PasswordHasher
     messenger: Messenger
     limits: Limits
+    signer: Signer
+    zone: tzinfo
+    """The region's time zone: times are stored in UTC and shown (and counted in days) in this zone."""

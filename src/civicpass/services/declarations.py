@@ -13,6 +13,8 @@ from civicpass.domain.policy import Action, ResidentActor, StaffActor, Target, a
 from civicpass.services.context import Deps
 from civicpass.services.idempotency import remember, replay
 from civicpass.services.ports import UnitOfWork
+from civicpass.services.risk_areas import facts_from_declaration
+from civicpass.services.status import notify, recompute_in
 
 MAX_LISTED = 200
 
@@ -126,7 +128,12 @@ def submit(
         )
         uow.declarations.add(declaration)
         remember(uow, deps, scope, idempotency_key, submission, declaration.id)
+        derived = facts_from_declaration(uow, deps, declaration)
+        for fact in derived:
+            uow.facts.add(fact)
+        changes = recompute_in(uow, deps, [declaration.subject_id]) if derived else []
         uow.commit()
+    notify(deps, changes)
     return declaration
 
 

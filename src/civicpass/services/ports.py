@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 from civicpass.domain.access import AccessRecord
 from civicpass.domain.declarations import Declaration
+from civicpass.domain.facts import Fact
 from civicpass.domain.forms import FormVersion
 from civicpass.domain.identity import Document
 from civicpass.domain.phone import PhoneChallenge
 from civicpass.domain.regions import Region
 from civicpass.domain.residents import Guardianship, Resident
+from civicpass.domain.rulesets import RuleSetVersion
 from civicpass.domain.sessions import Session
 from civicpass.domain.staff import StaffMember
 from civicpass.domain.venues import Venue
@@ -55,6 +57,7 @@ class ResidentRepository(Protocol):
     def set_active(self, resident_id: str, active: bool) -> None: ...
     def in_region(self, prefix: str, limit: int, offset: int) -> list[Resident]: ...
     def count(self) -> int: ...
+    def ids_after(self, after: str, limit: int) -> list[str]: ...
 
 
 class GuardianshipRepository(Protocol):
@@ -130,6 +133,72 @@ class MetaRepository(Protocol):
     def put(self, key: str, value: str) -> None: ...
 
 
+class FactRepository(Protocol):
+    def add(self, fact: Fact) -> None: ...
+    def get(self, fact_id: str) -> Fact | None: ...
+    def update(self, fact: Fact) -> None: ...
+    def for_subjects(self, subject_ids: Sequence[str]) -> dict[str, list[Fact]]: ...
+    def proposed(self, region_prefix: str, limit: int) -> list[Fact]: ...
+
+
+class RuleSetRepository(Protocol):
+    def add(self, ruleset: RuleSetVersion) -> None: ...
+    def get(self, version: int) -> RuleSetVersion | None: ...
+    def active(self) -> RuleSetVersion | None: ...
+    def latest_version(self) -> int: ...
+    def update(self, ruleset: RuleSetVersion) -> None: ...
+    def all(self) -> list[RuleSetVersion]: ...
+
+
+@dataclass(frozen=True)
+class StoredStatus:
+    subject_id: str
+    version: int
+    color: str
+    reasons: list[dict[str, Any]]
+    ruleset_version: int
+    evaluated_at: datetime
+    review_at: datetime
+    inputs_digest: str
+
+
+class StatusRepository(Protocol):
+    def get(self, subject_id: str) -> StoredStatus | None: ...
+    def get_many(self, subject_ids: Sequence[str]) -> dict[str, StoredStatus]: ...
+    def save(self, status: StoredStatus, *, changed: bool) -> None: ...
+    def history(self, subject_id: str, limit: int) -> list[StoredStatus]: ...
+    def due(self, now: datetime, limit: int) -> list[str]: ...
+
+
+class EventRepository(Protocol):
+    def add(self, name: str, payload: dict[str, Any], at: datetime) -> None: ...
+
+
+@dataclass(frozen=True)
+class RiskArea:
+    id: str
+    region_code: str
+    level: str
+    valid_from: datetime
+    valid_to: datetime | None
+    declared_by: str | None
+    declared_at: datetime
+
+
+class RiskAreaRepository(Protocol):
+    def add(self, area: RiskArea) -> None: ...
+    def overlapping(self, start: datetime, end: datetime) -> list[RiskArea]: ...
+
+
+class Signer(Protocol):
+    """Signs documents with the instance's key: canonical JSON (RFC 8785), Ed25519."""
+
+    key_id: str
+
+    def sign_document(self, document: Mapping[str, Any]) -> str: ...
+    def public_key(self) -> str: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``with uow: ...; uow.commit()``; leaving the block without commit rolls back."""
 
@@ -145,6 +214,11 @@ class UnitOfWork(Protocol):
     regions: RegionRepository
     venues: VenueRepository
     meta: MetaRepository
+    facts: FactRepository
+    rulesets: RuleSetRepository
+    statuses: StatusRepository
+    events: EventRepository
+    risk_areas: RiskAreaRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(

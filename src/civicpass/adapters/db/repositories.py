@@ -124,6 +124,11 @@ class SqlResidents(_Repo):
     def count(self) -> int:
         return int(self.conn.execute(sa.select(sa.func.count()).select_from(t.residents)).scalar_one())
 
+    def ids_after(self, after: str, limit: int) -> list[str]:
+        r = t.residents.c
+        query = sa.select(r.id).where(r.id > after).order_by(r.id).limit(limit)
+        return [row.id for row in self.conn.execute(query)]
+
 
 class SqlGuardianships(_Repo):
     @staticmethod

@@ -191,3 +191,83 @@ app_meta = sa.Table(
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
+
+facts = sa.Table(
+    "facts",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("subject_id", ID, sa.ForeignKey("residents.id"), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("data", JSONType, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("authority", sa.String(100), nullable=False),
+    sa.Column("effective_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("proposed_by", ID),
+    sa.Column("decided_by", ID),
+    sa.Column("decided_at", UTCDateTime),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Index("ix_facts_subject_state", "subject_id", "state"),
+    sa.Index("ix_facts_state_recorded", "state", "recorded_at"),
+)
+
+rule_sets = sa.Table(
+    "rule_sets",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("document", JSONType, nullable=False),
+    sa.Column("proposed_by", ID),
+    sa.Column("proposed_at", UTCDateTime, nullable=False),
+    sa.Column("approved_by", ID),
+    sa.Column("approved_at", UTCDateTime),
+    sa.Column("signature", sa.Text),
+)
+
+statuses = sa.Table(
+    "statuses",
+    metadata,
+    sa.Column("subject_id", ID, sa.ForeignKey("residents.id"), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("color", sa.String(16), nullable=False),
+    sa.Column("reasons", JSONType, nullable=False),
+    sa.Column("ruleset_version", sa.Integer, nullable=False),
+    sa.Column("evaluated_at", UTCDateTime, nullable=False),
+    sa.Column("review_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("inputs_digest", sa.String(64), nullable=False),
+)
+
+status_history = sa.Table(
+    "status_history",
+    metadata,
+    sa.Column("subject_id", ID, sa.ForeignKey("residents.id"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("color", sa.String(16), nullable=False),
+    sa.Column("reasons", JSONType, nullable=False),
+    sa.Column("ruleset_version", sa.Integer, nullable=False),
+    sa.Column("evaluated_at", UTCDateTime, nullable=False),
+    sa.Column("inputs_digest", sa.String(64), nullable=False),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("payload", JSONType, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+risk_areas = sa.Table(
+    "risk_areas",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("region_code", sa.String(6), nullable=False, index=True),
+    sa.Column("level", sa.String(16), nullable=False),
+    sa.Column("valid_from", UTCDateTime, nullable=False),
+    sa.Column("valid_to", UTCDateTime),
+    sa.Column("declared_by", ID),
+    sa.Column("declared_at", UTCDateTime, nullable=False),
+)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from civicpass.adapters.crypto.pii import HmacDigest, PiiCipher
 from civicpass.adapters.db import repositories as r
+from civicpass.adapters.db import status_repositories as s
 from civicpass.domain.errors import CivicpassError, Conflict, InvalidInput, Message
 from civicpass.services import ports
 
@@ -49,6 +50,11 @@ class SqlUnitOfWork:
     regions: ports.RegionRepository
     venues: ports.VenueRepository
     meta: ports.MetaRepository
+    facts: ports.FactRepository
+    rulesets: ports.RuleSetRepository
+    statuses: ports.StatusRepository
+    events: ports.EventRepository
+    risk_areas: ports.RiskAreaRepository
 
     def __init__(self, engine: sa.Engine, cipher: PiiCipher, digest: HmacDigest) -> None:
         self.engine = engine
@@ -70,6 +76,11 @@ class SqlUnitOfWork:
         self.regions = r.SqlRegions(self.conn)
         self.venues = r.SqlVenues(self.conn)
         self.meta = r.SqlMeta(self.conn)
+        self.facts = s.SqlFacts(self.conn)
+        self.rulesets = s.SqlRuleSets(self.conn)
+        self.statuses = s.SqlStatuses(self.conn)
+        self.events = s.SqlEvents(self.conn)
+        self.risk_areas = s.SqlRiskAreas(self.conn)
         return self
 
     def __exit__(

@@ -1,0 +1,202 @@
+"""SQL repositories of the status engine: facts, rule sets, statuses with history, events, risk areas."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from civicpass.adapters.db import tables as t
+from civicpass.domain.facts import Fact, FactKind, FactSource, FactState
+from civicpass.domain.rulesets import RuleSetState, RuleSetVersion, parse_ruleset
+from civicpass.services.ports import RiskArea, StoredStatus
+
+
+class _Repo:
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+
+def _fact(row: sa.Row[Any]) -> Fact:
+    m = dict(row._mapping)
+    return Fact(
+        **{
+            **{k: v for k, v in m.items() if k in Fact.__dataclass_fields__},
+            "kind": FactKind(m["kind"]),
+            "source": FactSource(m["source"]),
+            "state": FactState(m["state"]),
+        }
+    )
+
+
+def _fact_row(fact: Fact) -> dict[str, Any]:
+    return {
+        **vars(fact),
+        "kind": fact.kind.value,
+        "source": fact.source.value,
+        "state": fact.state.value,
+        "data": dict(fact.data),
+    }
+
+
+class SqlFacts(_Repo):
+    def add(self, fact: Fact) -> None:
+        self.conn.execute(t.facts.insert(), _fact_row(fact))
+
+    def get(self, fact_id: str) -> Fact | None:
+        row = self.conn.execute(sa.select(t.facts).where(t.facts.c.id == fact_id)).first()
+        return None if row is None else _fact(row)
+
+    def update(self, fact: Fact) -> None:
+        self.conn.execute(t.facts.update().where(t.facts.c.id == fact.id).values(**_fact_row(fact)))
+
+    def for_subjects(self, subject_ids: Sequence[str]) -> dict[str, list[Fact]]:
+        found: dict[str, list[Fact]] = {s: [] for s in subject_ids}
+        if not subject_ids:
+            return found
+        f = t.facts.c
+        rows = self.conn.execute(
+            sa.select(t.facts).where(f.subject_id.in_(list(subject_ids)), f.state == FactState.ACTIVE.value)
+        )
+        for row in rows:
+            found[row.subject_id].append(_fact(row))
+        return found
+
+    def proposed(self, region_prefix: str, limit: int) -> list[Fact]:
+        f, r = t.facts.c, t.residents.c
+        query = (
+            sa.select(t.facts)
+            .join(t.residents, r.id == f.subject_id)
+            .where(f.state == FactState.PROPOSED.value, r.region_code.startswith(region_prefix))
+            .order_by(f.recorded_at, f.id)
+            .limit(limit)
+        )
+        return [_fact(row) for row in self.conn.execute(query)]
+
+
+def _ruleset(row: sa.Row[Any]) -> RuleSetVersion:
+    m = row._mapping
+    return RuleSetVersion(
+        version=m["version"],
+        state=RuleSetState(m["state"]),
+        ruleset=parse_ruleset(m["document"]),
+        proposed_by=m["proposed_by"],
+        proposed_at=m["proposed_at"],
+        approved_by=m["approved_by"],
+        approved_at=m["approved_at"],
+        signature=m["signature"],
+    )
+
+
+class SqlRuleSets(_Repo):
+    def _row(self, r: RuleSetVersion) -> dict[str, Any]:
+        return {
+            "version": r.version,
+            "state": r.state.value,
+            "document": dict(r.ruleset.document),
+            "proposed_by": r.proposed_by,
+            "proposed_at": r.proposed_at,
+            "approved_by": r.approved_by,
+            "approved_at": r.approved_at,
+            "signature": r.signature,
+        }
+
+    def add(self, ruleset: RuleSetVersion) -> None:
+        self.conn.execute(t.rule_sets.insert(), self._row(ruleset))
+
+    def get(self, version: int) -> RuleSetVersion | None:
+        row = self.conn.execute(sa.select(t.rule_sets).where(t.rule_sets.c.version == version)).first()
+        return None if row is None else _ruleset(row)
+
+    def active(self) -> RuleSetVersion | None:
+        row = self.conn.execute(
+            sa.select(t.rule_sets).where(t.rule_sets.c.state == RuleSetState.ACTIVE.value)
+        ).first()
+        return None if row is None else _ruleset(row)
+
+    def latest_version(self) -> int:
+        return int(
+            self.conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.rule_sets.c.version), 0))).scalar_one()
+        )
+
+    def update(self, ruleset: RuleSetVersion) -> None:
+        values = self._row(ruleset)
+        self.conn.execute(
+            t.rule_sets.update().where(t.rule_sets.c.version == ruleset.version).values(**values)
+        )
+
+    def all(self) -> list[RuleSetVersion]:
+        return [
+            _ruleset(row) for row in self.conn.execute(sa.select(t.rule_sets).order_by(t.rule_sets.c.version))
+        ]
+
+
+def _status(row: sa.Row[Any], review_at: datetime | None = None) -> StoredStatus:
+    m = row._mapping
+    return StoredStatus(
+        subject_id=m["subject_id"],
+        version=m["version"],
+        color=m["color"],
+        reasons=list(m["reasons"]),
+        ruleset_version=m["ruleset_version"],
+        evaluated_at=m["evaluated_at"],
+        review_at=review_at or m.get("review_at") or m["evaluated_at"],
+        inputs_digest=m["inputs_digest"],
+    )
+
+
+class SqlStatuses(_Repo):
+    def get(self, subject_id: str) -> StoredStatus | None:
+        return self.get_many([subject_id]).get(subject_id)
+
+    def get_many(self, subject_ids: Sequence[str]) -> dict[str, StoredStatus]:
+        if not subject_ids:
+            return {}
+        rows = self.conn.execute(sa.select(t.statuses).where(t.statuses.c.subject_id.in_(list(subject_ids))))
+        return {row.subject_id: _status(row) for row in rows}
+
+    def save(self, status: StoredStatus, *, changed: bool) -> None:
+        """Upsert the current status; a changed outcome also appends a history version."""
+        values = vars(status)
+        updated = self.conn.execute(
+            t.statuses.update().where(t.statuses.c.subject_id == status.subject_id).values(**values)
+        )
+        if not updated.rowcount:
+            self.conn.execute(t.statuses.insert(), values)
+        if changed:
+            history = {k: v for k, v in values.items() if k != "review_at"}
+            self.conn.execute(t.status_history.insert(), history)
+
+    def history(self, subject_id: str, limit: int) -> list[StoredStatus]:
+        h = t.status_history.c
+        query = (
+            sa.select(t.status_history)
+            .where(h.subject_id == subject_id)
+            .order_by(h.version.desc())
+            .limit(limit)
+        )
+        return [_status(row) for row in self.conn.execute(query)]
+
+    def due(self, now: datetime, limit: int) -> list[str]:
+        s = t.statuses.c
+        query = sa.select(s.subject_id).where(s.review_at <= now).order_by(s.review_at).limit(limit)
+        return [row.subject_id for row in self.conn.execute(query)]
+
+
+class SqlEvents(_Repo):
+    def add(self, name: str, payload: dict[str, Any], at: datetime) -> None:
+        self.conn.execute(t.events.insert(), {"name": name, "payload": payload, "created_at": at})
+
+
+class SqlRiskAreas(_Repo):
+    def add(self, area: RiskArea) -> None:
+        self.conn.execute(t.risk_areas.insert(), vars(area))
+
+    def overlapping(self, start: datetime, end: datetime) -> list[RiskArea]:
+        a = t.risk_areas.c
+        query = sa.select(t.risk_areas).where(
+            a.valid_from <= end, sa.or_(a.valid_to.is_(None), a.valid_to > start)
+        )
+        return [RiskArea(**row._mapping) for row in self.conn.execute(query)]

@@ -1,0 +1,171 @@
+"""Status use cases: re-evaluate residents under the active rule set, store versions, notify changes.
+
+This module is the only writer of statuses, and the color it writes always comes from
+``domain.status.evaluate``; no route or command can set a color (a test walks them all to check).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from civicpass.domain.errors import Conflict, Message, NotFound
+from civicpass.domain.policy import Action, ResidentActor, Target, authorize
+from civicpass.domain.rulesets import RuleSetVersion
+from civicpass.domain.status import evaluate
+from civicpass.services.context import Deps
+from civicpass.services.ports import StoredStatus, UnitOfWork
+
+STATUS_CHANGED = "status:resident:changed"
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    subject_id: str
+    previous: str | None
+    current: StoredStatus
+
+
+def active_ruleset(uow: UnitOfWork) -> RuleSetVersion:
+    active = uow.rulesets.active()
+    if active is None:
+        raise Conflict("no_active_ruleset", Message("no rule set is active yet", "尚无生效的赋码规则集"))
+    return active
+
+
+def recompute_in(uow: UnitOfWork, deps: Deps, subject_ids: Sequence[str]) -> list[StatusChange]:
+    """Re-evaluate ``subject_ids`` inside the caller's transaction; return the statuses that changed.
+
+    A new status version is written only when the color or the reasons changed; each change is an event
+    (``status:resident:changed``) in the same transaction, for the transparency log to consume. With no
+    active rule set nothing is evaluated: activating the first one re-evaluates everyone.
+    """
+    if uow.rulesets.active() is None:
+        return []
+    ruleset = active_ruleset(uow)
+    facts = uow.facts.for_subjects(subject_ids)
+    stored = uow.statuses.get_many(subject_ids)
+    now = deps.clock.now()
+    changes = []
+    for subject_id in subject_ids:
+        result = evaluate(facts[subject_id], ruleset.ruleset, now, deps.zone)
+        old = stored.get(subject_id)
+        changed = old is None or not result.same_outcome(old.color, old.reasons)
+        status = StoredStatus(
+            subject_id=subject_id,
+            version=(old.version if old else 0) + (1 if changed else 0),
+            color=result.color,
+            reasons=[r.as_dict() for r in result.reasons],
+            ruleset_version=ruleset.version,
+            evaluated_at=now,
+            review_at=result.review_at,
+            inputs_digest=result.inputs_digest,
+        )
+        uow.statuses.save(status, changed=changed)
+        if changed:
+            uow.events.add(
+                STATUS_CHANGED,
+                {
+                    "subject": subject_id,
+                    "version": status.version,
+                    "color": status.color,
+                    "previous": old.color if old else None,
+                    "rules": [r.rule_id for r in result.reasons],
+                    "ruleset_version": ruleset.version,
+                    "inputs_digest": result.inputs_digest,
+                },
+                now,
+            )
+            changes.append(StatusChange(subject_id, old.color if old else None, status))
+    return changes
+
+
+def notify(deps: Deps, changes: Sequence[StatusChange]) -> None:
+    """Tell residents (or their guardians) that their color changed. Called after the commit."""
+    moved = [c for c in changes if c.previous is not None and c.previous != c.current.color]
+    if not moved:
+        return
+    with deps.uow() as uow:
+        for change in moved:
+            phones = _phones_for(uow, change.subject_id)
+            reason = change.current.reasons[0]["text"] if change.current.reasons else None
+            why = f" {reason['zh-CN']} / {reason['en']}" if reason else ""
+            for phone in phones:
+                deps.messenger.send_text(
+                    phone,
+                    f"【civicpass】健康码已变为{_ZH[change.current.color]}。Your code is now {change.current.color}.{why}",
+                )
+
+
+_ZH = {"green": "绿码", "yellow": "黄码", "red": "红码"}
+
+
+def _phones_for(uow: UnitOfWork, subject_id: str) -> list[str]:
+    resident = uow.residents.get(subject_id)
+    if resident is None:
+        return []
+    if resident.pii.phone:
+        return [resident.pii.phone]
+    guardians = (uow.residents.get(g.guardian_id) for g in uow.guardianships.guardians_of(subject_id))
+    return [g.pii.phone for g in guardians if g is not None and g.pii.phone]
+
+
+def recompute(deps: Deps, subject_ids: Sequence[str]) -> list[StatusChange]:
+    with deps.uow() as uow:
+        changes = recompute_in(uow, deps, subject_ids)
+        uow.commit()
+    notify(deps, changes)
+    return changes
+
+
+def recompute_everyone(deps: Deps, progress: Callable[[int, int], None] | None = None) -> int:
+    """Re-evaluate every active resident in batches of ``limits.recompute_batch``; returns how many."""
+    with deps.uow() as uow:
+        total = uow.residents.count()
+    done = 0
+    after = ""
+    while True:
+        with deps.uow() as uow:
+            batch = uow.residents.ids_after(after, deps.limits.recompute_batch)
+            if not batch:
+                break
+            changes = recompute_in(uow, deps, batch)
+            uow.commit()
+        notify(deps, changes)
+        done += len(batch)
+        after = batch[-1]
+        if progress is not None:
+            progress(done, total)
+    return done
+
+
+def sweep(deps: Deps, limit: int = 10_000) -> int:
+    """Re-evaluate residents whose status is due for review (windows passing, facts expiring)."""
+    with deps.uow() as uow:
+        due = uow.statuses.due(deps.clock.now(), limit)
+    for start in range(0, len(due), deps.limits.recompute_batch):
+        recompute(deps, due[start : start + deps.limits.recompute_batch])
+    return len(due)
+
+
+def current(deps: Deps, actor: ResidentActor, subject_id: str) -> StoredStatus:
+    """A resident's (or dependent's) status, re-evaluated first if it is due for review or missing."""
+    authorize(actor, Action.DECLARE_FOR, Target(resident_id=subject_id)).enforce()
+    with deps.uow() as uow:
+        status = uow.statuses.get(subject_id)
+        if status is not None and status.review_at > deps.clock.now():
+            return status
+        if uow.residents.get(subject_id) is None:
+            raise NotFound("resident_not_found", Message("no such resident", "居民不存在"))
+    recompute(deps, [subject_id])
+    with deps.uow() as uow:
+        fresh = uow.statuses.get(subject_id)
+    if fresh is None:
+        raise Conflict("no_active_ruleset", Message("no rule set is active yet", "尚无生效的赋码规则集"))
+    return fresh
+
+
+def history(deps: Deps, actor: ResidentActor, subject_id: str, limit: int = 50) -> list[StoredStatus]:
+    authorize(actor, Action.DECLARE_FOR, Target(resident_id=subject_id)).enforce()
+    with deps.uow() as uow:
+        return uow.statuses.history(subject_id, limit)
