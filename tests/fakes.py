@@ -336,7 +336,8 @@ class _Facts:
         return [
             f
             for f in self.s.facts.values()
-            if f.state is FactState.PROPOSED and self.s.residents[f.subject_id].region_code.startswith(region_prefix)
+            if f.state is FactState.PROPOSED
+            and self.s.residents[f.subject_id].region_code.startswith(region_prefix)
         ][:limit]
 
 

@@ -126,7 +126,9 @@ def test_an_allowed_role_is_denied_on_a_target_outside_its_jurisdiction(
 @pytest.mark.parametrize("action", STAFF_ACTIONS)
 def test_a_staff_member_with_a_malformed_jurisdiction_reaches_no_region(action: Action) -> None:
     role = next(iter(ALLOWED[action]))
-    assert authorize(_staff(role, "44"), action, _target(action, "440106")).reasons == ("outside_jurisdiction",)
+    assert authorize(_staff(role, "44"), action, _target(action, "440106")).reasons == (
+        "outside_jurisdiction",
+    )
 
 
 @pytest.mark.parametrize("role", list(Role))

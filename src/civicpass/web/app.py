@@ -12,7 +12,7 @@ from civicpass.bootstrap import Container, build
 from civicpass.settings import Settings
 from civicpass.web import problems
 from civicpass.web.limits import RequestLimits
-from civicpass.web.routes import declarations, health, regions, residents, staff
+from civicpass.web.routes import declarations, facts, health, regions, residents, rulesets, staff, status
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     )
     app.state.container = wired
     problems.install(app)
-    for module in (health, residents, declarations, staff, regions):
+    for module in (health, residents, declarations, status, staff, facts, rulesets, regions):
         app.include_router(module.router)
     app.add_middleware(RequestLimits, max_bytes=wired.settings.max_body_bytes)
     return app

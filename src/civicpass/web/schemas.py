@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from civicpass.domain.access import AccessRecord
 from civicpass.domain.declarations import Declaration
+from civicpass.domain.facts import Fact
 from civicpass.domain.forms import FormVersion
 from civicpass.domain.masking import mask_document, mask_name, mask_phone
 from civicpass.domain.phone import local_part
 from civicpass.domain.regions import Region
 from civicpass.domain.residents import Guardianship, Resident
+from civicpass.domain.rulesets import RuleSetVersion
 from civicpass.domain.staff import Role, StaffMember
+from civicpass.services.ports import StoredStatus
 
 MAX_FORM_VERSION = 1_000_000
 
@@ -208,3 +211,107 @@ def region_view(r: Region) -> dict[str, Any]:
 
 def token_view(token: str, expires_at: datetime) -> dict[str, Any]:
     return {"access_token": token, "token_type": "bearer", "expires_at": expires_at.isoformat()}
+
+
+class FactIn(Strict):
+    subject_id: str = Field(max_length=36)
+    kind: str = Field(max_length=40, examples=["close_contact"])
+    data: dict[str, Any] = {}
+    effective_at: datetime | None = None
+    expires_at: datetime | None = None
+    note: str = Field("", max_length=500)
+
+
+class RejectIn(Strict):
+    note: str = Field(min_length=4, max_length=500)
+
+
+class RiskAreaIn(Strict):
+    region_code: str = Field(max_length=6)
+    level: str = Field(max_length=10, examples=["medium"])
+    valid_from: datetime
+    valid_to: datetime | None = None
+
+
+class TextIn(Strict):
+    en: str = Field(max_length=500)
+    zh_cn: str = Field(alias="zh-CN", max_length=500)
+
+
+class RuleIn(Strict):
+    """One rule container (EU DCC business-rule style); ``logic`` is a CertLogic expression."""
+
+    identifier: str = Field(max_length=80)
+    version: str = Field(max_length=20)
+    valid_from: str = Field(max_length=40)
+    valid_to: str | None = Field(None, max_length=40)
+    description: TextIn
+    logic: Any
+    color: str = Field(max_length=20)
+    reason_code: str = Field(max_length=60)
+    release: TextIn | None = None
+    source: str = Field("", max_length=500)
+
+
+class RuleSetIn(Strict):
+    """A rule-set document: identifier, name, ranked colors, parameters and rule containers."""
+
+    identifier: str = Field(max_length=80)
+    name: TextIn
+    colors: list[str] = Field(default=["green", "yellow", "red"], min_length=1, max_length=10)
+    parameters: dict[str, Any] = {}
+    rules: list[RuleIn] = Field(min_length=1, max_length=500)
+
+    def document(self) -> dict[str, Any]:
+        """The document as stored and signed (texts keyed zh-CN and en, as the rules read them)."""
+        return self.model_dump(by_alias=True)
+
+
+def status_view(status: StoredStatus, zone: tzinfo, lang: str) -> dict[str, Any]:
+    """A status with its reasons in both languages, a summary in the asked one, and local times."""
+    key = "zh-CN" if lang == "zh" else "en"
+    return {
+        "subject_id": status.subject_id,
+        "color": status.color,
+        "version": status.version,
+        "summary": [r["text"][key] for r in status.reasons] or [GREEN_SUMMARY[key]],
+        "reasons": status.reasons,
+        "release": [r["release"] for r in status.reasons if r.get("release")],
+        "ruleset_version": status.ruleset_version,
+        "evaluated_at": status.evaluated_at.isoformat(),
+        "evaluated_at_local": status.evaluated_at.astimezone(zone).isoformat(),
+        "review_at": status.review_at.isoformat(),
+        "inputs_digest": status.inputs_digest,
+    }
+
+
+GREEN_SUMMARY = {"en": "green: no rule applies", "zh-CN": "绿码：未命中任何赋码规则"}
+
+
+def fact_view(fact: Fact) -> dict[str, Any]:
+    return {
+        "id": fact.id,
+        "subject_id": fact.subject_id,
+        "kind": fact.kind.value,
+        "data": dict(fact.data),
+        "source": fact.source.value,
+        "authority": fact.authority,
+        "effective_at": fact.effective_at.isoformat(),
+        "expires_at": fact.expires_at.isoformat() if fact.expires_at else None,
+        "state": fact.state.value,
+        "proposed_by": fact.proposed_by,
+        "decided_by": fact.decided_by,
+        "note": fact.note,
+    }
+
+
+def ruleset_view(version: RuleSetVersion) -> dict[str, Any]:
+    return {
+        "version": version.version,
+        "state": version.state.value,
+        "identifier": version.ruleset.identifier,
+        "proposed_by": version.proposed_by,
+        "approved_by": version.approved_by,
+        "approved_at": version.approved_at.isoformat() if version.approved_at else None,
+        "rules": len(version.ruleset.rules),
+    }
