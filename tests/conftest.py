@@ -110,6 +110,7 @@ def _settings(url: str, data_dir: Path, schema: str | None = None, **overrides: 
         password_time_cost=1,
         password_memory_cost=1024,
         demo_residents=200,
+        sweep_interval_seconds=0,
         **TEST_KEYS,
         **overrides,
     )
@@ -187,3 +188,22 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for database, by_outcome in counts.items():
         summary = ", ".join(f"{n} {o}" for o, n in sorted(by_outcome.items())) or "none"
         terminalreporter.write_line(f"{database} database tests: {summary}")
+
+
+@pytest.fixture
+def cli_env(
+    database_url: tuple[str, str | None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    url, schema = database_url
+    env = {
+        "CIVICPASS_DATABASE_URL": url,
+        "CIVICPASS_DATA_DIR": str(tmp_path),
+        "CIVICPASS_PASSWORD_TIME_COST": "1",
+        "CIVICPASS_PASSWORD_MEMORY_COST": "1024",
+        **{f"CIVICPASS_{k.upper()}": v for k, v in TEST_KEYS.items()},
+    }
+    if schema:
+        env["CIVICPASS_DATABASE_SCHEMA"] = schema
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return Settings()

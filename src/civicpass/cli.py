@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,18 +12,25 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from civicpass.bootstrap import Container, build, migrate
 from civicpass.domain import errors as e
+from civicpass.domain.policy import StaffActor
 from civicpass.domain.staff import Role
-from civicpass.services import demo, staff
+from civicpass.services import demo, rulesets, staff
+from civicpass.services import status as status_service
 from civicpass.services.regions import load_regions
 from civicpass.settings import Settings
 
 app = typer.Typer(help="civicpass: health code and citizen code platform", no_args_is_help=True)
 regions_app = typer.Typer(help="GB/T 2260 administrative divisions")
 app.add_typer(regions_app, name="regions")
+rules_app = typer.Typer(help="rule sets: list, export, propose and approve (dual control)")
+app.add_typer(rules_app, name="rules")
+status_app = typer.Typer(help="resident statuses: re-evaluate under the active rule set")
+app.add_typer(status_app, name="status")
 console = Console()
 err = Console(stderr=True)
 
@@ -119,6 +127,120 @@ def regions_load(
     with _container() as c:
         written = load_regions(c.deps, read_regions(path))
         console.print(f"{written} regions added or changed")
+
+
+def _progress_bar(title: str) -> tuple[Progress, Callable[[int, int], None]]:
+    progress = Progress(
+        TextColumn(title),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+    task = progress.add_task(title, total=None)
+
+    def advance(done: int, total: int) -> None:
+        progress.update(task, completed=done, total=total)
+
+    return progress, advance
+
+
+AsStaff = Annotated[str, typer.Option("--as", help="the staff member acting (their password is asked for)")]
+StaffPassword = Annotated[
+    str,
+    typer.Option(
+        prompt=True, hide_input=True, envvar="CIVICPASS_STAFF_PASSWORD", help="that member's password"
+    ),
+]
+
+
+def _acting(c: Container, username: str, password: str) -> StaffActor:
+    """Who is acting, proven by their own password: the CLI keeps dual control as the API does."""
+    member = staff.sign_in(c.deps, username, password).member
+    return StaffActor(member.id, member.role, member.jurisdiction)
+
+
+@rules_app.command("list")
+def rules_list() -> None:
+    """Every rule-set version with its state, proposer and approver."""
+    with _container() as c, c.deps.uow() as uow:
+        table = Table(title="rule sets")
+        for column in ("version", "state", "identifier", "rules", "proposed by", "approved by"):
+            table.add_column(column)
+        for v in uow.rulesets.all():
+            table.add_row(
+                str(v.version),
+                v.state.value,
+                v.ruleset.identifier,
+                str(len(v.ruleset.rules)),
+                v.proposed_by or "(bundled)",
+                v.approved_by or "(bundled)",
+            )
+        console.print(table)
+
+
+@rules_app.command("export")
+def rules_export(
+    path: Annotated[Path, typer.Argument(dir_okay=False, help="where to write the signed active rule set")],
+) -> None:
+    """Write the active rule set with its signature and public key (verifiable offline)."""
+    with _container() as c:
+        published = rulesets.published(c.deps)
+        document = {
+            "signed": rulesets.signed_part(published.version),
+            "signature": published.version.signature,
+            "key_id": published.key_id,
+            "public_key": published.public_key,
+        }
+        path.write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
+        console.print(f"rule set version {published.version.version} written to {path}")
+
+
+@rules_app.command("propose")
+def rules_propose(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="rule-set document (JSON)")],
+    as_: AsStaff,
+    password: StaffPassword = "",
+) -> None:
+    """Propose a new rule-set version; it needs another authorised member's approval to take effect."""
+    with _container() as c:
+        proposal = rulesets.propose(
+            c.deps, _acting(c, as_, password), json.loads(path.read_text(encoding="utf-8"))
+        )
+        console.print(f"proposed rule set version {proposal.version} ({len(proposal.ruleset.rules)} rules)")
+
+
+@rules_app.command("approve")
+def rules_approve(
+    version: Annotated[int, typer.Argument(min=1, help="the proposed version")],
+    as_: AsStaff,
+    password: StaffPassword = "",
+) -> None:
+    """Approve (as someone other than the proposer), activate, and re-evaluate every resident."""
+    with _container() as c:
+        actor = _acting(c, as_, password)
+        progress, advance = _progress_bar("re-evaluating residents")
+        with progress:
+            activated, evaluated = rulesets.approve(c.deps, actor, version, advance)
+        console.print(f"rule set version {activated.version} is active; {evaluated} residents re-evaluated")
+
+
+@status_app.command("recompute")
+def status_recompute() -> None:
+    """Re-evaluate every resident under the active rule set, in batches, with a progress bar."""
+    with _container() as c:
+        progress, advance = _progress_bar("re-evaluating residents")
+        with progress:
+            evaluated = status_service.recompute_everyone(c.deps, advance)
+        console.print(f"{evaluated} residents re-evaluated")
+
+
+@status_app.command("sweep")
+def status_sweep() -> None:
+    """Re-evaluate the residents whose status is due for review (windows passing, facts expiring)."""
+    with _container() as c:
+        console.print(f"{status_service.sweep(c.deps)} statuses reviewed")
 
 
 @app.command("serve")

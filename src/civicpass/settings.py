@@ -46,6 +46,10 @@ class Settings(BaseSettings):
         None, description="base64 32-byte Ed25519 seed: the instance's signing key"
     )
 
+    sweep_interval_seconds: int = Field(
+        60,
+        description="how often the server re-evaluates statuses due for review (0: never; use `civicpass status sweep`)",
+    )
     timezone: str = Field(
         "Asia/Shanghai", description="IANA time zone of the region: days and shown times use it"
     )

@@ -283,7 +283,9 @@ def _example(annotation: Any, metadata: list[Any]) -> Any:
         return {}
     if origin is list and any(getattr(m, "min_length", 0) for m in metadata):
         (item,) = typing.get_args(annotation)
-        return [plausible(item) if isinstance(item, type) and issubclass(item, BaseModel) else _example(item, [])]
+        return [
+            plausible(item) if isinstance(item, type) and issubclass(item, BaseModel) else _example(item, [])
+        ]
     if annotation is list or origin is list:
         return []
     if annotation is str:

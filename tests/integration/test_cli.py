@@ -11,26 +11,6 @@ from typer.testing import CliRunner
 from civicpass.adapters.db import tables as t
 from civicpass.cli import app
 from civicpass.settings import Settings
-from tests.conftest import TEST_KEYS
-
-
-@pytest.fixture
-def cli_env(
-    database_url: tuple[str, str | None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Settings:
-    url, schema = database_url
-    env = {
-        "CIVICPASS_DATABASE_URL": url,
-        "CIVICPASS_DATA_DIR": str(tmp_path),
-        "CIVICPASS_PASSWORD_TIME_COST": "1",
-        "CIVICPASS_PASSWORD_MEMORY_COST": "1024",
-        **{f"CIVICPASS_{k.upper()}": v for k, v in TEST_KEYS.items()},
-    }
-    if schema:
-        env["CIVICPASS_DATABASE_SCHEMA"] = schema
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return Settings()
 
 
 def _count(settings: Settings, table: sa.Table) -> int:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from civicpass import __version__
 from civicpass.bootstrap import Container, build
+from civicpass.services.status import sweep
 from civicpass.settings import Settings
 from civicpass.web import problems
 from civicpass.web.limits import RequestLimits
 from civicpass.web.routes import declarations, facts, health, regions, residents, rulesets, staff, status
+
+log = logging.getLogger("civicpass.web")
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
@@ -21,7 +27,12 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        sweeper = None
+        if wired.settings.sweep_interval_seconds > 0:
+            sweeper = asyncio.create_task(_sweep_forever(wired, wired.settings.sweep_interval_seconds))
         yield
+        if sweeper is not None:
+            sweeper.cancel()
         if container is None:
             wired.dispose()
 
@@ -37,6 +48,19 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         app.include_router(module.router)
     app.add_middleware(RequestLimits, max_bytes=wired.settings.max_body_bytes)
     return app
+
+
+async def _sweep_forever(container: Container, interval: int) -> None:
+    """Re-evaluate statuses that are due (windows lapsing, facts expiring) so residents are told promptly."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            reviewed = await anyio.to_thread.run_sync(sweep, container.deps)
+        except Exception:  # a failed sweep must not stop the server; the next one retries
+            log.exception("status sweep failed")
+        else:
+            if reviewed:
+                log.info("status sweep reviewed %d residents", reviewed)
 
 
 def app_from_environment() -> FastAPI:
