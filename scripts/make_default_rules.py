@@ -143,7 +143,7 @@ RULES: list[dict[str, Any]] = [
         },
         "description": {
             "en": "red: under a {isolation.place} isolation order until {isolation.until|datetime}",
-            "zh-CN": "红码：隔离（{isolation.place}）至{isolation.until|datetime}",
+            "zh-CN": "红码：{isolation.place_zh}隔离至{isolation.until|datetime}",
         },
         "release": {
             "en": "turns green after the isolation order ends on {isolation.until|date} and a negative test",
@@ -190,7 +190,7 @@ RULES: list[dict[str, Any]] = [
             "zh-CN": "黄码：于{declaration.since|date}申报发热或有症状",
         },
         "Hangzhou health code (2020-02): declared fever or respiratory symptoms give yellow.",
-        None,
+        14,
     ),
     *yellow(
         "YELLOW-RISK-AREA-ARRIVAL",
@@ -198,7 +198,7 @@ RULES: list[dict[str, Any]] = [
         "risk_area_arrival",
         {
             "en": "yellow: arrived from a {arrival.level}-risk area ({arrival.region}) on {arrival.since|date}",
-            "zh-CN": "黄码：于{arrival.since|date}从{arrival.region}（{arrival.level}风险地区）抵达",
+            "zh-CN": "黄码：于{arrival.since|date}从{arrival.region}（{arrival.level_zh}风险地区）抵达",
         },
         "Guangdong 粤康码 rules: arrivals from medium- and high-risk areas are yellow ('3 days, 2 tests', 三天两检).",
         14,

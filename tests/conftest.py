@@ -32,6 +32,7 @@ TEST_KEYS = {
     "pii_keys": "k1:" + base64.b64encode(b"\x01" * 32).decode(),
     "blind_index_key": base64.b64encode(b"\x02" * 32).decode(),
     "signing_key": base64.b64encode(b"\x03" * 32).decode(),
+    "keystore_key": base64.b64encode(b"\x04" * 32).decode(),
 }
 
 

@@ -12,10 +12,13 @@ import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 from zoneinfo import ZoneInfo
 
+from civicpass.adapters.codes import CoseCodeCodec
+from civicpass.adapters.crypto.keystore import FileKeyStore
 from civicpass.adapters.crypto.signing import Ed25519Signer
 from civicpass.adapters.messaging import MemoryMessenger
 from civicpass.domain.access import AccessRecord
@@ -30,8 +33,21 @@ from civicpass.domain.rulesets import RuleSetState, RuleSetVersion
 from civicpass.domain.sessions import Session
 from civicpass.domain.staff import StaffMember
 from civicpass.domain.venues import Venue
-from civicpass.services.context import Deps, Limits
+from civicpass.services.context import Deps, IssuerInfo, Limits
 from civicpass.services.ports import RiskArea, StoredResponse, StoredStatus
+
+
+class MemoryKeyStore(FileKeyStore):
+    """The file keystore's logic (sealing, rotation, revocation) with the file kept in memory."""
+
+    def __init__(self) -> None:
+        super().__init__(Path("/nonexistent/keystore.json"), b"\x06" * 32)
+
+    def _load(self) -> list[dict[str, Any]]:
+        return self._entries
+
+    def _save(self, entries: list[dict[str, Any]]) -> None:
+        self._entries, self._generation = entries, self._generation + 1
 
 
 class FakeClock:
@@ -59,6 +75,9 @@ class CountingRandom:
 
     def digits(self, count: int) -> str:
         return str(next(self._n) * 7919 % 10**count).zfill(count)
+
+    def nonce(self) -> bytes:
+        return next(self._n).to_bytes(16, "big")
 
 
 class PlainDigest:
@@ -124,6 +143,12 @@ class _Residents:
 
     def by_phone(self, phone: str) -> Resident | None:
         return next((r for r in self.s.residents.values() if r.pii.phone == phone), None)
+
+    def by_code_subject(self, code_subject: str) -> Resident | None:
+        return next((r for r in self.s.residents.values() if r.code_subject == code_subject), None)
+
+    def set_code_subject(self, resident_id: str, code_subject: str) -> None:
+        self.s.residents[resident_id] = replace(self.s.residents[resident_id], code_subject=code_subject)
 
     def set_active(self, resident_id: str, active: bool) -> None:
         self.s.residents[resident_id] = replace(self.s.residents[resident_id], active=active)
@@ -472,5 +497,8 @@ def fake_deps(
         limits=Limits(**limits),
         signer=Ed25519Signer(b"\x05" * 32),
         zone=ZoneInfo("Asia/Shanghai"),
+        keystore=MemoryKeyStore(),
+        codec=CoseCodeCodec(),
+        issuer=IssuerInfo("CN-TEST", {"zh-CN": "测试签发方", "en": "Test issuer"}, "440100"),
     )
     return deps, the_store, messenger, clock

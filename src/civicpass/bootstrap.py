@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from civicpass.adapters.codes import CoseCodeCodec
+from civicpass.adapters.crypto.keystore import FileKeyStore
 from civicpass.adapters.crypto.passwords import Argon2Passwords
 from civicpass.adapters.crypto.pii import HmacDigest, PiiCipher
 from civicpass.adapters.crypto.signing import Ed25519Signer
@@ -17,7 +19,7 @@ from civicpass.adapters.files import bundled_forms, bundled_ruleset, read_region
 from civicpass.adapters.messaging import ConsoleMessenger
 from civicpass.adapters.secrets import KeyMaterial, key_material
 from civicpass.adapters.system import SystemClock, SystemRandom
-from civicpass.services.context import Deps, Limits
+from civicpass.services.context import Deps, IssuerInfo, Limits
 from civicpass.services.declarations import sync_forms
 from civicpass.services.ports import Clock, Messenger, Randomness
 from civicpass.services.regions import load_regions
@@ -43,6 +45,10 @@ def limits_from(settings: Settings) -> Limits:
         otp_max_per_hour=settings.otp_max_per_hour,
         resident_session_seconds=settings.resident_session_days * 86400,
         staff_session_seconds=settings.staff_session_hours * 3600,
+        code_ttl_seconds=settings.code_ttl_seconds,
+        offline_code_days=settings.offline_code_days,
+        code_skew_seconds=settings.code_skew_seconds,
+        trust_list_hours=settings.trust_list_hours,
     )
 
 
@@ -58,6 +64,7 @@ def build(
         settings.pii_keys.get_secret_value() if settings.pii_keys else None,
         settings.blind_index_key.get_secret_value() if settings.blind_index_key else None,
         settings.signing_key.get_secret_value() if settings.signing_key else None,
+        settings.keystore_key.get_secret_value() if settings.keystore_key else None,
         settings.data_dir,
         generate=settings.environment == "development",
     )
@@ -73,6 +80,15 @@ def build(
         limits=limits_from(settings),
         signer=Ed25519Signer(keys.signing_key),
         zone=ZoneInfo(settings.timezone),
+        keystore=FileKeyStore(
+            settings.keystore_path or settings.data_dir / "keys" / "codes.json", keys.keystore_key
+        ),
+        codec=CoseCodeCodec(),
+        issuer=IssuerInfo(
+            settings.issuer_id,
+            {"zh-CN": settings.issuer_name_zh, "en": settings.issuer_name_en},
+            settings.issuer_region,
+        ),
     )
     return Container(settings, engine, deps, keys)
 

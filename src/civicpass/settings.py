@@ -42,6 +42,22 @@ class Settings(BaseSettings):
     blind_index_key: SecretStr | None = Field(
         None, description="base64 32-byte HMAC key for blind indexes and digests"
     )
+    keystore_key: SecretStr | None = Field(
+        None, description="base64 32-byte key sealing the code-signing keys in the file keystore"
+    )
+    keystore_path: Path | None = Field(
+        None, description="the code-signing keystore file (default: DATA_DIR/keys/codes.json)"
+    )
+    issuer_id: str = Field(
+        "CN-DEMO-CIVICPASS", description="the iss of this instance's codes and its trust-list entry"
+    )
+    issuer_name_zh: str = Field("civicpass演示城市", description="issuer name shown to verifiers (zh-CN)")
+    issuer_name_en: str = Field("civicpass demo city", description="issuer name shown to verifiers (en)")
+    issuer_region: str = Field("440100", description="GB/T 2260 code of the issuing region")
+    code_ttl_seconds: int = Field(120, description="lifetime of a dynamic code; apps refresh before it ends")
+    offline_code_days: int = Field(3, ge=1, le=7, description="default lifetime of a printed offline code")
+    code_skew_seconds: int = Field(30, description="clock skew a verifier tolerates")
+    trust_list_hours: int = Field(24, description="how long a published trust list is valid")
     signing_key: SecretStr | None = Field(
         None, description="base64 32-byte Ed25519 seed: the instance's signing key"
     )
@@ -71,7 +87,7 @@ class Settings(BaseSettings):
     def _production_needs_real_secrets(self) -> Settings:
         if self.environment != "production":
             return self
-        for name in ("pii_keys", "blind_index_key", "signing_key"):
+        for name in ("pii_keys", "blind_index_key", "signing_key", "keystore_key"):
             value: SecretStr | None = getattr(self, name)
             if value is None:
                 raise ValueError(f"CIVICPASS_{name.upper()} must be set in production")

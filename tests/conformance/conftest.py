@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 
 import pytest
@@ -46,3 +47,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for test, counts in sorted(outcomes.items()):
         summary = ", ".join(f"{counts[o]} {o}" for o in _OUTCOMES if counts[o])
         terminalreporter.write_line(f"{test}: {summary}")
+    # The EU DCC module reports its own per-stage figures, when it was collected in this run.
+    eu_dcc = sys.modules.get("tests.conformance.test_eu_dcc")
+    if eu_dcc is not None:
+        for line in eu_dcc.summary_lines(terminalreporter.stats):
+            terminalreporter.write_line(line)

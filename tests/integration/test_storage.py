@@ -105,6 +105,7 @@ def test_rotated_keys_keep_old_data_readable_and_encrypt_new_data_with_the_new_k
             + settings.pii_keys.get_secret_value(),
             "blind_index_key": settings.blind_index_key,
             "signing_key": settings.signing_key,
+            "keystore_key": settings.keystore_key,
         }
     )
     second = build(rotated, messenger=messenger)

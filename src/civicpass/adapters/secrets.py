@@ -17,6 +17,7 @@ class KeyMaterial:
     pii_active: str
     blind_index_key: bytes
     signing_key: bytes
+    keystore_key: bytes
     demo_secret: str
 
 
@@ -41,6 +42,7 @@ def _fresh_secrets() -> dict[str, str]:
         "pii_keys": "k1:" + base64.b64encode(os.urandom(32)).decode(),
         "blind_index_key": base64.b64encode(os.urandom(32)).decode(),
         "signing_key": base64.b64encode(os.urandom(32)).decode(),
+        "keystore_key": base64.b64encode(os.urandom(32)).decode(),
         "demo_secret": base64.b64encode(os.urandom(16)).decode(),
     }
 
@@ -76,6 +78,7 @@ def key_material(
     pii_keys: str | None,
     blind_index_key: str | None,
     signing_key: str | None,
+    keystore_key: str | None,
     data_dir: Path,
     *,
     generate: bool,
@@ -85,16 +88,24 @@ def key_material(
     ``signing_key`` is the instance's Ed25519 private key (32-byte seed), which signs what the instance
     publishes (rule sets, trust lists, log checkpoints).
     """
-    missing = pii_keys is None or blind_index_key is None or signing_key is None
+    missing = None in (pii_keys, blind_index_key, signing_key, keystore_key)
     dev = load_or_create_dev_secrets(data_dir) if generate and missing else {}
     ring_text = pii_keys or dev.get("pii_keys")
     index_text = blind_index_key or dev.get("blind_index_key")
     signing_text = signing_key or dev.get("signing_key")
-    if ring_text is None or index_text is None or signing_text is None:
+    keystore_text = keystore_key or dev.get("keystore_key")
+    if ring_text is None or index_text is None or signing_text is None or keystore_text is None:
         raise ValueError("the PII keyring, the blind-index key and the signing key must be configured")
     keys, active = parse_keyring(ring_text)
     index_key = _key32(index_text, "blind-index key")
     demo_secret = (
         dev.get("demo_secret") or hmac.new(index_key, b"civicpass:demo", hashlib.sha256).hexdigest()[:24]
     )
-    return KeyMaterial(keys, active, index_key, _key32(signing_text, "signing key"), demo_secret)
+    return KeyMaterial(
+        keys,
+        active,
+        index_key,
+        _key32(signing_text, "signing key"),
+        _key32(keystore_text, "keystore key"),
+        demo_secret,
+    )

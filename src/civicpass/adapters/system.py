@@ -19,5 +19,8 @@ class SystemRandom:
     def token(self) -> str:
         return secrets.token_urlsafe(32)
 
+    def nonce(self) -> bytes:
+        return secrets.token_bytes(16)
+
     def digits(self, count: int) -> str:
         return "".join(secrets.choice("0123456789") for _ in range(count))

@@ -19,6 +19,7 @@ class Purpose(StrEnum):
     CONTACT_TRACING = "contact_tracing"
     ASSISTANCE = "assistance"
     CORRECTION = "correction"
+    CODE_VERIFICATION = "code_verification"
     OTHER = "other"
 
 

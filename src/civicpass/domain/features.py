@@ -29,7 +29,12 @@ DEFAULT_PARAMETERS: dict[str, Any] = {
     "fever_celsius": 37.3,
     "release_test_window_days": 3,
     "release_test_gap_hours": 24,
+    "release_checkin_days": 7,
+    "yellow_release": "tests",
 }
+PARAMETER_CHOICES: dict[str, tuple[str, ...]] = {"yellow_release": ("tests", "checkins")}
+LEVEL_ZH = {"high": "高", "medium": "中"}
+PLACE_ZH = {"home": "居家", "facility": "集中"}
 
 
 def iso(moment: datetime) -> str:
@@ -76,7 +81,7 @@ class _Evidence:
         return any(t >= moment for t in self.negatives)
 
     def normal_checkins(self, since: datetime, now: datetime) -> int:
-        """Consecutive normal check-in days after the day of ``since``, ending today or yesterday."""
+        """The current run: consecutive normal check-in days after the day of ``since``, ending today or yesterday."""
         first = since.astimezone(self.zone).date() + timedelta(days=1)
         day = now.astimezone(self.zone).date()
         if day not in self.checkin_days:
@@ -87,17 +92,31 @@ class _Evidence:
             day -= timedelta(days=1)
         return count
 
+    def longest_normal_run(self, since: datetime, now: datetime) -> int:
+        """The longest run of consecutive normal check-in days after the day of ``since`` up to today.
+
+        Release is sticky: once the required run happened, a later missed day does not undo it.
+        """
+        first = since.astimezone(self.zone).date() + timedelta(days=1)
+        last = now.astimezone(self.zone).date()
+        best = run = 0
+        day = first
+        while day <= last:
+            run = run + 1 if self.checkin_days.get(day) else 0
+            best = max(best, run)
+            day += timedelta(days=1)
+        return best
+
 
 def _trigger(
     since: datetime, evidence: _Evidence, now: datetime, params: Mapping[str, Any]
 ) -> dict[str, Any]:
-    normal = evidence.normal_checkins(since, now)
     return {
         "active": True,
         "since": iso(since),
         "tests_released": evidence.tests_released(since),
-        "normal_checkins": normal,
-        "checkins_released": normal >= int(params.get("release_checkin_days", 7)),
+        "normal_checkins": evidence.normal_checkins(since, now),
+        "checkins_released": evidence.longest_normal_run(since, now) >= int(params["release_checkin_days"]),
         "negative_test_after": evidence.negative_after(since),
     }
 
@@ -153,6 +172,7 @@ def build_context(
         context["arrival"] = {
             **_trigger(arrived, evidence, now, params),
             "level": arrival.data["level"],
+            "level_zh": LEVEL_ZH[str(arrival.data["level"])],
             "region": arrival.data["region"],
         }
 
@@ -165,6 +185,7 @@ def build_context(
             "since": iso(order.effective_at),
             "until": iso(until),
             "place": order.data["place"],
+            "place_zh": PLACE_ZH[str(order.data["place"])],
             "negative_test_at_end": evidence.negative_after(until - evidence.gap),
         }
 

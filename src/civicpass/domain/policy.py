@@ -27,6 +27,7 @@ class Action(StrEnum):
     RULESET_PROPOSE = "ruleset:propose"
     RULESET_APPROVE = "ruleset:approve"
     RISK_AREA_DECLARE = "risk_area:declare"
+    CODE_VERIFY = "code:verify_online"
     DECLARE_FOR = "declaration:submit_for"
     DEPENDENT_MANAGE = "dependent:manage"
 
@@ -42,6 +43,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.RULESET_PROPOSE: frozenset({Role.CDC}),
     Action.RULESET_APPROVE: frozenset({Role.CDC}),
     Action.RISK_AREA_DECLARE: frozenset({Role.CDC}),
+    Action.CODE_VERIFY: frozenset({Role.CHECKPOINT_OPERATOR, Role.CDC, Role.COMMUNITY_WORKER}),
 }
 """Staff actions and the roles allowed to take them. Resident actions are decided by guardianship."""
 

@@ -42,6 +42,8 @@ class Resident:
     region_code: str
     active: bool
     created_at: datetime
+    code_subject: str | None = None
+    """The ``sub`` of this resident's codes: random, rotatable, unrelated to every other identifier."""
 
 
 @dataclass(frozen=True)

@@ -96,10 +96,11 @@ def _fires(rule: Rule, context: Mapping[str, Any]) -> bool:
 
 
 def _review_at(facts: Sequence[Fact], now: datetime, raised: bool) -> datetime:
-    """When to look again: the next fact expiry, within an hour while raised, within a day otherwise."""
+    """When to look again: the next fact that starts or expires, within an hour while raised, a day otherwise."""
     horizon = now + (REVIEW_WHILE_RAISED if raised else REVIEW_AT_LEAST)
     expiries = [f.expires_at for f in facts if f.expires_at is not None and f.expires_at > now]
-    return min([horizon, *expiries])
+    starts = [f.effective_at for f in facts if f.effective_at > now]
+    return min([horizon, *expiries, *starts])
 
 
 def evaluate(facts: Sequence[Fact], ruleset: RuleSet, now: datetime, zone: tzinfo) -> Evaluation:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
 
 from civicpass.services.ports import (
     Clock,
+    CodeCodec,
     KeyedDigest,
+    KeyStore,
     Messenger,
     PasswordHasher,
     Randomness,
@@ -25,7 +28,20 @@ class Limits:
     resident_session_seconds: int = 30 * 24 * 3600
     staff_session_seconds: int = 12 * 3600
     recompute_batch: int = 1000
+    code_ttl_seconds: int = 120
+    offline_code_days: int = 3
+    code_skew_seconds: int = 30
+    trust_list_hours: int = 24
     declared_fact_days: int = 14
+
+
+@dataclass(frozen=True)
+class IssuerInfo:
+    """Who this instance is when it issues codes: the ``iss`` claim and its trust-list entry."""
+
+    id: str
+    names: Mapping[str, str]
+    region: str
 
 
 @dataclass(frozen=True)
@@ -39,4 +55,7 @@ class Deps:
     limits: Limits
     signer: Signer
     zone: tzinfo
+    keystore: KeyStore
+    codec: CodeCodec
+    issuer: IssuerInfo
     """The region's time zone: times are stored in UTC and shown (and counted in days) in this zone."""

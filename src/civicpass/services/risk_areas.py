@@ -118,7 +118,9 @@ def facts_from_declaration(uow: UnitOfWork, deps: Deps, declaration: Declaration
             _local_midnight(place["to"], deps) + timedelta(days=1),
         )
         levels = [
-            a.level for a in uow.risk_areas.overlapping(start, end) if contains(a.region_code, place["place"])
+            a.level
+            for a in uow.risk_areas.overlapping(start, end)
+            if a.valid_from < end and contains(a.region_code, place["place"])  # the visit is [start, end)
         ]
         if not levels:
             continue

@@ -24,6 +24,12 @@ class StatusChange:
     subject_id: str
     previous: str | None
     current: StoredStatus
+    default_color: str
+
+    @property
+    def color_moved(self) -> bool:
+        """The color differs from before (a first evaluation counts as moving from the default color)."""
+        return (self.previous or self.default_color) != self.current.color
 
 
 def active_ruleset(uow: UnitOfWork) -> RuleSetVersion:
@@ -76,13 +82,15 @@ def recompute_in(uow: UnitOfWork, deps: Deps, subject_ids: Sequence[str]) -> lis
                 },
                 now,
             )
-            changes.append(StatusChange(subject_id, old.color if old else None, status))
+            changes.append(
+                StatusChange(subject_id, old.color if old else None, status, ruleset.ruleset.default_color)
+            )
     return changes
 
 
 def notify(deps: Deps, changes: Sequence[StatusChange]) -> None:
     """Tell residents (or their guardians) that their color changed. Called after the commit."""
-    moved = [c for c in changes if c.previous is not None and c.previous != c.current.color]
+    moved = [c for c in changes if c.color_moved]
     if not moved:
         return
     with deps.uow() as uow:
@@ -149,20 +157,25 @@ def sweep(deps: Deps, limit: int = 10_000) -> int:
 
 
 def current(deps: Deps, actor: ResidentActor, subject_id: str) -> StoredStatus:
-    """A resident's (or dependent's) status, re-evaluated first if it is due for review or missing."""
+    """A resident's (or dependent's) own status, re-evaluated first if it is due for review or missing."""
     authorize(actor, Action.DECLARE_FOR, Target(resident_id=subject_id)).enforce()
+    return fresh(deps, subject_id)
+
+
+def fresh(deps: Deps, resident_id: str) -> StoredStatus:
+    """The current status, re-evaluated first if due; callers have checked the permission to see it."""
     with deps.uow() as uow:
-        status = uow.statuses.get(subject_id)
-        if status is not None and status.review_at > deps.clock.now():
-            return status
-        if uow.residents.get(subject_id) is None:
+        stored = uow.statuses.get(resident_id)
+        if stored is not None and stored.review_at > deps.clock.now():
+            return stored
+        if uow.residents.get(resident_id) is None:
             raise NotFound("resident_not_found", Message("no such resident", "居民不存在"))
-    recompute(deps, [subject_id])
+    recompute(deps, [resident_id])
     with deps.uow() as uow:
-        fresh = uow.statuses.get(subject_id)
-    if fresh is None:
+        refreshed = uow.statuses.get(resident_id)
+    if refreshed is None:
         raise Conflict("no_active_ruleset", Message("no rule set is active yet", "尚无生效的赋码规则集"))
-    return fresh
+    return refreshed
 
 
 def history(deps: Deps, actor: ResidentActor, subject_id: str, limit: int = 50) -> list[StoredStatus]:

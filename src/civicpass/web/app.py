@@ -16,7 +16,17 @@ from civicpass.services.status import sweep
 from civicpass.settings import Settings
 from civicpass.web import problems
 from civicpass.web.limits import RequestLimits
-from civicpass.web.routes import declarations, facts, health, regions, residents, rulesets, staff, status
+from civicpass.web.routes import (
+    codes,
+    declarations,
+    facts,
+    health,
+    regions,
+    residents,
+    rulesets,
+    staff,
+    status,
+)
 
 log = logging.getLogger("civicpass.web")
 
@@ -44,7 +54,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     )
     app.state.container = wired
     problems.install(app)
-    for module in (health, residents, declarations, status, staff, facts, rulesets, regions):
+    for module in (health, residents, declarations, status, codes, staff, facts, rulesets, regions):
         app.include_router(module.router)
     app.add_middleware(RequestLimits, max_bytes=wired.settings.max_body_bytes)
     return app

@@ -213,6 +213,10 @@ def token_view(token: str, expires_at: datetime) -> dict[str, Any]:
     return {"access_token": token, "token_type": "bearer", "expires_at": expires_at.isoformat()}
 
 
+class TokenIn(Strict):
+    token: str = Field(min_length=1, max_length=2048, examples=["CP1:..."])
+
+
 class FactIn(Strict):
     subject_id: str = Field(max_length=36)
     kind: str = Field(max_length=40, examples=["close_contact"])

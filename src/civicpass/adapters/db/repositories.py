@@ -61,6 +61,7 @@ class SqlResidents(_Repo):
             "region_code": r.region_code,
             "active": r.active,
             "created_at": r.created_at,
+            "code_subject": r.code_subject,
         }
 
     def _resident(self, row: sa.Row[Any]) -> Resident:
@@ -84,6 +85,7 @@ class SqlResidents(_Repo):
             region_code=m["region_code"],
             active=m["active"],
             created_at=m["created_at"],
+            code_subject=m["code_subject"],
         )
 
     def add(self, resident: Resident) -> None:
@@ -107,6 +109,14 @@ class SqlResidents(_Repo):
 
     def by_phone(self, phone: str) -> Resident | None:
         return self._one(t.residents.c.phone_index == self.digest.blind_index(f"phone:{phone}"))
+
+    def by_code_subject(self, code_subject: str) -> Resident | None:
+        return self._one(t.residents.c.code_subject == code_subject)
+
+    def set_code_subject(self, resident_id: str, code_subject: str) -> None:
+        self.conn.execute(
+            t.residents.update().where(t.residents.c.id == resident_id).values(code_subject=code_subject)
+        )
 
     def set_active(self, resident_id: str, active: bool) -> None:
         self.conn.execute(t.residents.update().where(t.residents.c.id == resident_id).values(active=active))

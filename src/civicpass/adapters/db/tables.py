@@ -72,6 +72,8 @@ residents = sa.Table(
     sa.Column("region_code", sa.String(6), nullable=False, index=True),
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("code_subject", sa.String(64)),
+    sa.Index("ix_residents_code_subject", "code_subject", unique=True),
 )
 
 guardianships = sa.Table(

@@ -1,0 +1,81 @@
+"""The civicpass code codec: ``CP1:`` + Base45(zlib(COSE_Sign1(CWT claims))), issuing and verifying.
+
+``verify`` is a pure function of (token, trust list, now, skew): no I/O, no clock of its own. It checks
+layer by layer and stops at the first layer that fails (its reason says which), then checks the signature
+against the trust list's key for the code's ``kid``, and finally hands the claims to
+``domain.trustlist.judge`` for key state, issuer, time and color. docs/formats/code.md has the bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timedelta
+
+import cbor2
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from civicpass.adapters.crypto.cose import (
+    CodeFormatError,
+    PublicKey,
+    decode_cwt,
+    decode_sign1,
+    decode_text,
+    encode_sign1,
+    encode_text,
+    verify_sign1,
+)
+from civicpass.domain.codes import PREFIX, CodeClaims, Rejection, Verification
+from civicpass.domain.trustlist import IssuerKey, TrustList, judge
+from civicpass.services.ports import SigningKeyHandle
+
+MAX_INFLATED = 4096
+"""A civicpass code's CWT is about 100 bytes; anything inflating past 4 KiB is refused as a bomb."""
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def public_key_of(key: IssuerKey) -> PublicKey:
+    """The key in a trust-list JWK (RFC 8037 OKP Ed25519, RFC 7518 EC P-256)."""
+    jwk = key.jwk
+    if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
+        return Ed25519PublicKey.from_public_bytes(_unb64(jwk["x"]))
+    if jwk.get("kty") == "EC" and jwk.get("crv") == "P-256":
+        numbers = ec.EllipticCurvePublicNumbers(
+            int.from_bytes(_unb64(jwk["x"]), "big"), int.from_bytes(_unb64(jwk["y"]), "big"), ec.SECP256R1()
+        )
+        return numbers.public_key()
+    raise ValueError(f"unsupported JWK {jwk.get('kty')}/{jwk.get('crv')}")
+
+
+class CoseCodeCodec:
+    def issue(self, claims: CodeClaims, key: SigningKeyHandle) -> str:
+        payload = cbor2.dumps(claims.to_cwt(), canonical=True)
+        cose = encode_sign1(payload, kid=bytes.fromhex(key.kid), alg=key.cose_alg, sign=key.sign)
+        return encode_text(cose, PREFIX)
+
+    def verify(self, token: str, trust_list: TrustList, now: datetime, skew: timedelta) -> Verification:
+        try:
+            sign1 = decode_sign1(decode_text(token, PREFIX, max_inflated=MAX_INFLATED))
+        except CodeFormatError as error:
+            return Verification.refuse(Rejection(error.reason))
+        kid = sign1.kid.hex() if sign1.kid else None
+        found = trust_list.key(kid) if kid else None
+        if found is None:
+            return Verification.refuse(Rejection.UNKNOWN_KID, kid=kid)
+        issuer, key = found
+        try:
+            if not verify_sign1(sign1, public_key_of(key)):
+                return Verification.refuse(Rejection.BAD_SIGNATURE, kid=kid)
+            claims = CodeClaims.from_cwt(decode_cwt(sign1.payload))
+        except CodeFormatError as error:
+            return Verification.refuse(Rejection(error.reason), kid=kid)
+        except ValueError:
+            return Verification.refuse(Rejection.ALGORITHM_UNSUPPORTED, kid=kid)
+        if claims is None:
+            return Verification.refuse(Rejection.MALFORMED_CLAIMS, kid=kid)
+        if all(i.id != claims.issuer for i in trust_list.issuers):
+            return Verification.refuse(Rejection.UNKNOWN_ISSUER, claims=claims, kid=kid)
+        return judge(claims, issuer, key, trust_list, now, skew)
