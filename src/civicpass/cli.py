@@ -15,11 +15,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from civicpass.adapters.codes import verify_with_trust_list
 from civicpass.bootstrap import Container, build, migrate
 from civicpass.domain import errors as e
-from civicpass.domain.policy import StaffActor
+from civicpass.domain.policy import ResidentActor, StaffActor
 from civicpass.domain.staff import Role
-from civicpass.services import demo, rulesets, staff
+from civicpass.services import codes, demo, rulesets, staff
 from civicpass.services import status as status_service
 from civicpass.services.regions import load_regions
 from civicpass.settings import Settings
@@ -31,6 +32,12 @@ rules_app = typer.Typer(help="rule sets: list, export, propose and approve (dual
 app.add_typer(rules_app, name="rules")
 status_app = typer.Typer(help="resident statuses: re-evaluate under the active rule set")
 app.add_typer(status_app, name="status")
+keys_app = typer.Typer(help="code-signing keys: list, rotate, revoke")
+app.add_typer(keys_app, name="keys")
+trust_app = typer.Typer(help="the signed trust list of this instance's issuer keys")
+app.add_typer(trust_app, name="trust-list")
+codes_app = typer.Typer(help="health codes (server-side administration)")
+app.add_typer(codes_app, name="codes")
 console = Console()
 err = Console(stderr=True)
 
@@ -241,6 +248,88 @@ def status_sweep() -> None:
     """Re-evaluate the residents whose status is due for review (windows passing, facts expiring)."""
     with _container() as c:
         console.print(f"{status_service.sweep(c.deps)} statuses reviewed")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Every code-signing key with its state and validity."""
+    with _container() as c:
+        table = Table(title="code-signing keys")
+        for column in ("kid", "alg", "status", "not before", "not after"):
+            table.add_column(column)
+        for key in c.deps.keystore.issuer_keys():
+            table.add_row(
+                key.kid,
+                key.alg,
+                key.status.value,
+                key.not_before.isoformat(),
+                key.not_after.isoformat() if key.not_after else "-",
+            )
+        console.print(table)
+
+
+@keys_app.command("rotate")
+def keys_rotate(alg: Annotated[str, typer.Option(help="EdDSA (Ed25519) or ES256 (P-256)")] = "EdDSA") -> None:
+    """Make a new active key; the old one retires and verifies its codes until they can have expired."""
+    if alg not in ("EdDSA", "ES256"):
+        err.print("[red]--alg must be EdDSA or ES256[/red]")
+        raise typer.Exit(2)
+    with _container() as c:
+        key = codes.rotate_key(c.deps, alg)
+        console.print(f"new active key {key.kid} ({key.alg})")
+
+
+@keys_app.command("revoke")
+def keys_revoke(kid: Annotated[str, typer.Argument(help="the key id (hex) to revoke")]) -> None:
+    """Revoke a compromised key: refused online at once, offline after verifiers refresh the trust list."""
+    with _container() as c:
+        key = codes.revoke_key(c.deps, kid)
+        console.print(f"key {key.kid} revoked")
+
+
+@trust_app.command("export")
+def trust_list_export(
+    path: Annotated[Path, typer.Argument(dir_okay=False, help="where to write the signed trust list")],
+) -> None:
+    """Write the signed trust list, for verifiers that work offline."""
+    with _container() as c:
+        signed = codes.signed_trust_list(c.deps)
+        path.write_text(json.dumps(signed, ensure_ascii=False, indent=1), encoding="utf-8")
+        console.print(f"trust list version {signed['trust_list']['version']} written to {path}")
+
+
+@app.command("verify")
+def verify(
+    token: Annotated[str, typer.Argument(help="the code text (CP1:...)")],
+    trust_list: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="a signed trust list file")],
+    at: Annotated[str | None, typer.Option(help="verify as of this ISO 8601 time (default: now)")] = None,
+    signer_key: Annotated[
+        str | None, typer.Option(help="pin the trust list's signing key (base64url Ed25519)")
+    ] = None,
+    skew: Annotated[int, typer.Option(help="tolerated clock skew in seconds")] = 30,
+) -> None:
+    """Verify a code offline against a trust list and print the result as JSON (exit 1 if invalid).
+
+    Needs nothing but the two inputs: no database, no network.
+    """
+    signed = json.loads(trust_list.read_text(encoding="utf-8"))
+    result = verify_with_trust_list(token, signed, at, signer_key, skew)
+    print(json.dumps(result, ensure_ascii=False, indent=1))
+    if not result["valid"]:
+        raise typer.Exit(1)
+
+
+@codes_app.command("issue")
+def codes_issue(
+    resident_id: Annotated[str, typer.Argument(help="the resident's id")],
+    offline_days: Annotated[
+        int | None, typer.Option(min=1, max=7, help="issue a printable offline code")
+    ] = None,
+) -> None:
+    """Issue a code for a resident (server-side administration) and print it."""
+    with _container() as c:
+        issued = codes.issue(c.deps, ResidentActor(resident_id), resident_id, offline_days=offline_days)
+        print(issued.token)
 
 
 @app.command("serve")

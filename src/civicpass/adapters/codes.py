@@ -9,7 +9,9 @@ against the trust list's key for the code's ``kid``, and finally hands the claim
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import cbor2
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -25,6 +27,7 @@ from civicpass.adapters.crypto.cose import (
     encode_text,
     verify_sign1,
 )
+from civicpass.adapters.crypto.signing import verify_document
 from civicpass.domain.codes import PREFIX, CodeClaims, Rejection, Verification
 from civicpass.domain.trustlist import IssuerKey, TrustList, judge
 from civicpass.services.ports import SigningKeyHandle
@@ -79,3 +82,33 @@ class CoseCodeCodec:
         if all(i.id != claims.issuer for i in trust_list.issuers):
             return Verification.refuse(Rejection.UNKNOWN_ISSUER, claims=claims, kid=kid)
         return judge(claims, issuer, key, trust_list, now, skew)
+
+
+def verify_with_trust_list(
+    token: str, signed: Mapping[str, Any], at: str | None, pinned_key: str | None, skew_seconds: int
+) -> dict[str, Any]:
+    """Offline verification as a stand-alone verifier does it: check the list's signature, then the code.
+
+    ``pinned_key`` is the trust-list signer's public key as the verifier knows it; without it the key in
+    the file is used and the answer says so (``trust_list_signer_pinned: false``).
+    """
+    now = datetime.fromisoformat(at) if at else datetime.now(UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    key = pinned_key or str(signed.get("public_key", ""))
+    document = signed.get("trust_list")
+    signature = str(signed.get("signature", ""))
+    if not isinstance(document, Mapping) or not verify_document(key, document, signature):
+        result = Verification.refuse(Rejection.TRUST_LIST_INVALID).as_dict()
+    else:
+        try:
+            trust_list = TrustList.from_document(document)
+        except (KeyError, TypeError, ValueError):
+            result = Verification.refuse(Rejection.TRUST_LIST_INVALID).as_dict()
+        else:
+            result = (
+                CoseCodeCodec()
+                .verify(token.strip(), trust_list, now, timedelta(seconds=skew_seconds))
+                .as_dict()
+            )
+    return {**result, "verified_at": now.isoformat(), "trust_list_signer_pinned": pinned_key is not None}

@@ -152,7 +152,7 @@ class FileKeyStore:
             Ed25519PrivateKey.generate() if alg == "EdDSA" else ec.generate_private_key(ec.SECP256R1())
         )
         kid = kid_of(private)
-        public = IssuerKey(kid, alg, jwk_of(private), KeyStatus.ACTIVE, now, None)
+        public = IssuerKey(kid, alg, jwk_of(private), KeyStatus.ACTIVE, now.replace(microsecond=0), None)
         return {"kid": kid, "public": public.as_dict(), "sealed": self._seal(kid, private)}
 
     def rotate(self, now: datetime, longest_code: timedelta, alg: str = "EdDSA") -> IssuerKey:
