@@ -22,6 +22,7 @@ from civicpass.adapters.crypto.keystore import FileKeyStore
 from civicpass.adapters.crypto.signing import Ed25519Signer
 from civicpass.adapters.messaging import MemoryMessenger
 from civicpass.domain.access import AccessRecord
+from civicpass.domain.checkins import CheckIn, Method, PriorUse
 from civicpass.domain.declarations import Declaration
 from civicpass.domain.facts import Fact, FactState
 from civicpass.domain.forms import FormVersion
@@ -120,6 +121,7 @@ class FakeStore:
     status_history: list[StoredStatus] = field(default_factory=list)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     risk_areas: list[RiskArea] = field(default_factory=list)
+    checkins: list[CheckIn] = field(default_factory=list)
 
 
 class _Residents:
@@ -319,11 +321,87 @@ class _Venues:
     def __init__(self, s: FakeStore) -> None:
         self.s = s
 
+    def add(self, venue: Venue) -> None:
+        self.s.venues.append(venue)
+
     def add_many(self, venues: Sequence[Venue]) -> None:
         self.s.venues.extend(venues)
 
+    def get(self, venue_id: str) -> Venue | None:
+        return next((v for v in self.s.venues if v.id == venue_id), None)
+
+    def update(self, venue: Venue) -> None:
+        self.s.venues = [venue if v.id == venue.id else v for v in self.s.venues]
+
+    def of_operator(self, operator_id: str) -> list[Venue]:
+        return sorted((v for v in self.s.venues if v.operator_id == operator_id), key=lambda v: v.name)
+
+    def in_region(self, prefix: str, limit: int, offset: int) -> list[Venue]:
+        found = sorted(
+            (v for v in self.s.venues if v.region_code.startswith(prefix)), key=lambda v: (v.name, v.id)
+        )
+        return found[offset : offset + limit]
+
     def count(self) -> int:
         return len(self.s.venues)
+
+
+class _Checkins:
+    def __init__(self, s: FakeStore) -> None:
+        self.s = s
+
+    def add_many(self, checkins: Sequence[CheckIn]) -> None:
+        for c in checkins:
+            if any(
+                (o.resident_id, o.client_id, o.at) == (c.resident_id, c.client_id, c.at)
+                for o in self.s.checkins
+            ):
+                raise ValueError("duplicate check-in (resident, client id, at)")
+        self.s.checkins.extend(checkins)
+
+    def find(self, resident_id: str, client_id: str, around: datetime, days: int = 2) -> CheckIn | None:
+        span = timedelta(days=days)
+        return next(
+            (
+                c
+                for c in self.s.checkins
+                if c.resident_id == resident_id and c.client_id == client_id and abs(c.at - around) <= span
+            ),
+            None,
+        )
+
+    def prior_uses(
+        self, venue_id: str, window_start: datetime | None, start: datetime, end: datetime
+    ) -> list[PriorUse]:
+        return [
+            PriorUse(c.resident_id, c.at, c.location)
+            for c in self.s.checkins
+            if c.venue_id == venue_id
+            and start <= c.at <= end
+            and (c.window_start == window_start if window_start else c.method is Method.STATIC_CODE)
+        ]
+
+    def of_resident(self, resident_id: str, start: datetime, end: datetime) -> list[CheckIn]:
+        return sorted(
+            (c for c in self.s.checkins if c.resident_id == resident_id and start <= c.at <= end),
+            key=lambda c: c.at,
+        )
+
+    def hourly_counts(self, venue_id: str, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
+        counts: dict[datetime, int] = {}
+        for c in self.s.checkins:
+            if c.venue_id == venue_id and start <= c.at < end:
+                hour = c.at.replace(minute=0, second=0, microsecond=0)
+                counts[hour] = counts.get(hour, 0) + 1
+        return sorted(counts.items())
+
+    def count_between(self, start: datetime, end: datetime) -> int:
+        return sum(1 for c in self.s.checkins if start <= c.at < end)
+
+    def delete_before(self, cutoff: datetime) -> int:
+        before = len(self.s.checkins)
+        self.s.checkins = [c for c in self.s.checkins if c.at >= cutoff]
+        return before - len(self.s.checkins)
 
 
 class _Meta:
@@ -476,6 +554,7 @@ class FakeUnitOfWork:
             ("statuses", _Statuses),
             ("events", _Events),
             ("risk_areas", _RiskAreas),
+            ("checkins", _Checkins),
         ):
             setattr(self, name, cls(s))
 

@@ -49,6 +49,8 @@ def limits_from(settings: Settings) -> Limits:
         offline_code_days=settings.offline_code_days,
         code_skew_seconds=settings.code_skew_seconds,
         trust_list_hours=settings.trust_list_hours,
+        venue_code_window_seconds=settings.venue_code_window_seconds,
+        checkin_retention_days=settings.checkin_retention_days,
     )
 
 

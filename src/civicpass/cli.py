@@ -20,7 +20,7 @@ from civicpass.bootstrap import Container, build, migrate
 from civicpass.domain import errors as e
 from civicpass.domain.policy import ResidentActor, StaffActor
 from civicpass.domain.staff import Role
-from civicpass.services import codes, demo, rulesets, staff
+from civicpass.services import codes, demo, rulesets, staff, trust
 from civicpass.services import status as status_service
 from civicpass.services.regions import load_regions
 from civicpass.settings import Settings
@@ -293,7 +293,7 @@ def trust_list_export(
 ) -> None:
     """Write the signed trust list, for verifiers that work offline."""
     with _container() as c:
-        signed = codes.signed_trust_list(c.deps)
+        signed = trust.signed_trust_list(c.deps)
         path.write_text(json.dumps(signed, ensure_ascii=False, indent=1), encoding="utf-8")
         console.print(f"trust list version {signed['trust_list']['version']} written to {path}")
 

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     offline_code_days: int = Field(3, ge=1, le=7, description="default lifetime of a printed offline code")
     code_skew_seconds: int = Field(30, description="clock skew a verifier tolerates")
     trust_list_hours: int = Field(24, description="how long a published trust list is valid")
+    venue_code_window_seconds: int = Field(300, description="how long a rotating venue code is valid")
+    checkin_retention_days: int = Field(21, description="days check-ins are kept before they are purged")
     signing_key: SecretStr | None = Field(
         None, description="base64 32-byte Ed25519 seed: the instance's signing key"
     )

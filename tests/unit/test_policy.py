@@ -29,6 +29,7 @@ ALLOWED: dict[Action, set[Role]] = {
     Action.RULESET_APPROVE: {Role.CDC},
     Action.RISK_AREA_DECLARE: {Role.CDC},
     Action.CODE_VERIFY: {Role.CHECKPOINT_OPERATOR, Role.CDC, Role.COMMUNITY_WORKER},
+    Action.VENUE_MANAGE: {Role.VENUE_OPERATOR, Role.ADMIN},
 }
 # Fact kinds per role, again written out independently of FACT_KINDS.
 RECORDABLE: dict[Role, set[str]] = {

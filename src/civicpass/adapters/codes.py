@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,7 +30,8 @@ from civicpass.adapters.crypto.cose import (
 )
 from civicpass.adapters.crypto.signing import verify_document
 from civicpass.domain.codes import PREFIX, CodeClaims, Rejection, Verification
-from civicpass.domain.trustlist import IssuerKey, TrustList, judge
+from civicpass.domain.trustlist import Issuer, IssuerKey, KeyStatus, TrustList, judge
+from civicpass.domain.venues import VenueCodeClaims
 from civicpass.services.ports import SigningKeyHandle
 
 MAX_INFLATED = 4096
@@ -53,13 +55,29 @@ def public_key_of(key: IssuerKey) -> PublicKey:
     raise ValueError(f"unsupported JWK {jwk.get('kty')}/{jwk.get('crv')}")
 
 
+@dataclass(frozen=True)
+class Authenticated:
+    """A code whose signature verified against a listed key: its raw claims, issuer and key."""
+
+    claims: dict[Any, Any]
+    issuer: Issuer
+    key: IssuerKey
+
+
 class CoseCodeCodec:
-    def issue(self, claims: CodeClaims, key: SigningKeyHandle) -> str:
-        payload = cbor2.dumps(claims.to_cwt(), canonical=True)
+    def _sign(self, cwt: Mapping[int, Any], key: SigningKeyHandle) -> str:
+        payload = cbor2.dumps(dict(cwt), canonical=True)
         cose = encode_sign1(payload, kid=bytes.fromhex(key.kid), alg=key.cose_alg, sign=key.sign)
         return encode_text(cose, PREFIX)
 
-    def verify(self, token: str, trust_list: TrustList, now: datetime, skew: timedelta) -> Verification:
+    def issue(self, claims: CodeClaims, key: SigningKeyHandle) -> str:
+        return self._sign(claims.to_cwt(), key)
+
+    def issue_venue(self, claims: VenueCodeClaims, key: SigningKeyHandle) -> str:
+        return self._sign(claims.to_cwt(), key)
+
+    def authenticate(self, token: str, trust_list: TrustList) -> Authenticated | Verification:
+        """Decode layer by layer and check the signature; a ``Verification`` is a refusal with its reason."""
         try:
             sign1 = decode_sign1(decode_text(token, PREFIX, max_inflated=MAX_INFLATED))
         except CodeFormatError as error:
@@ -72,16 +90,36 @@ class CoseCodeCodec:
         try:
             if not verify_sign1(sign1, public_key_of(key)):
                 return Verification.refuse(Rejection.BAD_SIGNATURE, kid=kid)
-            claims = CodeClaims.from_cwt(decode_cwt(sign1.payload))
+            return Authenticated(decode_cwt(sign1.payload), issuer, key)
         except CodeFormatError as error:
             return Verification.refuse(Rejection(error.reason), kid=kid)
         except ValueError:
             return Verification.refuse(Rejection.ALGORITHM_UNSUPPORTED, kid=kid)
+
+    def verify(self, token: str, trust_list: TrustList, now: datetime, skew: timedelta) -> Verification:
+        opened = self.authenticate(token, trust_list)
+        if isinstance(opened, Verification):
+            return opened
+        claims = CodeClaims.from_cwt(opened.claims)
         if claims is None:
-            return Verification.refuse(Rejection.MALFORMED_CLAIMS, kid=kid)
+            return Verification.refuse(Rejection.MALFORMED_CLAIMS, kid=opened.key.kid)
         if all(i.id != claims.issuer for i in trust_list.issuers):
-            return Verification.refuse(Rejection.UNKNOWN_ISSUER, claims=claims, kid=kid)
-        return judge(claims, issuer, key, trust_list, now, skew)
+            return Verification.refuse(Rejection.UNKNOWN_ISSUER, claims=claims, kid=opened.key.kid)
+        return judge(claims, opened.issuer, opened.key, trust_list, now, skew)
+
+    def open_venue(self, token: str, trust_list: TrustList) -> VenueCodeClaims | Rejection:
+        """A venue code's claims if its signature verifies under a usable key of its issuer."""
+        opened = self.authenticate(token, trust_list)
+        if isinstance(opened, Verification):
+            return opened.reasons[0]
+        claims = VenueCodeClaims.from_cwt(opened.claims)
+        if claims is None:
+            return Rejection.MALFORMED_CLAIMS
+        if claims.issuer != opened.issuer.id:
+            return Rejection.ISSUER_MISMATCH
+        if opened.key.status is KeyStatus.REVOKED:
+            return Rejection.REVOKED_KEY
+        return claims
 
 
 def verify_with_trust_list(

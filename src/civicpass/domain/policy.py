@@ -28,6 +28,7 @@ class Action(StrEnum):
     RULESET_APPROVE = "ruleset:approve"
     RISK_AREA_DECLARE = "risk_area:declare"
     CODE_VERIFY = "code:verify_online"
+    VENUE_MANAGE = "venue:manage"
     DECLARE_FOR = "declaration:submit_for"
     DEPENDENT_MANAGE = "dependent:manage"
 
@@ -44,6 +45,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.RULESET_APPROVE: frozenset({Role.CDC}),
     Action.RISK_AREA_DECLARE: frozenset({Role.CDC}),
     Action.CODE_VERIFY: frozenset({Role.CHECKPOINT_OPERATOR, Role.CDC, Role.COMMUNITY_WORKER}),
+    Action.VENUE_MANAGE: frozenset({Role.VENUE_OPERATOR, Role.ADMIN}),
 }
 """Staff actions and the roles allowed to take them. Resident actions are decided by guardianship."""
 

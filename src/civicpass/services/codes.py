@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any
 
 from civicpass.domain.access import AccessRecord, Purpose, StatedPurpose
+from civicpass.domain.checkins import Direction
 from civicpass.domain.codes import CodeClaims, CodeKind, Verification
 from civicpass.domain.errors import FieldError, InvalidInput, Message, NotFound
 from civicpass.domain.masking import mask_name
 from civicpass.domain.policy import Action, ResidentActor, StaffActor, authorize
-from civicpass.domain.trustlist import Issuer, IssuerKey, KeyStatus, TrustList
+from civicpass.domain.trustlist import IssuerKey, TrustList
 from civicpass.services import status
+from civicpass.services.checkins import record_checkpoint_scan
 from civicpass.services.context import Deps
-
-IDENTITY_COLORS = {"green": "green", "yellow": "yellow", "red": "red"}
+from civicpass.services.trust import longest_code, own_trust_list
 
 
 @dataclass(frozen=True)
@@ -71,28 +71,6 @@ def issue(
     return IssuedCode(token, claims, refresh)
 
 
-def longest_code(deps: Deps) -> timedelta:
-    """How long a code signed now may stay valid: how long a retired key must stay verifiable."""
-    return timedelta(days=7) + timedelta(seconds=deps.limits.code_skew_seconds)
-
-
-def own_trust_list(deps: Deps) -> TrustList:
-    """This instance's trust list: its issuer keys that can still verify a code, with their states."""
-    now = deps.clock.now().replace(microsecond=0)
-    keys = tuple(
-        k
-        for k in deps.keystore.issuer_keys()
-        if k.status is KeyStatus.REVOKED or k.not_after is None or k.not_after > now
-    )
-    issuer = Issuer(deps.issuer.id, deps.issuer.names, deps.issuer.region, keys, IDENTITY_COLORS)
-    return TrustList(
-        version=deps.keystore.generation,
-        issued_at=now,
-        expires_at=now + timedelta(hours=deps.limits.trust_list_hours),
-        issuers=(issuer,),
-    )
-
-
 def verify_offline(deps: Deps, token: str, trust_list: TrustList | None = None) -> Verification:
     """What any verifier can tell from the code and the trust list alone."""
     skew = timedelta(seconds=deps.limits.code_skew_seconds)
@@ -107,11 +85,20 @@ class OnlineVerification:
     changed_since_issue: bool
 
 
-def verify_online(deps: Deps, actor: StaffActor, token: str) -> OnlineVerification:
+def verify_online(
+    deps: Deps,
+    actor: StaffActor,
+    token: str,
+    *,
+    venue_id: str | None = None,
+    client_id: str | None = None,
+    direction: Direction | None = None,
+) -> OnlineVerification:
     """The GB/T 38963 "verify code" call: the offline checks, then the current status and a masked name.
 
     A status that changed since the code was issued wins: the answer carries the current color. The read
     of the (masked) name is written to the access log, so residents can see which checkpoints scanned them.
+    A checkpoint bound to a venue or vehicle (``venue_id``) also records a strong-evidence check-in.
     """
     authorize(actor, Action.CODE_VERIFY).enforce()
     offline = verify_offline(deps, token)
@@ -136,21 +123,13 @@ def verify_online(deps: Deps, actor: StaffActor, token: str) -> OnlineVerificati
                 fields=("masked_name", "status"),
             )
         )
+        if venue_id is not None:
+            record_checkpoint_scan(
+                uow, deps, actor, resident.id, venue_id, client_id or deps.random.new_id(), direction
+            )
         uow.commit()
     answer = replace(offline, color=current.color) if changed else offline
     return OnlineVerification(answer, mask_name(resident.pii.name), current.color, changed)
-
-
-def signed_trust_list(deps: Deps) -> dict[str, Any]:
-    """The trust list as published: the document, the instance's signature over its RFC 8785 form, the key."""
-    document = own_trust_list(deps).as_document()
-    return {
-        "trust_list": document,
-        "signature": deps.signer.sign_document(document),
-        "algorithm": "Ed25519 over RFC 8785 canonical JSON of 'trust_list'",
-        "key_id": deps.signer.key_id,
-        "public_key": deps.signer.public_key(),
-    }
 
 
 def rotate_key(deps: Deps, alg: str = "EdDSA") -> IssuerKey:

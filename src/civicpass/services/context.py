@@ -32,6 +32,9 @@ class Limits:
     offline_code_days: int = 3
     code_skew_seconds: int = 30
     trust_list_hours: int = 24
+    venue_code_window_seconds: int = 300
+    checkin_retention_days: int = 21
+    min_count_shown: int = 5
     declared_fact_days: int = 14
 
 

@@ -17,6 +17,7 @@ from civicpass.settings import Settings
 from civicpass.web import problems
 from civicpass.web.limits import RequestLimits
 from civicpass.web.routes import (
+    checkins,
     codes,
     declarations,
     facts,
@@ -54,7 +55,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     )
     app.state.container = wired
     problems.install(app)
-    for module in (health, residents, declarations, status, codes, staff, facts, rulesets, regions):
+    for module in (health, residents, declarations, status, codes, checkins, staff, facts, rulesets, regions):
         app.include_router(module.router)
     app.add_middleware(RequestLimits, max_bytes=wired.settings.max_body_bytes)
     return app

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime, tzinfo
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from civicpass.domain.access import AccessRecord
+from civicpass.domain.checkins import CheckIn
 from civicpass.domain.declarations import Declaration
 from civicpass.domain.facts import Fact
 from civicpass.domain.forms import FormVersion
@@ -17,6 +18,7 @@ from civicpass.domain.regions import Region
 from civicpass.domain.residents import Guardianship, Resident
 from civicpass.domain.rulesets import RuleSetVersion
 from civicpass.domain.staff import Role, StaffMember
+from civicpass.domain.venues import Venue
 from civicpass.services.ports import StoredStatus
 
 MAX_FORM_VERSION = 1_000_000
@@ -217,6 +219,37 @@ class TokenIn(Strict):
     token: str = Field(min_length=1, max_length=2048, examples=["CP1:..."])
 
 
+class CheckpointScanIn(TokenIn):
+    """A checkpoint scan: the resident's code, and the venue or vehicle the checkpoint is bound to."""
+
+    venue_id: str | None = Field(None, max_length=36)
+    client_id: str | None = Field(
+        None, min_length=8, max_length=64, description="makes a retried scan record once"
+    )
+    direction: Literal["board", "alight"] | None = None
+
+
+class LocationIn(Strict):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class CheckInIn(Strict):
+    venue_code: str = Field(min_length=1, max_length=2048)
+    client_id: str = Field(min_length=8, max_length=64, description="a random id per scan, reused on retries")
+    scanned_at: datetime
+    location: LocationIn | None = None
+    subject_id: str | None = Field(None, max_length=36, description="a dependent's id")
+    direction: Literal["board", "alight"] | None = None
+
+
+class VenueIn(Strict):
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=32, examples=["restaurant", "bus"])
+    region_code: str = Field(max_length=6)
+    location: LocationIn | None = None
+
+
 class FactIn(Strict):
     subject_id: str = Field(max_length=36)
     kind: str = Field(max_length=40, examples=["close_contact"])
@@ -318,4 +351,30 @@ def ruleset_view(version: RuleSetVersion) -> dict[str, Any]:
         "approved_by": version.approved_by,
         "approved_at": version.approved_at.isoformat() if version.approved_at else None,
         "rules": len(version.ruleset.rules),
+    }
+
+
+def checkin_view(c: CheckIn) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "client_id": c.client_id,
+        "resident_id": c.resident_id,
+        "venue_id": c.venue_id,
+        "at": c.at.isoformat(),
+        "method": c.method.value,
+        "evidence": c.evidence.value,
+        "flags": [f.value for f in c.flags],
+        "direction": c.direction.value if c.direction else None,
+    }
+
+
+def venue_view(v: Venue) -> dict[str, Any]:
+    return {
+        "id": v.id,
+        "name": v.name,
+        "kind": v.kind.value,
+        "vehicle": v.is_vehicle,
+        "region_code": v.region_code,
+        "location": {"lat": v.lat, "lon": v.lon} if v.lat is not None and v.lon is not None else None,
+        "active": v.active,
     }

@@ -22,7 +22,6 @@ from civicpass.domain.regions import Region, RegionLevel
 from civicpass.domain.residents import Guardianship, PersonalData, Resident, ResidentKind
 from civicpass.domain.sessions import Session, SubjectKind
 from civicpass.domain.staff import Role, StaffMember
-from civicpass.domain.venues import Venue
 from civicpass.services.ports import StoredResponse
 
 
@@ -446,15 +445,6 @@ class SqlRegions(_Repo):
         return [
             self._region(row) for row in self.conn.execute(sa.select(t.regions).where(where).order_by(r.code))
         ]
-
-
-class SqlVenues(_Repo):
-    def add_many(self, venues: Sequence[Venue]) -> None:
-        if venues:
-            self.conn.execute(t.venues.insert(), [{**vars(v), "kind": v.kind.value} for v in venues])
-
-    def count(self) -> int:
-        return int(self.conn.execute(sa.select(sa.func.count()).select_from(t.venues)).scalar_one())
 
 
 class SqlMeta(_Repo):

@@ -185,6 +185,10 @@ venues = sa.Table(
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("region_code", sa.String(6), nullable=False, index=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("lat", sa.Float),
+    sa.Column("lon", sa.Float),
+    sa.Column("operator_id", ID, index=True),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
 )
 
 app_meta = sa.Table(
@@ -273,3 +277,33 @@ risk_areas = sa.Table(
     sa.Column("declared_by", ID),
     sa.Column("declared_at", UTCDateTime, nullable=False),
 )
+
+checkins = sa.Table(
+    "checkins",
+    metadata,
+    sa.Column("id", ID, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("resident_id", ID, nullable=False),
+    sa.Column("venue_id", ID, nullable=False),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.Column("method", sa.String(20), nullable=False),
+    sa.Column("evidence", sa.String(8), nullable=False),
+    sa.Column("flags", sa.String(120), nullable=False),
+    sa.Column("lat", sa.Float),
+    sa.Column("lon", sa.Float),
+    sa.Column("window_start", UTCDateTime),
+    sa.Column("direction", sa.String(8)),
+    sa.Column("recorded_by", ID),
+    sa.PrimaryKeyConstraint("id", "at"),
+    sa.UniqueConstraint("resident_id", "client_id", "at", name="uq_checkins_resident_client_at"),
+    sa.Index("ix_checkins_venue_at", "venue_id", "at"),
+    sa.Index("ix_checkins_resident_at", "resident_id", "at"),
+    postgresql_partition_by="RANGE (at)",
+)
+"""Check-ins: no foreign keys (the hot write path, and rows outlive nothing: retention drops whole days).
+
+On PostgreSQL the table is range-partitioned by day (``checkins_pYYYYMMDD``, plus ``checkins_default`` as
+a safety net so that no acknowledged write can fail for want of a partition); on SQLite the ``at``
+indexes serve the same day-range queries.
+"""

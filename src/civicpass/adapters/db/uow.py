@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DataError, IntegrityError
 
 from civicpass.adapters.crypto.pii import HmacDigest, PiiCipher
+from civicpass.adapters.db import checkin_repositories as c
 from civicpass.adapters.db import repositories as r
 from civicpass.adapters.db import status_repositories as s
 from civicpass.domain.errors import CivicpassError, Conflict, InvalidInput, Message
@@ -55,6 +56,7 @@ class SqlUnitOfWork:
     statuses: ports.StatusRepository
     events: ports.EventRepository
     risk_areas: ports.RiskAreaRepository
+    checkins: ports.CheckinRepository
 
     def __init__(self, engine: sa.Engine, cipher: PiiCipher, digest: HmacDigest) -> None:
         self.engine = engine
@@ -74,7 +76,8 @@ class SqlUnitOfWork:
         self.access_log = r.SqlAccessLog(self.conn)
         self.idempotency = r.SqlIdempotency(self.conn)
         self.regions = r.SqlRegions(self.conn)
-        self.venues = r.SqlVenues(self.conn)
+        self.venues = c.SqlVenues(self.conn)
+        self.checkins = c.SqlCheckins(self.conn)
         self.meta = r.SqlMeta(self.conn)
         self.facts = s.SqlFacts(self.conn)
         self.rulesets = s.SqlRuleSets(self.conn)

@@ -8,10 +8,12 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
 from civicpass.adapters import render
+from civicpass.domain.checkins import Direction
 from civicpass.domain.masking import mask_name
 from civicpass.services import codes
+from civicpass.services.trust import signed_trust_list
 from civicpass.web.deps import CurrentResident, CurrentStaff, ServiceDeps
-from civicpass.web.schemas import TokenIn
+from civicpass.web.schemas import CheckpointScanIn, TokenIn
 
 router = APIRouter(tags=["codes"])
 
@@ -83,9 +85,19 @@ def verify_offline(body: TokenIn, deps: ServiceDeps) -> dict[str, Any]:
 
 
 @router.post("/v1/staff/verifications")
-def verify_online(body: TokenIn, actor: CurrentStaff, deps: ServiceDeps) -> dict[str, Any]:
-    """Checkpoint verification: the offline checks plus the current status (which wins) and a masked name."""
-    online = codes.verify_online(deps, actor, body.token)
+def verify_online(body: CheckpointScanIn, actor: CurrentStaff, deps: ServiceDeps) -> dict[str, Any]:
+    """Checkpoint verification: the offline checks plus the current status (which wins) and a masked name.
+
+    With ``venue_id`` (a checkpoint bound to a venue or vehicle) a strong-evidence check-in is recorded.
+    """
+    online = codes.verify_online(
+        deps,
+        actor,
+        body.token,
+        venue_id=body.venue_id,
+        client_id=body.client_id,
+        direction=Direction(body.direction) if body.direction else None,
+    )
     return {
         **online.verification.as_dict(),
         "masked_name": online.masked_name,
@@ -97,4 +109,4 @@ def verify_online(body: TokenIn, actor: CurrentStaff, deps: ServiceDeps) -> dict
 @router.get("/.well-known/civicpass/trust-list")
 def trust_list(deps: ServiceDeps) -> dict[str, Any]:
     """This instance's signed trust list: issuer keys (JWK) with their states and validity."""
-    return codes.signed_trust_list(deps)
+    return signed_trust_list(deps)
