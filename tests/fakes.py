@@ -460,6 +460,10 @@ class _RuleSets:
     def latest_version(self) -> int:
         return max(self.s.rulesets, default=0)
 
+    def active_colors(self) -> list[str]:
+        active = self.active()
+        return list(active.ruleset.colors) if active else []
+
     def update(self, ruleset: RuleSetVersion) -> None:
         self.s.rulesets[ruleset.version] = ruleset
 

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from civicpass.adapters.crypto.keystore import FileKeyStore
 from civicpass.adapters.crypto.signing import verify_document
+from civicpass.adapters.files import bundled_forms, bundled_ruleset
 from civicpass.domain.access import Purpose
 from civicpass.domain.codes import CodeKind, Rejection
 from civicpass.domain.errors import InvalidInput, PermissionDenied
@@ -33,7 +34,6 @@ from civicpass.services import codes, declarations, rulesets, trust
 from civicpass.services.context import Deps
 from civicpass.services.declarations import Submission
 from tests.fakes import FakeClock, FakeStore, fake_deps
-from civicpass.adapters.files import bundled_forms, bundled_ruleset
 
 ME, KID, OTHER = "r-1", "r-2", "r-3"
 ME_ACTOR = ResidentActor(ME)
@@ -74,7 +74,9 @@ class World:
         return codes.issue(self.deps, actor, subject, **kwargs)
 
     def declare_fever(self, subject: str = ME) -> None:
-        declarations.submit(self.deps, ResidentActor(subject), Submission(subject, "health", None, FEVER), None)
+        declarations.submit(
+            self.deps, ResidentActor(subject), Submission(subject, "health", None, FEVER), None
+        )
 
     def active_kid(self) -> str:
         return self.deps.keystore.active(self.clock.now()).kid
@@ -94,7 +96,9 @@ def world() -> World:
 # -- issuing ---------------------------------------------------------------------------------------
 
 
-def test_a_residents_own_code_is_dynamic_for_120_seconds_and_verifies_with_high_assurance(world: World) -> None:
+def test_a_residents_own_code_is_dynamic_for_120_seconds_and_verifies_with_high_assurance(
+    world: World,
+) -> None:
     issued = world.code(actor=ME_ACTOR)
     c = issued.claims
     assert issued.token.startswith("CP1:")
@@ -161,7 +165,13 @@ def test_the_code_subject_is_random_stable_and_no_other_identifier(world: World)
     assert first.subject == again.subject == offline.subject == resident.code_subject
     assert other.subject != first.subject
     assert first.nonce != again.nonce
-    identifiers = [resident.id, resident.pseudonym, resident.pii.document.number, resident.pii.phone, "张小三"]
+    identifiers = [
+        resident.id,
+        resident.pseudonym,
+        resident.pii.document.number,
+        resident.pii.phone,
+        "张小三",
+    ]
     assert all(str(i) not in first.subject and first.subject not in str(i) for i in identifiers)
     assert len(first.subject) <= 22
 
@@ -174,7 +184,8 @@ def test_after_rotation_new_codes_use_the_new_key_and_earlier_codes_still_verify
     old_kid = world.active_kid()
     world.clock.advance(minutes=5)
     new_key = codes.rotate_key(world.deps)
-    assert new_key.kid != old_kid and new_key.status is KeyStatus.ACTIVE
+    assert new_key.kid != old_kid
+    assert new_key.status is KeyStatus.ACTIVE
     after = world.code()
     assert codes.verify_offline(world.deps, after.token).kid == new_key.kid
     old = codes.verify_offline(world.deps, before.token)
@@ -182,7 +193,10 @@ def test_after_rotation_new_codes_use_the_new_key_and_earlier_codes_still_verify
     # Still good on the offline code's last day, because its key stays listed that long.
     world.clock.current = before.claims.expires_at - timedelta(minutes=1)
     assert codes.verify_offline(world.deps, before.token).valid
-    assert ("key:issuer:rotated", {"kid": new_key.kid, "alg": "EdDSA", "status": "active"}) in world.store.events
+    assert (
+        "key:issuer:rotated",
+        {"kid": new_key.kid, "alg": "EdDSA", "status": "active"},
+    ) in world.store.events
 
 
 def test_an_es256_rotation_signs_with_p256(world: World) -> None:
@@ -200,10 +214,10 @@ def test_a_retired_key_stays_in_the_trust_list_until_its_last_code_can_have_expi
     new_kid = codes.rotate_key(world.deps).kid
 
     def listed() -> dict[str, KeyStatus]:
-        return {k.kid: k.status for k in codes.own_trust_list(world.deps).issuers[0].keys}
+        return {k.kid: k.status for k in trust.own_trust_list(world.deps).issuers[0].keys}
 
     assert listed() == {old_kid: KeyStatus.RETIRED, new_kid: KeyStatus.ACTIVE}
-    retired = next(k for k in codes.own_trust_list(world.deps).issuers[0].keys if k.kid == old_kid)
+    retired = next(k for k in trust.own_trust_list(world.deps).issuers[0].keys if k.kid == old_kid)
     assert retired.not_after == rotated_at + SEVEN_DAYS_AND_SKEW
     world.clock.current = rotated_at + SEVEN_DAYS_AND_SKEW - timedelta(seconds=1)
     assert old_kid in listed()
@@ -217,14 +231,14 @@ def test_a_retired_key_stays_in_the_trust_list_until_its_last_code_can_have_expi
 def test_offline_verifiers_learn_of_a_revocation_at_their_next_trust_list(world: World) -> None:
     token = world.code(offline_days=3).token
     kid = world.active_kid()
-    cached = codes.own_trust_list(world.deps)
+    cached = trust.own_trust_list(world.deps)
     world.clock.advance(minutes=10)
     revoked = codes.revoke_key(world.deps, kid)
     assert revoked.status is KeyStatus.REVOKED
     # A verifier still on the list it fetched before accepts the code ...
     assert codes.verify_offline(world.deps, token, cached).valid
     # ... and refuses it once it refreshes.
-    fresh = codes.verify_offline(world.deps, token, codes.own_trust_list(world.deps))
+    fresh = codes.verify_offline(world.deps, token, trust.own_trust_list(world.deps))
     assert fresh.reasons == (Rejection.REVOKED_KEY,)
     assert ("key:issuer:revoked", {"kid": kid, "alg": "EdDSA", "status": "revoked"}) in world.store.events
 
@@ -243,7 +257,7 @@ def test_a_revoked_key_stays_listed_as_revoked_and_a_new_key_signs(world: World)
     kid = world.active_kid()
     codes.revoke_key(world.deps, kid)
     world.clock.advance(days=30)
-    keys = {k.kid: k.status for k in codes.own_trust_list(world.deps).issuers[0].keys}
+    keys = {k.kid: k.status for k in trust.own_trust_list(world.deps).issuers[0].keys}
     assert keys == {kid: KeyStatus.REVOKED}
     fresh = world.code()
     assert codes.verify_offline(world.deps, fresh.token).valid
@@ -252,7 +266,7 @@ def test_a_revoked_key_stays_listed_as_revoked_and_a_new_key_signs(world: World)
 
 def test_an_offline_verifier_refuses_an_expired_trust_list(world: World) -> None:
     token = world.code(offline_days=3).token
-    cached = codes.own_trust_list(world.deps)
+    cached = trust.own_trust_list(world.deps)
     world.clock.advance(hours=24)
     assert codes.verify_offline(world.deps, token, cached).reasons == (Rejection.TRUST_LIST_EXPIRED,)
     assert codes.verify_offline(world.deps, token).valid
@@ -296,7 +310,8 @@ def test_a_status_change_since_issue_wins_online_but_not_offline(world: World) -
         "yellow",
         True,
     )
-    assert online.verification.claims is not None and online.verification.claims.color == "green"
+    assert online.verification.claims is not None
+    assert online.verification.claims.color == "green"
     assert codes.verify_offline(world.deps, token).color == "green"
 
 
@@ -341,7 +356,10 @@ def test_the_signed_trust_list_verifies_and_lists_the_active_key_as_a_jwk(world:
     assert trust_list.version == world.deps.keystore.generation == 1
     assert trust_list.expires_at - trust_list.issued_at == timedelta(hours=24)
     (issuer,) = document["issuers"]
-    assert (issuer["id"], issuer["colors"]) == ("CN-TEST", {"green": "green", "yellow": "yellow", "red": "red"})
+    assert (issuer["id"], issuer["colors"]) == (
+        "CN-TEST",
+        {"green": "green", "yellow": "yellow", "red": "red"},
+    )
     (key,) = issuer["keys"]
     assert key["kid"] == world.active_kid()
     assert (key["kty"], key["crv"], key["alg"], key["status"], key["not_after"]) == (
@@ -356,11 +374,11 @@ def test_the_signed_trust_list_verifies_and_lists_the_active_key_as_a_jwk(world:
 
 def test_the_trust_list_version_grows_with_every_key_change(world: World) -> None:
     world.code()
-    versions = [codes.own_trust_list(world.deps).version]
+    versions = [trust.own_trust_list(world.deps).version]
     codes.rotate_key(world.deps)
-    versions.append(codes.own_trust_list(world.deps).version)
+    versions.append(trust.own_trust_list(world.deps).version)
     codes.revoke_key(world.deps, world.active_kid())
-    versions.append(codes.own_trust_list(world.deps).version)
+    versions.append(trust.own_trust_list(world.deps).version)
     assert versions == [1, 2, 3]
 
 
@@ -433,11 +451,6 @@ def test_the_generation_grows_by_one_with_every_change_and_survives_a_reload(tmp
     assert reloaded.active(NOW).alg == "ES256"
 
 
-@pytest.mark.xfail(
-    reason="BUG: services/codes.py own_trust_list translates only IDENTITY_COLORS (green/yellow/red); "
-    "a rule set's own colors are refused as malformed_claims by this instance's own verifier",
-    strict=True,
-)
 def test_codes_in_a_color_the_active_rule_set_defines_verify_on_this_instance() -> None:
     deps, store, _, _ = fake_deps()
     document = json.loads(json.dumps(bundled_ruleset()).replace('"yellow"', '"orange"'))

@@ -59,7 +59,7 @@ def offline_page_svg(token: str, masked_name: str, color: str, valid_until: str,
         f'<text x="210" y="84" font-size="20" text-anchor="middle">{escape(masked_name)}</text>'
         f'<rect x="40" y="104" width="340" height="340" fill="{fill}" rx="12"/>'
         f'<g transform="translate(60,124)"><rect width="{size}" height="{size}" fill="#ffffff"/>{rects}</g>'
-        f'<text x="210" y="478" font-size="20" text-anchor="middle">{ZH_COLORS.get(color, color)} / {escape(color)}</text>'
+        f'<text x="210" y="478" font-size="20" text-anchor="middle">{escape(ZH_COLORS.get(color, color))} / {escape(color)}</text>'
         f'<text x="210" y="510" font-size="14" text-anchor="middle">有效期至 valid until {escape(valid_until)}</text>'
         '<text x="210" y="540" font-size="12" text-anchor="middle">离线码 · 低保障等级 · offline code, lower assurance</text>'
         "</svg>"

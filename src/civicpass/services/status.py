@@ -101,7 +101,7 @@ def notify(deps: Deps, changes: Sequence[StatusChange]) -> None:
             for phone in phones:
                 deps.messenger.send_text(
                     phone,
-                    f"【civicpass】健康码已变为{_ZH[change.current.color]}。Your code is now {change.current.color}.{why}",
+                    f"【civicpass】健康码已变为{_ZH.get(change.current.color, change.current.color)}。Your code is now {change.current.color}.{why}",
                 )
 
 

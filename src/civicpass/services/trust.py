@@ -24,7 +24,15 @@ def own_trust_list(deps: Deps) -> TrustList:
         for k in deps.keystore.issuer_keys()
         if k.status is KeyStatus.REVOKED or k.not_after is None or k.not_after > now
     )
-    issuer = Issuer(deps.issuer.id, deps.issuer.names, deps.issuer.region, keys, IDENTITY_COLORS)
+    with deps.uow() as uow:
+        colors = uow.rulesets.active_colors()
+    issuer = Issuer(
+        deps.issuer.id,
+        deps.issuer.names,
+        deps.issuer.region,
+        keys,
+        {**IDENTITY_COLORS, **{c: c for c in colors}},
+    )
     return TrustList(
         version=deps.keystore.generation,
         issued_at=now,

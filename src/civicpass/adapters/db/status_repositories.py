@@ -116,6 +116,12 @@ class SqlRuleSets(_Repo):
         ).first()
         return None if row is None else _ruleset(row)
 
+    def active_colors(self) -> list[str]:
+        """The active rule set's colors, read without compiling its rules (for every code verification)."""
+        query = sa.select(t.rule_sets.c.document).where(t.rule_sets.c.state == RuleSetState.ACTIVE.value)
+        document = self.conn.execute(query).scalar()
+        return [str(c) for c in (document or {}).get("colors", [])]
+
     def latest_version(self) -> int:
         return int(
             self.conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.rule_sets.c.version), 0))).scalar_one()
