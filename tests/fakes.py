@@ -371,7 +371,7 @@ class _Checkins:
         )
 
     def prior_uses(
-        self, venue_id: str, window_start: datetime | None, start: datetime, end: datetime
+        self, venue_id: str, window_start: datetime | None, start: datetime, end: datetime, resident_id: str
     ) -> list[PriorUse]:
         return [
             PriorUse(c.resident_id, c.at, c.location)

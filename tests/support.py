@@ -14,6 +14,20 @@ from civicpass.domain.phone import normalize_phone
 from civicpass.domain.staff import Role
 from civicpass.services import staff
 
+HEALTHY = {
+    "temperature_c": 36.6,
+    "symptoms": [],
+    "contact_history": {
+        "confirmed_case": False,
+        "suspected_case": False,
+        "high_risk_area_visitor": False,
+        "fever_cluster": False,
+    },
+}
+"""Answers to the bundled health form that raise nothing."""
+FEVER = {**HEALTHY, "temperature_c": 38.4, "symptoms": ["fever", "cough"]}
+"""Answers to the bundled health form that declare fever and symptoms (yellow under the default rules)."""
+
 
 def resident_id_number(district: str = "440106", born: str = "19800101", serial: str = "123") -> str:
     first17 = district + born + serial

@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -361,6 +362,47 @@ def serve(
             )
         else:
             uvicorn.run(create_app(container=c), host=c.settings.host, port=c.settings.port)
+
+
+checkins_app = typer.Typer(help="check-in storage: daily partitions, retention, Parquet exports")
+app.add_typer(checkins_app, name="checkins")
+
+
+@checkins_app.command("maintain")
+def checkins_maintain() -> None:
+    """Make the daily partitions of yesterday .. a week ahead and purge check-ins past retention."""
+    from civicpass.adapters.db.partitions import SqlCheckinStorage
+    from civicpass.services import maintenance
+
+    with _container() as c:
+        done = maintenance.maintain(c.deps, SqlCheckinStorage(c.engine))
+        created = ", ".join(done.partitions_created) or "none"
+        console.print(f"partitions created: {created}")
+        console.print(
+            f"purged {done.purge.rows} check-ins before {done.purge.cutoff.isoformat()}"
+            f" ({len(done.purge.partitions_dropped)} partitions dropped)"
+        )
+
+
+@checkins_app.command("export")
+def checkins_export(
+    day: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="the UTC day (default: yesterday)")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(file_okay=False, help="default: DATA_DIR/exports")] = None,
+) -> None:
+    """Write one day's check-ins as Parquet with a manifest (rows, bytes, SHA-256), for analytics."""
+    from civicpass.adapters.exports import day_dir, export_day
+
+    with _container() as c:
+        now = c.deps.clock.now()
+        chosen = day.date() if day else (now - timedelta(days=1)).astimezone(UTC).date()
+        out_dir = out or c.settings.data_dir / "exports"
+        manifest = export_day(c.engine, chosen, out_dir, exported_at=now)
+        console.print(
+            f"{manifest.rows} check-ins of {manifest.day} written to {day_dir(out_dir, chosen)}"
+            f" ({manifest.bytes} bytes, sha256 {manifest.sha256})"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,14 +15,11 @@ PostgreSQL text and jsonb cannot, so it must be refused before it reaches any da
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
-import types
 import typing
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
 import pytest
@@ -37,6 +34,7 @@ from civicpass.adapters.messaging import MemoryMessenger
 from civicpass.bootstrap import Container
 from civicpass.domain.staff import Role
 from civicpass.web import deps as web_deps
+from tests.bodies import plausible, unwrap_optional
 from tests.support import enrol, staff_headers
 
 PROBLEM = "application/problem+json"
@@ -256,61 +254,12 @@ def api(client: TestClient, container: Container, messenger: MemoryMessenger) ->
 # ---- bodies derived from the route's model ------------------------------------------------------
 
 
-def _unwrap(annotation: Any) -> Any:
-    """``X | None`` -> ``X``."""
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return args[0] if len(args) == 1 else annotation
-    return annotation
-
-
-def _example(annotation: Any, metadata: list[Any]) -> Any:
-    annotation = _unwrap(annotation)
-    origin = typing.get_origin(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return plausible(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, Enum):
-        return next(iter(annotation)).value
-    if annotation is bool:
-        return True
-    if annotation is int:
-        return 1
-    if annotation is float:
-        return 1.5
-    if annotation is dt.date:
-        return "2000-01-01"
-    if annotation is dict or origin is dict:
-        return {}
-    if origin is list and any(getattr(m, "min_length", 0) for m in metadata):
-        (item,) = typing.get_args(annotation)
-        return [
-            plausible(item) if isinstance(item, type) and issubclass(item, BaseModel) else _example(item, [])
-        ]
-    if annotation is list or origin is list:
-        return []
-    if annotation is str:
-        longest = min((m.max_length for m in metadata if getattr(m, "max_length", None)), default=6)
-        return "1" * min(6, longest)  # digits satisfy the pattern of codes
-    return "1"
-
-
-def plausible(model: type[BaseModel]) -> dict[str, Any]:
-    """The smallest body the model accepts: its required fields with valid values."""
-    body = {
-        (info.alias or name): _example(info.annotation, info.metadata)
-        for name, info in model.model_fields.items()
-        if info.is_required()
-    }
-    model.model_validate(body)  # the generator must keep up with the models
-    return body
-
-
 def _fields(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
     """Every field of the model, nested models included, as (path, annotation)."""
     for name, info in model.model_fields.items():
         path = (*prefix, info.alias or name)
         yield path, info.annotation
-        inner = _unwrap(info.annotation)
+        inner = unwrap_optional(info.annotation)
         if isinstance(inner, type) and issubclass(inner, BaseModel):
             yield from _fields(inner, path)
 
@@ -320,8 +269,12 @@ def _with(body: dict[str, Any], path: tuple[str, ...], value: Any, model: type[B
     node = out
     annotation: Any = model
     for step in path[:-1]:
-        annotation = _unwrap(
-            next(i.annotation for n, i in _unwrap(annotation).model_fields.items() if (i.alias or n) == step)
+        annotation = unwrap_optional(
+            next(
+                i.annotation
+                for n, i in unwrap_optional(annotation).model_fields.items()
+                if (i.alias or n) == step
+            )
         )
         if step not in node:
             node[step] = plausible(annotation)
@@ -481,7 +434,7 @@ def test_unknown_fields_are_a_422_naming_the_field(api: Api) -> None:
             assert not unexpected, (route.id, problem)  # the rest of the body was acceptable
         # Nested objects forbid unknown fields too.
         for path, annotation in _fields(model):
-            inner = _unwrap(annotation)
+            inner = unwrap_optional(annotation)
             if isinstance(inner, type) and issubclass(inner, BaseModel):
                 body = _with(base, (*path, "smuggled"), "x", model)
                 problem = assert_problem(api.send_json(route, body), 422, "request_invalid")
@@ -490,7 +443,7 @@ def test_unknown_fields_are_a_422_naming_the_field(api: Api) -> None:
 
 
 def _integer_fields(model: type[BaseModel]) -> list[tuple[str, ...]]:
-    return [path for path, annotation in _fields(model) if _unwrap(annotation) is int]
+    return [path for path, annotation in _fields(model) if unwrap_optional(annotation) is int]
 
 
 def test_out_of_range_integers_in_a_body_are_a_4xx(api: Api) -> None:
@@ -513,7 +466,7 @@ def test_strings_over_their_length_are_a_422(api: Api) -> None:
         assert model is not None
         base = plausible(model)
         for path, annotation in _fields(model):
-            if _unwrap(annotation) is not str:
+            if unwrap_optional(annotation) is not str:
                 continue
             body = _with(base, path, "9" * 5000, model)
             problem = assert_problem(api.send_json(route, body), 422, "request_invalid")
@@ -669,7 +622,7 @@ def test_garbage_query_parameters_are_a_4xx(api: Api) -> None:
     for route in api.routes:
         required = {name: QUERY_VALUES.get(name, "1") for name in route.query_params if name in QUERY_VALUES}
         for name, annotation in route.query_params.items():
-            if _unwrap(annotation) is int:
+            if unwrap_optional(annotation) is int:
                 garbage = ["abc", "-1", "-99999999999", "1.5", "9" * 40, "0x10", "x" * 5000]
             else:
                 garbage = ["x" * 5000, "9" * 40]  # longer than any declared max_length
@@ -863,7 +816,7 @@ def test_nul_characters_in_json_strings_are_a_422(api: Api) -> None:
         assert model is not None
         base = plausible(model)
         for path, annotation in _fields(model):
-            if _unwrap(annotation) is not str:
+            if unwrap_optional(annotation) is not str:
                 continue
             assert_problem(api.send_json(route, _with(base, path, NUL, model)), 422, "request_invalid")
             checked += 1
@@ -878,7 +831,9 @@ def test_lone_surrogates_in_json_strings_are_a_422(api: Api) -> None:
         model = route.body_model
         assert model is not None
         base = plausible(model)
-        bodies = [_with(base, path, "a\ud800b", model) for path, a in _fields(model) if _unwrap(a) is str]
+        bodies = [
+            _with(base, path, "a\ud800b", model) for path, a in _fields(model) if unwrap_optional(a) is str
+        ]
         for body in [*bodies, {**base, "\udfff": 1}]:
             raw = json.dumps(body).encode()  # ASCII, with the surrogate escaped
             response = api.call(route, content=raw, headers={"Content-Type": "application/json"})

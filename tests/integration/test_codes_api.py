@@ -16,19 +16,8 @@ from civicpass.adapters.messaging import MemoryMessenger
 from civicpass.bootstrap import Container
 from civicpass.domain.staff import Role
 from tests.fakes import FakeClock
-from tests.support import enrol, resident_id_number, staff_headers
+from tests.support import FEVER, enrol, resident_id_number, staff_headers
 
-HEALTHY = {
-    "temperature_c": 36.6,
-    "symptoms": [],
-    "contact_history": {
-        "confirmed_case": False,
-        "suspected_case": False,
-        "high_risk_area_visitor": False,
-        "fever_cluster": False,
-    },
-}
-FEVER = {**HEALTHY, "temperature_c": 38.4, "symptoms": ["fever", "cough"]}
 SVG = "{http://www.w3.org/2000/svg}"
 
 

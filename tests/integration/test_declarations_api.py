@@ -9,18 +9,9 @@ from fastapi.testclient import TestClient
 from civicpass.adapters.messaging import MemoryMessenger
 from civicpass.bootstrap import Container
 from civicpass.domain.staff import Role
-from tests.support import enrol, staff_headers
+from tests.support import HEALTHY, enrol, staff_headers
 
-HEALTH = {
-    "temperature_c": 36.6,
-    "symptoms": [],
-    "contact_history": {
-        "confirmed_case": False,
-        "suspected_case": False,
-        "high_risk_area_visitor": False,
-        "fever_cluster": False,
-    },
-}
+HEALTH = HEALTHY
 
 
 def test_the_bundled_forms_are_published(client: TestClient) -> None:

@@ -14,14 +14,12 @@ Four independent demonstrations:
 from __future__ import annotations
 
 import ast
-import datetime as dt
 import inspect
 import re
 import types
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +40,7 @@ from civicpass.bootstrap import Container
 from civicpass.domain.staff import Role
 from civicpass.domain.status import evaluate
 from civicpass.web import deps as web_deps
+from tests.bodies import plausible
 from tests.fakes import FakeClock
 from tests.support import enrol, resident_id_number, staff_headers
 
@@ -551,54 +550,6 @@ HEALTH_FEVER = {
         "fever_cluster": False,
     },
 }
-
-
-def _optional(annotation: Any) -> Any:
-    """``X | None`` -> ``X``."""
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return args[0] if len(args) == 1 else annotation
-    return annotation
-
-
-def _example(annotation: Any, metadata: list[Any]) -> Any:
-    annotation = _optional(annotation)
-    origin = typing.get_origin(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return plausible(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, Enum):
-        return next(iter(annotation)).value
-    if annotation is bool:
-        return True
-    if annotation in (int, float):
-        return 1
-    if annotation is dt.date:
-        return "2000-01-01"
-    if annotation is dt.datetime:
-        return "2022-05-03T08:00:00+08:00"
-    if annotation is dict or origin is dict:
-        return {}
-    if origin is list and any(getattr(m, "min_length", 0) for m in metadata):
-        (item,) = typing.get_args(annotation)
-        return [_example(item, [])]
-    if annotation is list or origin is list:
-        return []
-    if annotation is str:
-        longest = min((m.max_length for m in metadata if getattr(m, "max_length", None)), default=6)
-        shortest = max((m.min_length for m in metadata if getattr(m, "min_length", None)), default=1)
-        return "1" * max(shortest, min(6, longest))
-    return "1"
-
-
-def plausible(model: type[BaseModel]) -> dict[str, Any]:
-    """The smallest body the model accepts (for routes without a hand-written body below)."""
-    body = {
-        (info.alias or name): _example(info.annotation, info.metadata)
-        for name, info in model.model_fields.items()
-        if info.is_required()
-    }
-    model.model_validate(body)
-    return body
 
 
 def fill(route: Endpoint, values: dict[str, str]) -> str:

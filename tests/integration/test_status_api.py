@@ -23,20 +23,9 @@ from civicpass.domain.phone import normalize_phone
 from civicpass.domain.staff import Role
 from civicpass.services import status as status_service
 from tests.fakes import FakeClock
-from tests.support import enrol, resident_id_number, staff_headers
+from tests.support import FEVER, HEALTHY, enrol, resident_id_number, staff_headers
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-HEALTHY = {
-    "temperature_c": 36.6,
-    "symptoms": [],
-    "contact_history": {
-        "confirmed_case": False,
-        "suspected_case": False,
-        "high_risk_area_visitor": False,
-        "fever_cluster": False,
-    },
-}
-FEVER = {**HEALTHY, "temperature_c": 38.4, "symptoms": ["fever", "cough"]}
 GREEN_EN = "green: no rule applies"
 GREEN_ZH = "绿码：未命中任何赋码规则"
 TESTS_RELEASE = "turns green after two negative tests at least 24 hours apart within 3 days"

@@ -96,7 +96,11 @@ def grade_scan(
     if scan.method is Method.STATIC_CODE:
         flags.append(Flag.STATIC_CODE)
     elif scan.window_start is not None:
-        if scan.scanned_at > scan.window_start + policy.window + policy.grace:
+        valid_from, valid_to = (
+            scan.window_start - policy.grace,
+            scan.window_start + policy.window + policy.grace,
+        )
+        if not valid_from <= scan.scanned_at <= valid_to:  # after its window, or claimed before it existed
             flags.append(Flag.STALE_CODE)
         if any(p.resident_id == resident_id and scan.scanned_at - p.at >= policy.replay_after for p in prior):
             flags.append(Flag.REPLAYED_CODE)

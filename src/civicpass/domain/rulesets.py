@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -62,6 +62,10 @@ class RuleSet:
     def rank(self, color: str) -> int:
         return self.colors.index(color)
 
+    def in_effect(self, now: datetime) -> tuple[Rule, ...]:
+        """The rules valid at ``now`` (work out once per evaluation time, not once per resident)."""
+        return tuple(rule for rule in self.rules if rule.applies_at(now))
+
 
 @dataclass(frozen=True)
 class RuleSetVersion:
@@ -96,7 +100,7 @@ def _time(value: Any, path: tuple[str | int, ...], problems: list[FieldError]) -
     if parsed is None or parsed.tzinfo is None:
         problems.append(FieldError(path, "time_invalid", "an ISO 8601 date-time with offset"))
         return None
-    return parsed
+    return parsed.astimezone(UTC)  # compared with UTC clocks for every resident: convert once here
 
 
 def parse_ruleset(document: Mapping[str, Any]) -> RuleSet:

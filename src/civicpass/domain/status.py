@@ -103,10 +103,16 @@ def _review_at(facts: Sequence[Fact], now: datetime, raised: bool) -> datetime:
     return min([horizon, *expiries, *starts])
 
 
-def evaluate(facts: Sequence[Fact], ruleset: RuleSet, now: datetime, zone: tzinfo) -> Evaluation:
-    """Apply every rule in effect at ``now``; the highest fired color wins, every fired rule is a reason."""
+def evaluate(
+    facts: Sequence[Fact], ruleset: RuleSet, now: datetime, zone: tzinfo, rules: Sequence[Rule] | None = None
+) -> Evaluation:
+    """Apply every rule in effect at ``now``; the highest fired color wins, every fired rule is a reason.
+
+    ``rules`` is ``ruleset.in_effect(now)`` when the caller evaluates many residents at one time.
+    """
     context = build_context(facts, now, ruleset.parameters, zone)
-    fired = [rule for rule in ruleset.rules if rule.applies_at(now) and _fires(rule, context)]
+    in_effect = ruleset.in_effect(now) if rules is None else rules
+    fired = [rule for rule in in_effect if _fires(rule, context)]
     fired.sort(key=lambda r: (-ruleset.rank(r.color), r.identifier))
     color = fired[0].color if fired else ruleset.default_color
     reasons = tuple(

@@ -20,7 +20,7 @@ from civicpass.domain.checkins import (
     grade_scan,
 )
 from civicpass.domain.codes import Rejection
-from civicpass.domain.errors import FieldError, InvalidInput, Message, NotFound, PermissionDenied
+from civicpass.domain.errors import Conflict, FieldError, InvalidInput, Message, NotFound, PermissionDenied
 from civicpass.domain.policy import Action, ResidentActor, StaffActor, Target, authorize
 from civicpass.domain.regions import check_region_code, prefix_of
 from civicpass.domain.staff import Role
@@ -136,7 +136,7 @@ def hourly_counts(
         venue = _managed_venue(uow, actor, venue_id)
         counts = uow.checkins.hourly_counts(venue.id, now - timedelta(hours=hours), now)
     floor = deps.limits.min_count_shown
-    return [(hour, n if n >= floor else None) for hour, n in counts]
+    return [(hour.astimezone(deps.zone), n if n >= floor else None) for hour, n in counts]
 
 
 # -- check-ins --------------------------------------------------------------------------------------
@@ -167,6 +167,10 @@ def check_in(deps: Deps, actor: ResidentActor, scan: ScanIn) -> tuple[CheckIn, b
     """A resident (or guardian for a dependent) scanned a venue code. Returns (check-in, newly stored)."""
     subject = scan.subject_id or actor.id
     authorize(actor, Action.DECLARE_FOR, Target(resident_id=subject)).enforce()
+    with deps.uow() as uow:  # a retry returns what was stored, however late it arrives
+        existing = uow.checkins.find(subject, scan.client_id, scan.scanned_at)
+    if existing is not None:
+        return existing, False
     _check_time(deps, scan.scanned_at)
     opened = deps.codec.open_venue(scan.venue_code.strip(), own_trust_list(deps))
     if isinstance(opened, Rejection):
@@ -175,6 +179,17 @@ def check_in(deps: Deps, actor: ResidentActor, scan: ScanIn) -> tuple[CheckIn, b
             Message(f"this is not a valid venue code ({opened.value})", f"无效的场所码（{opened.value}）"),
             errors=[FieldError(("venue_code",), opened.value, "a venue code signed by this instance")],
         )
+    try:
+        return _store_scan(deps, subject, scan, opened)
+    except Conflict:  # the same scan, retried concurrently, was stored first by the other request
+        with deps.uow() as uow:
+            stored = uow.checkins.find(subject, scan.client_id, scan.scanned_at)
+        if stored is None:
+            raise
+        return stored, False
+
+
+def _store_scan(deps: Deps, subject: str, scan: ScanIn, opened: VenueCodeClaims) -> tuple[CheckIn, bool]:
     policy = _policy(deps)
     with deps.uow() as uow:
         existing = uow.checkins.find(subject, scan.client_id, scan.scanned_at)
@@ -189,7 +204,7 @@ def check_in(deps: Deps, actor: ResidentActor, scan: ScanIn) -> tuple[CheckIn, b
         rotating_window = None if opened.static else opened.window_start
         around = policy.forwarding_within + policy.replay_after
         prior = uow.checkins.prior_uses(
-            venue.id, rotating_window, scan.scanned_at - around, scan.scanned_at + around
+            venue.id, rotating_window, scan.scanned_at - around, scan.scanned_at + around, subject
         )
         venue_location = (
             Location(venue.lat, venue.lon) if venue.lat is not None and venue.lon is not None else None
@@ -230,6 +245,7 @@ def record_checkpoint_scan(
         raise NotFound(
             "venue_not_found", Message("this venue is not registered or not active", "场所未登记或已停用")
         )
+    authorize(actor, Action.CODE_VERIFY, Target(region=venue.region_code)).enforce()
     now = deps.clock.now()
     existing = uow.checkins.find(resident_id, client_id, now)
     if existing is not None:
@@ -256,15 +272,3 @@ def my_checkins(deps: Deps, actor: ResidentActor, subject_id: str, days: int) ->
     now = deps.clock.now()
     with deps.uow() as uow:
         return uow.checkins.of_resident(subject_id, now - timedelta(days=days), now + timedelta(minutes=5))
-
-
-def purge_expired(deps: Deps) -> int:
-    """Delete check-ins older than the retention period; the purge itself is an event for the log."""
-    cutoff = deps.clock.now() - timedelta(days=deps.limits.checkin_retention_days)
-    with deps.uow() as uow:
-        removed = uow.checkins.delete_before(cutoff)
-        uow.events.add(
-            "checkin:retention:purged", {"before": cutoff.isoformat(), "rows": removed}, deps.clock.now()
-        )
-        uow.commit()
-    return removed

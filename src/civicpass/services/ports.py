@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -143,7 +143,7 @@ class CheckinRepository(Protocol):
     def add_many(self, checkins: Sequence[CheckIn]) -> None: ...
     def find(self, resident_id: str, client_id: str, around: datetime, days: int = 2) -> CheckIn | None: ...
     def prior_uses(
-        self, venue_id: str, window_start: datetime | None, start: datetime, end: datetime
+        self, venue_id: str, window_start: datetime | None, start: datetime, end: datetime, resident_id: str
     ) -> list[PriorUse]: ...
     def of_resident(self, resident_id: str, start: datetime, end: datetime) -> list[CheckIn]: ...
     def hourly_counts(self, venue_id: str, start: datetime, end: datetime) -> list[tuple[datetime, int]]: ...
@@ -288,3 +288,18 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
+
+
+@dataclass(frozen=True)
+class DroppedDays:
+    partitions: tuple[str, ...]
+    rows: int
+
+
+class CheckinStorage(Protocol):
+    """How check-ins are laid out by day: PostgreSQL makes daily partitions ahead and drops expired days
+    whole; SQLite has none (the unit of work's ``checkins.delete_before`` does its whole purge)."""
+
+    def ensure_days(self, first: date, last: date) -> list[str]: ...
+    def drop_days_before(self, cutoff: datetime) -> DroppedDays: ...
+    def partitions(self) -> list[str]: ...

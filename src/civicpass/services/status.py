@@ -52,9 +52,10 @@ def recompute_in(uow: UnitOfWork, deps: Deps, subject_ids: Sequence[str]) -> lis
     facts = uow.facts.for_subjects(subject_ids)
     stored = uow.statuses.get_many(subject_ids)
     now = deps.clock.now()
+    rules = ruleset.ruleset.in_effect(now)
     changes = []
     for subject_id in subject_ids:
-        result = evaluate(facts[subject_id], ruleset.ruleset, now, deps.zone)
+        result = evaluate(facts[subject_id], ruleset.ruleset, now, deps.zone, rules)
         old = stored.get(subject_id)
         changed = old is None or not result.same_outcome(old.color, old.reasons)
         status = StoredStatus(

@@ -6,14 +6,19 @@ from datetime import timedelta
 from typing import Any
 
 from civicpass.domain.trustlist import Issuer, KeyStatus, TrustList
+from civicpass.domain.venues import STATIC_CODE_LIFETIME
 from civicpass.services.context import Deps
 
 IDENTITY_COLORS = {"green": "green", "yellow": "yellow", "red": "red"}
 
 
 def longest_code(deps: Deps) -> timedelta:
-    """How long a code signed now may stay valid: how long a retired key must stay verifiable."""
-    return timedelta(days=7) + timedelta(seconds=deps.limits.code_skew_seconds)
+    """How long a code signed now may stay valid: how long a retired key must stay verifiable.
+
+    Printed static venue codes live for years, so a retired key stays listed (as retired) that long;
+    revocation, not retirement, is how a key stops verifying early.
+    """
+    return STATIC_CODE_LIFETIME + timedelta(seconds=deps.limits.code_skew_seconds)
 
 
 def own_trust_list(deps: Deps) -> TrustList:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, tzinfo
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from civicpass.domain.access import AccessRecord
 from civicpass.domain.checkins import CheckIn
@@ -237,7 +237,7 @@ class LocationIn(Strict):
 class CheckInIn(Strict):
     venue_code: str = Field(min_length=1, max_length=2048)
     client_id: str = Field(min_length=8, max_length=64, description="a random id per scan, reused on retries")
-    scanned_at: datetime
+    scanned_at: AwareDatetime
     location: LocationIn | None = None
     subject_id: str | None = Field(None, max_length=36, description="a dependent's id")
     direction: Literal["board", "alight"] | None = None
@@ -254,8 +254,8 @@ class FactIn(Strict):
     subject_id: str = Field(max_length=36)
     kind: str = Field(max_length=40, examples=["close_contact"])
     data: dict[str, Any] = {}
-    effective_at: datetime | None = None
-    expires_at: datetime | None = None
+    effective_at: AwareDatetime | None = None
+    expires_at: AwareDatetime | None = None
     note: str = Field("", max_length=500)
 
 
@@ -266,8 +266,8 @@ class RejectIn(Strict):
 class RiskAreaIn(Strict):
     region_code: str = Field(max_length=6)
     level: str = Field(max_length=10, examples=["medium"])
-    valid_from: datetime
-    valid_to: datetime | None = None
+    valid_from: AwareDatetime
+    valid_to: AwareDatetime | None = None
 
 
 class TextIn(Strict):

@@ -130,12 +130,17 @@ class SqlCheckins(_Repo):
         return None if row is None else _checkin(row)
 
     def prior_uses(
-        self, venue_id: str, window_start: datetime | None, start: datetime, end: datetime
+        self, venue_id: str, window_start: datetime | None, start: datetime, end: datetime, resident_id: str
     ) -> list[PriorUse]:
-        """Other scans of the same venue code window (or of the venue's static code) in a time range."""
+        """Earlier scans of the same venue code window (or static code) that grading can use.
+
+        Only the ones that can matter: this resident's own (replay) and those with a location (forwarding).
+        """
         c = t.checkins.c
         query = sa.select(c.resident_id, c.at, c.lat, c.lon).where(
-            c.venue_id == venue_id, c.at.between(start, end)
+            c.venue_id == venue_id,
+            c.at.between(start, end),
+            sa.or_(c.resident_id == resident_id, c.lat.is_not(None)),
         )
         query = query.where(
             c.window_start == window_start if window_start else c.method == Method.STATIC_CODE.value

@@ -1,0 +1,246 @@
+"""Check-in benchmark: sustained check-ins over HTTP on loopback with PostgreSQL, and bulk COPY import.
+
+1. Starts ``civicpass serve`` (PostgreSQL, ``CIVICPASS_BENCH_WORKERS`` uvicorn workers, default 2) on a free
+   loopback port, prepares residents with sessions and a venue with a rotating code, then drives
+   ``CIVICPASS_BENCH_CHECKINS`` check-ins (default 20,000) from ``CIVICPASS_BENCH_CLIENTS`` concurrent
+   connections (default 64) in a separate process. It counts acknowledged (201) check-ins and then the rows
+   stored, and fails if they differ: zero loss of acknowledged writes is part of the result.
+2. Bulk import: ``CIVICPASS_BENCH_COPY_ROWS`` rows (default 500,000) through PostgreSQL COPY (psycopg).
+
+    python -m bench.checkins          # or: make bench
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import multiprocessing
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx2
+import psycopg
+import sqlalchemy as sa
+
+from civicpass.adapters.db.engine import make_engine
+from civicpass.adapters.messaging import MemoryMessenger
+from civicpass.bootstrap import build, migrate
+from civicpass.domain.policy import StaffActor
+from civicpass.domain.sessions import SubjectKind
+from civicpass.domain.staff import Role
+from civicpass.services import checkins, demo
+from civicpass.services.auth import open_session
+from civicpass.settings import Settings
+
+POSTGRES_URL = os.environ.get("CIVICPASS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+SCHEMA = "civicpass_bench_checkins"
+CHECKINS = int(os.environ.get("CIVICPASS_BENCH_CHECKINS", "20000"))
+CLIENTS = int(os.environ.get("CIVICPASS_BENCH_CLIENTS", "64"))
+WORKERS = int(os.environ.get("CIVICPASS_BENCH_WORKERS", "2"))
+RESIDENTS = int(os.environ.get("CIVICPASS_BENCH_RESIDENTS", "2000"))
+COPY_ROWS = int(os.environ.get("CIVICPASS_BENCH_COPY_ROWS", "500000"))
+
+
+def _keys() -> dict[str, str]:
+    def key() -> str:
+        return base64.b64encode(os.urandom(32)).decode()
+
+    return {
+        "CIVICPASS_PII_KEYS": "k1:" + key(),
+        "CIVICPASS_BLIND_INDEX_KEY": key(),
+        "CIVICPASS_SIGNING_KEY": key(),
+        "CIVICPASS_KEYSTORE_KEY": key(),
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _reset_schema() -> None:
+    admin = make_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
+        conn.execute(sa.text(f'CREATE SCHEMA "{SCHEMA}"'))
+    admin.dispose()
+
+
+def prepare(env: dict[str, str]) -> tuple[list[str], str]:
+    """Residents with bearer tokens and one venue's current rotating code, made through the services."""
+    os.environ.update(env)
+    container = build(Settings(), messenger=MemoryMessenger())
+    migrate(container)
+    demo.seed_demo_city(container.deps, RESIDENTS, "bench")
+    with container.deps.uow() as uow:
+        ids = uow.residents.ids_after("", RESIDENTS)
+        tokens = [open_session(uow, container.deps, SubjectKind.RESIDENT, rid)[0] for rid in ids]
+        uow.commit()
+    admin = StaffActor("bench-admin", Role.ADMIN, "440100")
+    venue = checkins.register_venue(
+        container.deps, admin, checkins.NewVenue("Bench market", "market", "440106")
+    )
+    code = checkins.venue_code(container.deps, admin, venue.id).token
+    container.dispose()
+    return tokens, code
+
+
+async def _drive(url: str, tokens: list[str], code: str, count: int, clients: int) -> tuple[int, int, float]:
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(count):
+        queue.put_nowait(i)
+    acknowledged = failed = 0
+    limits = httpx2.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+    async def worker(client: httpx2.AsyncClient) -> None:
+        nonlocal acknowledged, failed
+        while not queue.empty():
+            i = queue.get_nowait()
+            body = {
+                "venue_code": code,
+                "client_id": uuid.uuid4().hex,
+                "scanned_at": datetime.now(UTC).isoformat(),
+            }
+            try:
+                response = await client.post(
+                    url, json=body, headers={"Authorization": f"Bearer {tokens[i % len(tokens)]}"}
+                )
+            except httpx2.TransportError:
+                failed += 1
+                continue
+            if response.status_code == 201:
+                acknowledged += 1
+            else:
+                failed += 1
+
+    started = time.perf_counter()
+    async with httpx2.AsyncClient(limits=limits, timeout=60) as client:
+        await asyncio.gather(*(worker(client) for _ in range(clients)))
+    return acknowledged, failed, time.perf_counter() - started
+
+
+def _load(
+    url: str, tokens: list[str], code: str, count: int, clients: int, out: multiprocessing.Queue
+) -> None:  # type: ignore[type-arg]
+    out.put(asyncio.run(_drive(url, tokens, code, count, clients)))
+
+
+def http_checkins(env: dict[str, str], workdir: Path) -> dict[str, float]:
+    tokens, code = prepare(env)
+    port = _free_port()
+    server_env = {**os.environ, **env, "CIVICPASS_PORT": str(port), "CIVICPASS_WORKERS": str(WORKERS)}
+    log = (workdir / "server.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "civicpass", "serve"], env=server_env, stdout=log, stderr=log
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx2.get(base + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                time.sleep(0.2)
+        start_count = _stored()
+        results: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
+        loader = multiprocessing.Process(
+            target=_load, args=(base + "/v1/me/check-ins", tokens, code, CHECKINS, CLIENTS, results)
+        )
+        loader.start()
+        acknowledged, failed, seconds = results.get()
+        loader.join()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+    stored = _stored() - start_count
+    print(f"[HTTP check-ins, PostgreSQL, {WORKERS} server workers, {CLIENTS} connections]")
+    print(f"  acknowledged {acknowledged}, refused or failed {failed}, stored {stored}")
+    print(f"  rate {acknowledged / seconds:10.0f} acknowledged check-ins/s over {seconds:.1f} s")
+    if stored != acknowledged:
+        raise SystemExit(f"LOSS: {acknowledged} acknowledged but {stored} stored")
+    print("  zero loss: every acknowledged check-in is stored")
+    return {"rate": acknowledged / seconds, "acknowledged": acknowledged, "stored": stored}
+
+
+def _stored() -> int:
+    engine = make_engine(POSTGRES_URL, schema=SCHEMA)
+    with engine.connect() as conn:
+        count = int(conn.execute(sa.text("SELECT count(*) FROM checkins")).scalar_one())
+    engine.dispose()
+    return count
+
+
+def copy_import() -> float:
+    """Bulk import through COPY (how feeds and migrations load check-ins)."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows = (
+        (
+            uuid.uuid4().hex,
+            now - timedelta(seconds=i % 86_400),
+            uuid.uuid4().hex,
+            f"r{i % 100_000}",
+            f"v{i % 500}",
+            now,
+            "rotating_code",
+            "medium",
+            "",
+        )
+        for i in range(COPY_ROWS)
+    )
+    with psycopg.connect(POSTGRES_URL, options=f"-c search_path={SCHEMA}") as conn:
+        started = time.perf_counter()
+        with (
+            conn.cursor() as cur,
+            cur.copy(
+                "COPY checkins (id, at, client_id, resident_id, venue_id, recorded_at, method, evidence, flags) FROM STDIN"
+            ) as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        conn.commit()
+        seconds = time.perf_counter() - started
+    rate = COPY_ROWS / seconds
+    print(f"[bulk import via COPY] {COPY_ROWS} rows in {seconds:.1f} s = {rate:10.0f} rows/s")
+    return rate
+
+
+def main() -> None:
+    print(
+        f"civicpass check-in benchmark on {platform.node()} ({os.cpu_count()} cores, Python {platform.python_version()})"
+    )
+    _reset_schema()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {
+            **_keys(),
+            "CIVICPASS_DATABASE_URL": POSTGRES_URL,
+            "CIVICPASS_DATABASE_SCHEMA": SCHEMA,
+            "CIVICPASS_DATA_DIR": tmp,
+            "CIVICPASS_PASSWORD_TIME_COST": "1",
+            "CIVICPASS_PASSWORD_MEMORY_COST": "1024",
+            "CIVICPASS_SWEEP_INTERVAL_SECONDS": "0",
+        }
+        try:
+            http_checkins(env, Path(tmp))
+            copy_import()
+        finally:
+            _reset_schema()
+            admin = make_engine(POSTGRES_URL)
+            with admin.begin() as conn:
+                conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
+            admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
