@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from civicpass.domain.errors import Conflict, FieldError, InvalidInput, Message, PermissionDenied
+from civicpass.domain.features import DEFAULT_PARAMETERS, PARAMETER_CHOICES
 from civicpass.domain.rules.certlogic import Compiled, compile_expression
 from civicpass.domain.rules.errors import RuleError
 
@@ -41,6 +42,8 @@ class Rule:
     release: Message | None
     source: str
     compiled: Compiled = field(compare=False, repr=False)
+    guard: str | None = field(default=None, compare=False)
+    """A top-level key of the rules' data that must not be null for the rule to fire (see ``guard_of``)."""
 
     def applies_at(self, now: datetime) -> bool:
         return self.valid_from <= now and (self.valid_to is None or now < self.valid_to)
@@ -121,6 +124,7 @@ def parse_ruleset(document: Mapping[str, Any]) -> RuleSet:
     if not isinstance(parameters, Mapping):
         problems.append(FieldError(("parameters",), "parameters_invalid", "an object"))
         parameters = {}
+    problems.extend(_check_parameters(parameters))
     raw_rules = document.get("rules")
     if not isinstance(raw_rules, Sequence) or isinstance(raw_rules, str) or not raw_rules:
         problems.append(FieldError(("rules",), "rules_missing", "at least one rule"))
@@ -136,6 +140,48 @@ def parse_ruleset(document: Mapping[str, Any]) -> RuleSet:
             "ruleset_invalid", Message("the rule set is not valid", "规则集无效"), errors=problems
         )
     return RuleSet(str(identifier), name, colors, dict(parameters), tuple(r for r in rules if r), document)
+
+
+def _check_parameters(parameters: Mapping[str, Any]) -> list[FieldError]:
+    """Known parameters must have a known value: a typo must not silently switch rules off."""
+    problems = []
+    for name, value in parameters.items():
+        choices = PARAMETER_CHOICES.get(name)
+        if choices is not None and value not in choices:
+            problems.append(
+                FieldError(("parameters", name), "parameter_invalid", "one of " + ", ".join(choices))
+            )
+        default = DEFAULT_PARAMETERS.get(name)
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        if isinstance(default, int | float) and not (numeric and value > 0):
+            problems.append(FieldError(("parameters", name), "parameter_invalid", "a positive number"))
+    return problems
+
+
+def guard_of(logic: Any) -> str | None:
+    """The top-level data key whose null value makes the rule false, if the logic's shape proves one.
+
+    CertLogic's ``and`` returns its first falsy operand without evaluating the rest, so for
+    ``{"and": [{"var": "K.x"}, ...]}`` a null ``K`` gives a falsy result; and ``{"===": [{"var": "K.x"}, c]}``
+    with a non-null literal ``c`` is false when ``K`` is null. Skipping such rules for residents without
+    ``K`` changes no result and saves most of the work, since most residents have few features.
+    """
+    if not isinstance(logic, Mapping) or len(logic) != 1:
+        return None
+    ((operator, operands),) = logic.items()
+    if operator not in ("and", "===") or not isinstance(operands, list) or not operands:
+        return None
+    if operator == "===" and (len(operands) != 2 or operands[1] is None or isinstance(operands[1], Mapping)):
+        return None
+    first = operands[0]
+    if (
+        isinstance(first, Mapping)
+        and set(first) == {"var"}
+        and isinstance(first["var"], str)
+        and "." in first["var"]
+    ):
+        return first["var"].split(".", 1)[0]
+    return None
 
 
 def _parse_rule(raw: Any, i: int, colors: Sequence[str], problems: list[FieldError]) -> Rule | None:
@@ -181,6 +227,7 @@ def _parse_rule(raw: Any, i: int, colors: Sequence[str], problems: list[FieldErr
         release=release,
         source=str(raw.get("source", "")),
         compiled=compiled,
+        guard=guard_of(raw["logic"]),
     )
 
 

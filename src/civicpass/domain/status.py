@@ -112,7 +112,11 @@ def evaluate(
     """
     context = build_context(facts, now, ruleset.parameters, zone)
     in_effect = ruleset.in_effect(now) if rules is None else rules
-    fired = [rule for rule in in_effect if _fires(rule, context)]
+    fired = [
+        rule
+        for rule in in_effect
+        if (rule.guard is None or context.get(rule.guard) is not None) and _fires(rule, context)
+    ]
     fired.sort(key=lambda r: (-ruleset.rank(r.color), r.identifier))
     color = fired[0].color if fired else ruleset.default_color
     reasons = tuple(
