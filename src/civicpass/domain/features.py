@@ -45,9 +45,14 @@ def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
-def _latest(facts: Sequence[Fact], kind: FactKind) -> Fact | None:
-    matching = [f for f in facts if f.kind is kind]
-    return max(matching, key=lambda f: (f.effective_at, f.recorded_at), default=None)
+def _latest_by_kind(facts: Sequence[Fact]) -> dict[FactKind, Fact]:
+    """The newest fact of each kind (by effective time, then recording time), in one pass."""
+    latest: dict[FactKind, Fact] = {}
+    for fact in facts:
+        held = latest.get(fact.kind)
+        if held is None or (fact.effective_at, fact.recorded_at) > (held.effective_at, held.recorded_at):
+            latest[fact.kind] = fact
+    return latest
 
 
 class _Evidence:
@@ -135,8 +140,9 @@ def build_context(
     live = [f for f in facts if f.holds_at(now)]
     evidence = _Evidence(live, params, zone)
     context: dict[str, Any] = {"now": iso(now), "params": params}
+    latest = _latest_by_kind(live)
 
-    case = _latest(live, FactKind.CASE)
+    case = latest.get(FactKind.CASE)
     context["case"] = (
         {"active": True, "classification": case.data["classification"], "since": iso(case.effective_at)}
         if case is not None and case.data.get("classification") in CASE_CLASSES
@@ -147,7 +153,7 @@ def build_context(
         (FactKind.SECONDARY_CONTACT, "secondary_contact"),
         (FactKind.SPATIOTEMPORAL_COMPANION, "companion"),
     ):
-        fact = _latest(live, kind)
+        fact = latest.get(kind)
         context[key] = None if fact is None else _trigger(fact.effective_at, evidence, now, params)
 
     fever = float(params["fever_celsius"])
@@ -165,7 +171,7 @@ def build_context(
             "symptoms": sorted(declared.data.get("symptoms") or []),
         }
 
-    arrival = _latest(live, FactKind.RISK_AREA_ARRIVAL)
+    arrival = latest.get(FactKind.RISK_AREA_ARRIVAL)
     context["arrival"] = None
     if arrival is not None:
         arrived = parse_time(str(arrival.data["arrived_at"]))
@@ -176,7 +182,7 @@ def build_context(
             "region": arrival.data["region"],
         }
 
-    order = _latest(live, FactKind.ISOLATION_ORDER)
+    order = latest.get(FactKind.ISOLATION_ORDER)
     context["isolation"] = None
     if order is not None:
         until = parse_time(str(order.data["until"]))
@@ -189,7 +195,7 @@ def build_context(
             "negative_test_at_end": evidence.negative_after(until - evidence.gap),
         }
 
-    peer = _latest(live, FactKind.PEER_STATUS)
+    peer = latest.get(FactKind.PEER_STATUS)
     context["peer"] = (
         None
         if peer is None
