@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import multiprocessing
 import os
 import platform
@@ -30,6 +29,7 @@ import httpx2
 import psycopg
 import sqlalchemy as sa
 
+from bench.common import random_keys
 from civicpass.adapters.db.engine import make_engine
 from civicpass.adapters.messaging import MemoryMessenger
 from civicpass.bootstrap import build, migrate
@@ -47,18 +47,6 @@ CLIENTS = int(os.environ.get("CIVICPASS_BENCH_CLIENTS", "64"))
 WORKERS = int(os.environ.get("CIVICPASS_BENCH_WORKERS", "2"))
 RESIDENTS = int(os.environ.get("CIVICPASS_BENCH_RESIDENTS", "2000"))
 COPY_ROWS = int(os.environ.get("CIVICPASS_BENCH_COPY_ROWS", "500000"))
-
-
-def _keys() -> dict[str, str]:
-    def key() -> str:
-        return base64.b64encode(os.urandom(32)).decode()
-
-    return {
-        "CIVICPASS_PII_KEYS": "k1:" + key(),
-        "CIVICPASS_BLIND_INDEX_KEY": key(),
-        "CIVICPASS_SIGNING_KEY": key(),
-        "CIVICPASS_KEYSTORE_KEY": key(),
-    }
 
 
 def _free_port() -> int:
@@ -223,7 +211,7 @@ def main() -> None:
     _reset_schema()
     with tempfile.TemporaryDirectory() as tmp:
         env = {
-            **_keys(),
+            **{f"CIVICPASS_{name.upper()}": value for name, value in random_keys().items()},
             "CIVICPASS_DATABASE_URL": POSTGRES_URL,
             "CIVICPASS_DATABASE_SCHEMA": SCHEMA,
             "CIVICPASS_DATA_DIR": tmp,

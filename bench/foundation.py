@@ -10,7 +10,6 @@ figures are per-core latency-bound rates; compare the two databases as a ratio m
 
 from __future__ import annotations
 
-import base64
 import os
 import platform
 import tempfile
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from bench.common import bench_settings
 from civicpass.adapters.db.engine import make_engine
 from civicpass.adapters.messaging import MemoryMessenger
 from civicpass.bootstrap import Container, build, migrate
@@ -26,7 +26,6 @@ from civicpass.domain.identity import Document, DocumentType
 from civicpass.domain.policy import ResidentActor
 from civicpass.services import demo
 from civicpass.services.declarations import Submission, submit
-from civicpass.settings import Settings
 
 RESIDENTS = int(os.environ.get("CIVICPASS_BENCH_RESIDENTS", "5000"))
 DECLARATIONS = int(os.environ.get("CIVICPASS_BENCH_DECLARATIONS", "2000"))
@@ -43,20 +42,6 @@ HEALTH = {
         "fever_cluster": False,
     },
 }
-
-
-def _settings(url: str, data_dir: Path, schema: str | None) -> Settings:
-    key = base64.b64encode(os.urandom(32)).decode()
-    return Settings(
-        database_url=url,
-        database_schema=schema,
-        data_dir=data_dir,
-        pii_keys="k1:" + key,
-        blind_index_key=base64.b64encode(os.urandom(32)).decode(),
-        signing_key=base64.b64encode(os.urandom(32)).decode(),
-        password_time_cost=1,
-        password_memory_cost=1024,
-    )
 
 
 def _rate(count: int, seconds: float) -> str:
@@ -101,7 +86,9 @@ def main() -> None:
         f"civicpass foundation benchmark on {platform.node()} ({os.cpu_count()} cores, Python {platform.python_version()})"
     )
     with tempfile.TemporaryDirectory() as tmp:
-        sqlite = build(_settings(f"sqlite:///{tmp}/bench.db", Path(tmp), None), messenger=MemoryMessenger())
+        sqlite = build(
+            bench_settings(f"sqlite:///{tmp}/bench.db", Path(tmp), None), messenger=MemoryMessenger()
+        )
         try:
             lite = run(sqlite, "SQLite (WAL, synchronous=FULL)")
         finally:
@@ -110,7 +97,7 @@ def main() -> None:
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
             conn.execute(sa.text(f'CREATE SCHEMA "{SCHEMA}"'))
-        postgres = build(_settings(POSTGRES_URL, Path(tmp), SCHEMA), messenger=MemoryMessenger())
+        postgres = build(bench_settings(POSTGRES_URL, Path(tmp), SCHEMA), messenger=MemoryMessenger())
         try:
             pg = run(postgres, "PostgreSQL (psycopg 3)")
         finally:

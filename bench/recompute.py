@@ -17,7 +17,6 @@ Single thread, so (a) is a per-core figure. Colors from both databases must equa
 
 from __future__ import annotations
 
-import base64
 import os
 import platform
 import random
@@ -33,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from bench.common import bench_settings
 from civicpass.adapters.db import tables
 from civicpass.adapters.db.engine import make_engine
 from civicpass.adapters.files import bundled_ruleset
@@ -44,7 +44,6 @@ from civicpass.domain.rulesets import parse_ruleset
 from civicpass.domain.status import evaluate
 from civicpass.services import demo
 from civicpass.services.status import recompute_everyone
-from civicpass.settings import Settings
 
 RESIDENTS = int(os.environ.get("CIVICPASS_BENCH_RECOMPUTE_RESIDENTS", "100000"))
 POSTGRES_URL = os.environ.get("CIVICPASS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -212,20 +211,6 @@ def evaluation(people: Sequence[Sequence[Fact]]) -> tuple[float, Counter[str]]:
     return len(people) / seconds, colors
 
 
-def _settings(url: str, data_dir: Path, schema: str | None) -> Settings:
-    key = base64.b64encode(os.urandom(32)).decode()
-    return Settings(
-        database_url=url,
-        database_schema=schema,
-        data_dir=data_dir,
-        pii_keys="k1:" + key,
-        blind_index_key=base64.b64encode(os.urandom(32)).decode(),
-        signing_key=base64.b64encode(os.urandom(32)).decode(),
-        password_time_cost=1,
-        password_memory_cost=1024,
-    )
-
-
 def _resident_ids(container: Container) -> list[str]:
     ids: list[str] = []
     while True:
@@ -319,7 +304,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         sqlite = build(
-            _settings(f"sqlite:///{tmp}/bench.db", Path(tmp), None),
+            bench_settings(f"sqlite:///{tmp}/bench.db", Path(tmp), None),
             messenger=MemoryMessenger(),
             clock=FixedClock(),
         )
@@ -332,7 +317,7 @@ def main() -> None:
             conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
             conn.execute(sa.text(f'CREATE SCHEMA "{SCHEMA}"'))
         postgres = build(
-            _settings(POSTGRES_URL, Path(tmp), SCHEMA), messenger=MemoryMessenger(), clock=FixedClock()
+            bench_settings(POSTGRES_URL, Path(tmp), SCHEMA), messenger=MemoryMessenger(), clock=FixedClock()
         )
         try:
             pg = recompute(postgres, "PostgreSQL (psycopg 3)", drafts, colors)
