@@ -1,6 +1,7 @@
 """Run every benchmark: ``python -m bench`` (what ``make bench`` does)."""
 
-from bench import foundation, recompute
+from bench import checkins, foundation, recompute
 
 foundation.main()
 recompute.main()
+checkins.main()
