@@ -371,12 +371,19 @@ class _Checkins:
         )
 
     def prior_uses(
-        self, venue_id: str, window_start: datetime | None, start: datetime, end: datetime, resident_id: str
+        self,
+        venue_id: str,
+        window_start: datetime | None,
+        start: datetime,
+        end: datetime,
+        resident_id: str,
+        located: bool,
     ) -> list[PriorUse]:
         return [
             PriorUse(c.resident_id, c.at, c.location)
             for c in self.s.checkins
-            if c.venue_id == venue_id
+            if (c.resident_id == resident_id or (located and c.location is not None))
+            and c.venue_id == venue_id
             and start <= c.at <= end
             and (c.window_start == window_start if window_start else c.method is Method.STATIC_CODE)
         ]

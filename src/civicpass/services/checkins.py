@@ -204,7 +204,12 @@ def _store_scan(deps: Deps, subject: str, scan: ScanIn, opened: VenueCodeClaims)
         rotating_window = None if opened.static else opened.window_start
         around = policy.forwarding_within + policy.replay_after
         prior = uow.checkins.prior_uses(
-            venue.id, rotating_window, scan.scanned_at - around, scan.scanned_at + around, subject
+            venue.id,
+            rotating_window,
+            scan.scanned_at - around,
+            scan.scanned_at + around,
+            subject,
+            located=scan.location is not None,
         )
         venue_location = (
             Location(venue.lat, venue.lon) if venue.lat is not None and venue.lon is not None else None

@@ -130,28 +130,35 @@ class SqlCheckins(_Repo):
         return None if row is None else _checkin(row)
 
     def prior_uses(
-        self, venue_id: str, window_start: datetime | None, start: datetime, end: datetime, resident_id: str
+        self,
+        venue_id: str,
+        window_start: datetime | None,
+        start: datetime,
+        end: datetime,
+        resident_id: str,
+        located: bool,
     ) -> list[PriorUse]:
         """Earlier scans of the same venue code window (or static code) that grading can use.
 
-        Only the ones that can matter: this resident's own (replay) and those with a location (forwarding).
+        Only the ones that can matter: this resident's own (replay; found through the resident index) and,
+        when the new scan has a location to compare, the others that have one (forwarding).
         """
         c = t.checkins.c
-        query = sa.select(c.resident_id, c.at, c.lat, c.lon).where(
-            c.venue_id == venue_id,
-            c.at.between(start, end),
-            sa.or_(c.resident_id == resident_id, c.lat.is_not(None)),
+        same_code = c.window_start == window_start if window_start else c.method == Method.STATIC_CODE.value
+        base = sa.select(c.resident_id, c.at, c.lat, c.lon).where(
+            c.venue_id == venue_id, c.at.between(start, end), same_code
         )
-        query = query.where(
-            c.window_start == window_start if window_start else c.method == Method.STATIC_CODE.value
-        )
+        queries = [base.where(c.resident_id == resident_id)]
+        if located:
+            queries.append(base.where(c.lat.is_not(None), c.resident_id != resident_id).limit(1000))
         return [
             PriorUse(
                 r.resident_id,
                 r.at,
                 Location(r.lat, r.lon) if r.lat is not None and r.lon is not None else None,
             )
-            for r in self.conn.execute(query.limit(1000))
+            for query in queries
+            for r in self.conn.execute(query)
         ]
 
     def of_resident(self, resident_id: str, start: datetime, end: datetime) -> list[CheckIn]:
