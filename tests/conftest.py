@@ -112,6 +112,7 @@ def _settings(url: str, data_dir: Path, schema: str | None = None, **overrides: 
         password_memory_cost=1024,
         demo_residents=200,
         sweep_interval_seconds=0,
+        checkin_maintenance_interval_seconds=0,
         **TEST_KEYS,
         **overrides,
     )

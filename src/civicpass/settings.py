@@ -68,6 +68,10 @@ class Settings(BaseSettings):
         60,
         description="how often the server re-evaluates statuses due for review (0: never; use `civicpass status sweep`)",
     )
+    checkin_maintenance_interval_seconds: int = Field(
+        3600,
+        description="how often the server makes check-in partitions ahead and purges expired ones (0: never)",
+    )
     timezone: str = Field(
         "Asia/Shanghai", description="IANA time zone of the region: days and shown times use it"
     )

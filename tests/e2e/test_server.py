@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx2
@@ -30,6 +31,7 @@ class Server:
     url: str
     process: subprocess.Popen[str]
     output: Path
+    schema: str | None = None
 
     def text(self) -> str:
         return self.output.read_text()
@@ -88,7 +90,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     else:
         process.kill()
         pytest.fail("server did not answer /health within 60 s:\n" + output.read_text())
-    yield Server(url, process, output)
+    yield Server(url, process, output, database.get("CIVICPASS_DATABASE_SCHEMA"))
     process.terminate()
     process.wait(timeout=15)
     if database:
@@ -156,3 +158,26 @@ def test_development_secrets_were_generated_into_var(server: Server) -> None:
     assert secrets.exists()
     assert oct(secrets.stat().st_mode & 0o777) == "0o600"
     assert len(base64.b64decode(json.loads(secrets.read_text())["blind_index_key"])) == 32
+
+
+def test_the_server_makes_check_in_partitions_ahead_on_postgresql(server: Server) -> None:
+    if server.schema is None:
+        pytest.skip("SQLite has no partitions: check-ins are indexed by time")
+    expected = {
+        f"checkins_p{(datetime.now(UTC) + timedelta(days=d)).strftime('%Y%m%d')}" for d in range(0, 8)
+    }
+    engine = make_engine(POSTGRES_URL, schema=server.schema)
+    deadline = time.monotonic() + 30
+    found: set[str] = set()
+    while time.monotonic() < deadline and not expected <= found:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = :s AND tablename LIKE 'checkins_p%'"
+                ),
+                {"s": server.schema},
+            )
+            found = {r[0] for r in rows}
+        time.sleep(0.5)
+    engine.dispose()
+    assert expected <= found, f"missing partitions: {sorted(expected - found)}"

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from fastapi import FastAPI
 
 from civicpass import __version__
+from civicpass.adapters.db.partitions import SqlCheckinStorage
 from civicpass.bootstrap import Container, build
+from civicpass.services.maintenance import maintain
 from civicpass.services.status import sweep
 from civicpass.settings import Settings
 from civicpass.web import problems
@@ -38,12 +40,23 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        sweeper = None
-        if wired.settings.sweep_interval_seconds > 0:
-            sweeper = asyncio.create_task(_sweep_forever(wired, wired.settings.sweep_interval_seconds))
+        config = wired.settings
+        storage = SqlCheckinStorage(wired.engine)
+        chores = [
+            asyncio.create_task(_every(interval, name, job))
+            for interval, name, job in (
+                (config.sweep_interval_seconds, "status sweep", lambda: sweep(wired.deps)),
+                (
+                    config.checkin_maintenance_interval_seconds,
+                    "check-in maintenance",
+                    lambda: maintain(wired.deps, storage),
+                ),
+            )
+            if interval > 0
+        ]
         yield
-        if sweeper is not None:
-            sweeper.cancel()
+        for chore in chores:
+            chore.cancel()
         if container is None:
             wired.dispose()
 
@@ -61,17 +74,21 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     return app
 
 
-async def _sweep_forever(container: Container, interval: int) -> None:
-    """Re-evaluate statuses that are due (windows lapsing, facts expiring) so residents are told promptly."""
+async def _every(interval: int, name: str, job: Callable[[], object]) -> None:
+    """Run a chore in a worker thread every ``interval`` seconds (first run soon after start-up).
+
+    Statuses due for review are re-evaluated so residents are told promptly; check-in partitions are made
+    ahead and expired ones purged. A failed run must not stop the server; the next one retries.
+    """
+    await asyncio.sleep(min(interval, 5))
     while True:
-        await asyncio.sleep(interval)
         try:
-            reviewed = await anyio.to_thread.run_sync(sweep, container.deps)
-        except Exception:  # a failed sweep must not stop the server; the next one retries
-            log.exception("status sweep failed")
+            result = await anyio.to_thread.run_sync(job)
+        except Exception:  # the chore's own errors are logged; the server keeps serving
+            log.exception("%s failed", name)
         else:
-            if reviewed:
-                log.info("status sweep reviewed %d residents", reviewed)
+            log.info("%s: %s", name, result)
+        await asyncio.sleep(interval)
 
 
 def app_from_environment() -> FastAPI:
