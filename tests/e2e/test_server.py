@@ -7,6 +7,7 @@ import json
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -160,9 +161,16 @@ def test_development_secrets_were_generated_into_var(server: Server) -> None:
     assert len(base64.b64decode(json.loads(secrets.read_text())["blind_index_key"])) == 32
 
 
-def test_the_server_makes_check_in_partitions_ahead_on_postgresql(server: Server) -> None:
+def test_check_in_storage_is_partitioned_by_day_on_postgresql_and_indexed_by_time_on_sqlite(
+    server: Server,
+) -> None:
     if server.schema is None:
-        pytest.skip("SQLite has no partitions: check-ins are indexed by time")
+        database = sqlite3.connect(server.output.parent / "var" / "civicpass.db")
+        names = {row[0] for row in database.execute("SELECT name FROM sqlite_master")}
+        database.close()
+        assert {"checkins", "ix_checkins_venue_at", "ix_checkins_resident_at"} <= names
+        assert not any(name.startswith("checkins_p") for name in names)
+        return
     expected = {
         f"checkins_p{(datetime.now(UTC) + timedelta(days=d)).strftime('%Y%m%d')}" for d in range(0, 8)
     }
