@@ -26,16 +26,37 @@ from civicpass.domain.checkins import CheckIn, Method, PriorUse
 from civicpass.domain.declarations import Declaration
 from civicpass.domain.facts import Fact, FactState
 from civicpass.domain.forms import FormVersion
-from civicpass.domain.identity import Document
+from civicpass.domain.identity import Document, DocumentType
 from civicpass.domain.phone import PhoneChallenge
 from civicpass.domain.regions import Region
-from civicpass.domain.residents import Guardianship, Resident
+from civicpass.domain.residents import Guardianship, PersonalData, Resident, ResidentKind
 from civicpass.domain.rulesets import RuleSetState, RuleSetVersion
 from civicpass.domain.sessions import Session
 from civicpass.domain.staff import StaffMember
 from civicpass.domain.venues import Venue
 from civicpass.services.context import Deps, IssuerInfo, Limits
 from civicpass.services.ports import RiskArea, StoredResponse, StoredStatus
+
+
+def make_resident(
+    resident_id: str,
+    *,
+    phone: str | None = None,
+    kind: ResidentKind = ResidentKind.SELF,
+    name: str = "张小三",
+    document: Document | None = None,
+) -> Resident:
+    """A resident of Tianhe (440106) for service tests; a passport derived from the id unless given."""
+    return Resident(
+        resident_id,
+        "pseudonym-" + resident_id,
+        kind,
+        PersonalData(name, document or Document(DocumentType.PASSPORT, "E" + resident_id), phone, None),
+        None,
+        "440106",
+        True,
+        datetime(2022, 1, 1, tzinfo=UTC),
+    )
 
 
 class MemoryKeyStore(FileKeyStore):

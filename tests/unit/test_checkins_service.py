@@ -20,7 +20,7 @@ from civicpass.domain.codes import PREFIX, Rejection
 from civicpass.domain.errors import InvalidInput, NotFound, PermissionDenied
 from civicpass.domain.identity import Document, DocumentType
 from civicpass.domain.policy import ResidentActor, StaffActor
-from civicpass.domain.residents import PersonalData, Resident, ResidentKind
+from civicpass.domain.residents import Resident, ResidentKind
 from civicpass.domain.staff import Role
 from civicpass.domain.venues import STATIC_CODE_LIFETIME, Venue, VenueCodeClaims, VenueKind
 from civicpass.services import checkins, codes, maintenance, rulesets
@@ -28,7 +28,7 @@ from civicpass.services.checkins import NewVenue, ScanIn
 from civicpass.services.context import Deps
 from civicpass.services.ports import DroppedDays
 from civicpass.services.trust import own_trust_list
-from tests.fakes import FakeClock, FakeStore, fake_deps
+from tests.fakes import FakeClock, FakeStore, fake_deps, make_resident
 
 START = datetime(2022, 5, 3, 8, 0, tzinfo=UTC)
 ME, KID, OTHER = "r-1", "r-2", "r-3"
@@ -48,15 +48,8 @@ def north_of(place: Location, km: float) -> Location:
 
 def _resident(resident_id: str, kind: ResidentKind = ResidentKind.SELF) -> Resident:
     phone = None if kind is ResidentKind.DEPENDENT else "+8613800138" + resident_id[-3:].replace("-", "0")
-    return Resident(
-        resident_id,
-        "pseudonym-" + resident_id,
-        kind,
-        PersonalData("张小三", Document(DocumentType.PASSPORT, "E99" + resident_id), phone, None),
-        None,
-        "440106",
-        True,
-        datetime(2022, 1, 1, tzinfo=UTC),
+    return make_resident(
+        resident_id, phone=phone, kind=kind, document=Document(DocumentType.PASSPORT, "E99" + resident_id)
     )
 
 

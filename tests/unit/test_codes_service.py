@@ -27,14 +27,14 @@ from civicpass.domain.codes import CodeKind, Rejection
 from civicpass.domain.errors import InvalidInput, PermissionDenied
 from civicpass.domain.identity import Document, DocumentType
 from civicpass.domain.policy import ResidentActor, StaffActor
-from civicpass.domain.residents import PersonalData, Resident, ResidentKind
+from civicpass.domain.residents import Resident, ResidentKind
 from civicpass.domain.staff import Role
 from civicpass.domain.trustlist import KeyStatus, TrustList
 from civicpass.domain.venues import STATIC_CODE_LIFETIME
 from civicpass.services import codes, declarations, rulesets, trust
 from civicpass.services.context import Deps
 from civicpass.services.declarations import Submission
-from tests.fakes import FakeClock, FakeStore, fake_deps
+from tests.fakes import FakeClock, FakeStore, fake_deps, make_resident
 
 ME, KID, OTHER = "r-1", "r-2", "r-3"
 ME_ACTOR = ResidentActor(ME)
@@ -55,16 +55,8 @@ LONGEST_CODE = STATIC_CODE_LIFETIME + timedelta(seconds=30)
 
 def _resident(resident_id: str, name: str, kind: ResidentKind = ResidentKind.SELF) -> Resident:
     phone = None if kind is ResidentKind.DEPENDENT else "+86138001380" + resident_id[-1].zfill(2)
-    return Resident(
-        resident_id,
-        "pseudonym-" + resident_id,
-        kind,
-        PersonalData(name, Document(DocumentType.PASSPORT, "E9900" + resident_id[-1]), phone, None),
-        None,
-        "440106",
-        True,
-        datetime(2022, 1, 1, tzinfo=UTC),
-    )
+    document = Document(DocumentType.PASSPORT, "E9900" + resident_id[-1])
+    return make_resident(resident_id, phone=phone, kind=kind, name=name, document=document)
 
 
 @dataclass

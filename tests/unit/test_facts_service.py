@@ -16,13 +16,13 @@ from civicpass.domain.facts import FactKind, FactSource, FactState
 from civicpass.domain.features import iso
 from civicpass.domain.identity import Document, DocumentType
 from civicpass.domain.policy import ResidentActor, StaffActor
-from civicpass.domain.residents import Guardianship, PersonalData, Resident, ResidentKind
+from civicpass.domain.residents import Guardianship, Resident, ResidentKind
 from civicpass.domain.staff import Role
 from civicpass.services import facts, rulesets
 from civicpass.services import status as status_service
 from civicpass.services.context import Deps
 from civicpass.services.facts import NewFact
-from tests.fakes import FakeClock, FakeStore, fake_deps
+from tests.fakes import FakeClock, FakeStore, fake_deps, make_resident
 
 SELF, PARENT, CHILD = "r-self", "r-parent", "r-child"
 SELF_PHONE, PARENT_PHONE = "+8613800138000", "+8613900139000"
@@ -36,16 +36,7 @@ DAY = timedelta(days=1)
 
 def _resident(resident_id: str, phone: str | None, kind: ResidentKind = ResidentKind.SELF) -> Resident:
     document = Document(DocumentType.NONE, None) if phone is None else Document(DocumentType.PASSPORT, "E1")
-    return Resident(
-        resident_id,
-        "pseudonym-" + resident_id,
-        kind,
-        PersonalData("张小三", document, phone, None),
-        None,
-        "440106",
-        True,
-        datetime(2022, 1, 1, tzinfo=UTC),
-    )
+    return make_resident(resident_id, phone=phone, kind=kind, document=document)
 
 
 @dataclass

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,15 +18,14 @@ from civicpass.adapters.messaging import MemoryMessenger
 from civicpass.domain.errors import Conflict, NotFound, PermissionDenied
 from civicpass.domain.facts import Fact, FactKind, FactSource, FactState
 from civicpass.domain.features import iso
-from civicpass.domain.identity import Document, DocumentType
 from civicpass.domain.policy import ResidentActor, StaffActor
-from civicpass.domain.residents import PersonalData, Resident, ResidentKind
+from civicpass.domain.residents import Resident
 from civicpass.domain.staff import Role
 from civicpass.services import declarations, risk_areas, rulesets
 from civicpass.services import status as status_service
 from civicpass.services.context import Deps
 from civicpass.services.declarations import Submission
-from tests.fakes import FakeClock, FakeStore, fake_deps
+from tests.fakes import FakeClock, FakeStore, fake_deps, make_resident
 
 ZONE = ZoneInfo("Asia/Shanghai")
 ME, OTHER = "r-1", "r-2"
@@ -45,16 +44,7 @@ WELL = {"temperature_c": 36.6, "feels_well": True}
 
 
 def _resident(resident_id: str, phone: str | None) -> Resident:
-    return Resident(
-        resident_id,
-        "pseudonym-" + resident_id,
-        ResidentKind.SELF,
-        PersonalData("张小三", Document(DocumentType.PASSPORT, "E" + resident_id), phone, None),
-        None,
-        "440106",
-        True,
-        datetime(2022, 1, 1, tzinfo=UTC),
-    )
+    return make_resident(resident_id, phone=phone)
 
 
 @dataclass
