@@ -191,10 +191,7 @@ def check_in(deps: Deps, actor: ResidentActor, scan: ScanIn) -> tuple[CheckIn, b
 
 def _store_scan(deps: Deps, subject: str, scan: ScanIn, opened: VenueCodeClaims) -> tuple[CheckIn, bool]:
     policy = _policy(deps)
-    with deps.uow() as uow:
-        existing = uow.checkins.find(subject, scan.client_id, scan.scanned_at)
-        if existing is not None:
-            return existing, False
+    with deps.uow() as uow:  # the caller looked for a retry; a racing twin is caught by the unique key
         venue = uow.venues.get(opened.venue_id)
         if venue is None or not venue.active:
             raise NotFound(
