@@ -28,6 +28,8 @@ class IssuedCode:
     token: str
     claims: CodeClaims
     refresh_after_seconds: int
+    masked_name: str
+    """The holder's masked name (张*三), for printed offline codes."""
 
 
 def issue(
@@ -68,7 +70,7 @@ def issue(
     )
     token = deps.codec.issue(claims, deps.keystore.active(now))
     refresh = max(int(lifetime.total_seconds()) - 30, int(lifetime.total_seconds()) // 2)
-    return IssuedCode(token, claims, refresh)
+    return IssuedCode(token, claims, refresh, mask_name(resident.pii.name))
 
 
 def verify_offline(deps: Deps, token: str, trust_list: TrustList | None = None) -> Verification:

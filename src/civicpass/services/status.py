@@ -46,9 +46,9 @@ def recompute_in(uow: UnitOfWork, deps: Deps, subject_ids: Sequence[str]) -> lis
     (``status:resident:changed``) in the same transaction, for the transparency log to consume. With no
     active rule set nothing is evaluated: activating the first one re-evaluates everyone.
     """
-    if uow.rulesets.active() is None:
+    ruleset = uow.rulesets.active()  # loading a rule set compiles its rules: once per batch
+    if ruleset is None:
         return []
-    ruleset = active_ruleset(uow)
     facts = uow.facts.for_subjects(subject_ids)
     stored = uow.statuses.get_many(subject_ids)
     now = deps.clock.now()

@@ -9,7 +9,6 @@ from fastapi.responses import JSONResponse
 
 from civicpass.adapters import render
 from civicpass.domain.checkins import Direction
-from civicpass.domain.masking import mask_name
 from civicpass.services import codes
 from civicpass.services.trust import signed_trust_list
 from civicpass.web.deps import CurrentResident, CurrentStaff, ServiceDeps
@@ -56,9 +55,7 @@ def offline_code(
     issued = codes.issue(deps, actor, subject, offline_days=days or deps.limits.offline_code_days)
     if format == "json":
         return JSONResponse(_issued_view(issued))
-    with deps.uow() as uow:
-        resident = uow.residents.get(subject)
-    name = mask_name(resident.pii.name) if resident else "*"
+    name = issued.masked_name
     until = issued.claims.expires_at.astimezone(deps.zone).strftime("%Y-%m-%d %H:%M")
     issuer = deps.issuer.names.get("zh-CN", deps.issuer.id)
     if format == "pdf":
