@@ -8,7 +8,6 @@ against the trust list's key for the code's ``kid``, and finally hands the claim
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ import cbor2
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from civicpass.adapters.crypto import b64url
 from civicpass.adapters.crypto.cose import (
     CodeFormatError,
     PublicKey,
@@ -38,18 +38,16 @@ MAX_INFLATED = 4096
 """A civicpass code's CWT is about 100 bytes; anything inflating past 4 KiB is refused as a bomb."""
 
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def public_key_of(key: IssuerKey) -> PublicKey:
     """The key in a trust-list JWK (RFC 8037 OKP Ed25519, RFC 7518 EC P-256)."""
     jwk = key.jwk
     if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
-        return Ed25519PublicKey.from_public_bytes(_unb64(jwk["x"]))
+        return Ed25519PublicKey.from_public_bytes(b64url.decode(jwk["x"]))
     if jwk.get("kty") == "EC" and jwk.get("crv") == "P-256":
         numbers = ec.EllipticCurvePublicNumbers(
-            int.from_bytes(_unb64(jwk["x"]), "big"), int.from_bytes(_unb64(jwk["y"]), "big"), ec.SECP256R1()
+            int.from_bytes(b64url.decode(jwk["x"]), "big"),
+            int.from_bytes(b64url.decode(jwk["y"]), "big"),
+            ec.SECP256R1(),
         )
         return numbers.public_key()
     raise ValueError(f"unsupported JWK {jwk.get('kty')}/{jwk.get('crv')}")

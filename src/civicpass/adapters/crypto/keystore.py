@@ -9,7 +9,6 @@ implements the same port.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import threading
@@ -24,6 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from civicpass.adapters.crypto import b64url
+from civicpass.adapters.crypto.cose import kid_for
 from civicpass.domain.errors import Conflict, Message, NotFound
 from civicpass.domain.trustlist import IssuerKey, KeyStatus
 
@@ -31,31 +32,22 @@ PrivateKey = Ed25519PrivateKey | ec.EllipticCurvePrivateKey
 COSE_ALG = {"EdDSA": -8, "ES256": -7}
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def kid_of(private: PrivateKey) -> str:
-    """First 8 bytes of SHA-256 over the DER SubjectPublicKeyInfo, hex (as in EU DCC key ids)."""
-    spki = private.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    digest = hashes.Hash(hashes.SHA256())
-    digest.update(spki)
-    return digest.finalize()[:8].hex()
+    """The key id (``cose.kid_for`` of the public key), hex, as the trust list and COSE headers carry it."""
+    return kid_for(private.public_key()).hex()
 
 
 def jwk_of(private: PrivateKey) -> dict[str, str]:
     public = private.public_key()
     if isinstance(private, Ed25519PrivateKey):
         raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        return {"kty": "OKP", "crv": "Ed25519", "x": _b64(raw), "use": "sig"}
+        return {"kty": "OKP", "crv": "Ed25519", "x": b64url.encode(raw), "use": "sig"}
     numbers = private.public_key().public_numbers()
     return {
         "kty": "EC",
         "crv": "P-256",
-        "x": _b64(numbers.x.to_bytes(32, "big")),
-        "y": _b64(numbers.y.to_bytes(32, "big")),
+        "x": b64url.encode(numbers.x.to_bytes(32, "big")),
+        "y": b64url.encode(numbers.y.to_bytes(32, "big")),
         "use": "sig",
     }
 
@@ -113,10 +105,10 @@ class FileKeyStore:
             serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
         nonce = os.urandom(12)
-        return _b64(nonce + self._aead.encrypt(nonce, der, f"keystore:{kid}".encode()))
+        return b64url.encode(nonce + self._aead.encrypt(nonce, der, f"keystore:{kid}".encode()))
 
     def _open(self, entry: dict[str, Any]) -> PrivateKey:
-        raw = base64.urlsafe_b64decode(entry["sealed"] + "=" * (-len(entry["sealed"]) % 4))
+        raw = b64url.decode(entry["sealed"])
         der = self._aead.decrypt(raw[:12], raw[12:], f"keystore:{entry['kid']}".encode())
         key = serialization.load_der_private_key(der, password=None)
         if not isinstance(key, Ed25519PrivateKey | ec.EllipticCurvePrivateKey):

@@ -8,7 +8,6 @@ use the active key and old envelopes stay readable while their key is in the key
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import os
@@ -18,20 +17,14 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from civicpass.adapters.crypto import b64url
+
 _VERSION = "v1"
 _NONCE = 12
 
 
 class PiiDecryptionError(Exception):
     """An envelope could not be opened: unknown key id, wrong context or tampered bytes."""
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 @dataclass(frozen=True)
@@ -51,7 +44,7 @@ class PiiCipher:
     def encrypt(self, plaintext: str, context: str) -> str:
         nonce = os.urandom(_NONCE)
         sealed = AESGCM(self.keys[self.active]).encrypt(nonce, plaintext.encode(), context.encode())
-        return f"{_VERSION}.{self.active}.{_b64(nonce + sealed)}"
+        return f"{_VERSION}.{self.active}.{b64url.encode(nonce + sealed)}"
 
     def decrypt(self, envelope: str, context: str) -> str:
         try:
@@ -60,7 +53,7 @@ class PiiCipher:
             raise PiiDecryptionError("not an envelope") from None
         if version != _VERSION or kid not in self.keys:
             raise PiiDecryptionError(f"unknown envelope version {version!r} or key id {kid!r}")
-        raw = _unb64(body)
+        raw = b64url.decode(body)
         try:
             return AESGCM(self.keys[kid]).decrypt(raw[:_NONCE], raw[_NONCE:], context.encode()).decode()
         except InvalidTag:

@@ -7,8 +7,6 @@ the first 8 bytes of SHA-256 over the DER SubjectPublicKeyInfo, hex-encoded.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,13 +15,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+from civicpass.adapters.crypto import b64url
+from civicpass.adapters.crypto.cose import kid_for
 
 
 def canonical(document: Mapping[str, Any]) -> bytes:
@@ -33,23 +26,22 @@ def canonical(document: Mapping[str, Any]) -> bytes:
 class Ed25519Signer:
     def __init__(self, seed: bytes) -> None:
         self._key = Ed25519PrivateKey.from_private_bytes(seed)
-        spki = self._key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        self.key_id = hashlib.sha256(spki).digest()[:8].hex()
+        self.key_id = kid_for(self._key.public_key()).hex()
 
     def sign_document(self, document: Mapping[str, Any]) -> str:
-        return _b64(self._key.sign(canonical(document)))
+        return b64url.encode(self._key.sign(canonical(document)))
 
     def public_key(self) -> str:
         raw = self._key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        return _b64(raw)
+        return b64url.encode(raw)
 
 
 def verify_document(public_key: str, document: Mapping[str, Any], signature: str) -> bool:
     """True when ``signature`` is the key's Ed25519 signature over the document's canonical JSON."""
     try:
-        Ed25519PublicKey.from_public_bytes(_unb64(public_key)).verify(_unb64(signature), canonical(document))
+        Ed25519PublicKey.from_public_bytes(b64url.decode(public_key)).verify(
+            b64url.decode(signature), canonical(document)
+        )
     except (InvalidSignature, ValueError):
         return False
     return True
