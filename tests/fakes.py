@@ -9,7 +9,7 @@ import copy
 import hashlib
 import hmac
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +22,7 @@ from civicpass.adapters.crypto.keystore import FileKeyStore
 from civicpass.adapters.crypto.signing import Ed25519Signer
 from civicpass.adapters.messaging import MemoryMessenger
 from civicpass.domain.access import AccessRecord
-from civicpass.domain.checkins import CheckIn, Method, PriorUse
+from civicpass.domain.checkins import CheckIn, CodeKey, Method, PriorUse
 from civicpass.domain.declarations import Declaration
 from civicpass.domain.facts import Fact, FactState
 from civicpass.domain.forms import FormVersion
@@ -159,6 +159,9 @@ class _Residents:
     def get(self, resident_id: str) -> Resident | None:
         return self.s.residents.get(resident_id)
 
+    def active_among(self, resident_ids: Collection[str]) -> set[str]:
+        return {i for i in resident_ids if i in self.s.residents and self.s.residents[i].active}
+
     def by_document(self, document: Document) -> Resident | None:
         return next(
             (r for r in self.s.residents.values() if document.number and r.pii.document == document), None
@@ -207,6 +210,10 @@ class _Guardianships:
     def dependents_of(self, guardian_id: str) -> list[Guardianship]:
         return [g for g in self.s.guardianships.values() if g.guardian_id == guardian_id]
 
+    def dependent_ids_of(self, guardian_ids: Collection[str]) -> dict[str, frozenset[str]]:
+        found = {i: frozenset(g.dependent_id for g in self.dependents_of(i)) for i in guardian_ids}
+        return {i: ids for i, ids in found.items() if ids}
+
 
 class _Challenges:
     def __init__(self, s: FakeStore) -> None:
@@ -235,8 +242,8 @@ class _Sessions:
     def add(self, session: Session) -> None:
         self.s.sessions[session.token_digest] = session
 
-    def get(self, token_digest: str) -> Session | None:
-        return self.s.sessions.get(token_digest)
+    def get_many(self, token_digests: Collection[str]) -> dict[str, Session]:
+        return {d: self.s.sessions[d] for d in token_digests if d in self.s.sessions}
 
     def revoke(self, token_digest: str, at: datetime) -> None:
         if token_digest in self.s.sessions:
@@ -351,6 +358,9 @@ class _Venues:
     def get(self, venue_id: str) -> Venue | None:
         return next((v for v in self.s.venues if v.id == venue_id), None)
 
+    def get_many(self, venue_ids: Collection[str]) -> dict[str, Venue]:
+        return {v.id: v for v in self.s.venues if v.id in venue_ids}
+
     def update(self, venue: Venue) -> None:
         self.s.venues = [venue if v.id == venue.id else v for v in self.s.venues]
 
@@ -380,34 +390,37 @@ class _Checkins:
                 raise ValueError("duplicate check-in (resident, client id, at)")
         self.s.checkins.extend(checkins)
 
-    def find(self, resident_id: str, client_id: str, around: datetime, days: int = 2) -> CheckIn | None:
-        span = timedelta(days=days)
-        return next(
-            (
-                c
-                for c in self.s.checkins
-                if c.resident_id == resident_id and c.client_id == client_id and abs(c.at - around) <= span
-            ),
-            None,
-        )
+    def add_new(self, checkins: Sequence[CheckIn]) -> set[str]:
+        stored = {(o.resident_id, o.client_id, o.at) for o in self.s.checkins}
+        new = [c for c in checkins if (c.resident_id, c.client_id, c.at) not in stored]
+        self.s.checkins.extend(new)
+        return {c.id for c in new}
+
+    def find_many(
+        self, keys: Collection[tuple[str, str]], start: datetime, end: datetime
+    ) -> dict[tuple[str, str], CheckIn]:
+        return {
+            (c.resident_id, c.client_id): c
+            for c in self.s.checkins
+            if (c.resident_id, c.client_id) in keys and start <= c.at <= end
+        }
 
     def prior_uses(
         self,
-        venue_id: str,
-        window_start: datetime | None,
+        codes: Collection[CodeKey],
         start: datetime,
         end: datetime,
-        resident_id: str,
-        located: bool,
-    ) -> list[PriorUse]:
-        return [
-            PriorUse(c.resident_id, c.at, c.location)
-            for c in self.s.checkins
-            if (c.resident_id == resident_id or (located and c.location is not None))
-            and c.venue_id == venue_id
-            and start <= c.at <= end
-            and (c.window_start == window_start if window_start else c.method is Method.STATIC_CODE)
-        ]
+        residents: Collection[str],
+        located: Collection[CodeKey],
+    ) -> dict[CodeKey, list[PriorUse]]:
+        found: dict[CodeKey, list[PriorUse]] = {}
+        for c in self.s.checkins:
+            if c.method is Method.CHECKPOINT_SCAN or not start <= c.at <= end:
+                continue
+            key = CodeKey(c.venue_id, c.window_start)
+            if key in codes and (c.resident_id in residents or (key in located and c.location is not None)):
+                found.setdefault(key, []).append(PriorUse(c.resident_id, c.at, c.location))
+        return found
 
     def of_resident(self, resident_id: str, start: datetime, end: datetime) -> list[CheckIn]:
         return sorted(

@@ -359,9 +359,15 @@ def serve(
                 host=c.settings.host,
                 port=c.settings.port,
                 workers=c.settings.workers,
+                access_log=c.settings.access_log,
             )
         else:
-            uvicorn.run(create_app(container=c), host=c.settings.host, port=c.settings.port)
+            uvicorn.run(
+                create_app(container=c),
+                host=c.settings.host,
+                port=c.settings.port,
+                access_log=c.settings.access_log,
+            )
 
 
 checkins_app = typer.Typer(help="check-in storage: daily partitions, retention, Parquet exports")

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="address `civicpass serve` listens on")
     port: int = Field(8000, description="port `civicpass serve` listens on")
     workers: int = Field(1, description="uvicorn worker processes for `civicpass serve`")
+    access_log: bool = Field(
+        True,
+        description="log every request (uvicorn's access log); at a peak it costs several per cent of a worker's"
+        " CPU, so large deployments log requests at their load balancer and turn this off",
+    )
 
     pii_keys: SecretStr | None = Field(
         None,
@@ -67,6 +72,20 @@ class Settings(BaseSettings):
     sweep_interval_seconds: int = Field(
         60,
         description="how often the server re-evaluates statuses due for review (0: never; use `civicpass status sweep`)",
+    )
+    checkin_batch_max: int = Field(
+        500, ge=1, description="most check-ins one group commit stores in one transaction (per worker)"
+    )
+    checkin_committers: int = Field(
+        1,
+        ge=1,
+        description="group commits of check-ins in flight at once per worker; more than one makes smaller"
+        " batches, which cost more CPU per check-in (docs/performance.md)",
+    )
+    checkin_queue_limit: int = Field(
+        2000,
+        ge=1,
+        description="check-ins waiting for a commit beyond which a worker sheds new ones with 503 + Retry-After",
     )
     checkin_maintenance_interval_seconds: int = Field(
         3600,

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from civicpass.adapters.db import tables as t
+from civicpass.adapters.db.checkin_repositories import checkin_row
 from civicpass.adapters.db.partitions import (
     SqlCheckinStorage,
     ensure_partitions,
@@ -147,6 +150,27 @@ def test_rows_waiting_in_the_default_partition_move_into_their_new_day(
         assert _rows_in(container.engine, "checkins_default") == 1
     else:
         assert created == []
+
+
+def test_making_a_partition_while_check_ins_read_and_write_does_not_deadlock(
+    container: Container, storage: SqlCheckinStorage
+) -> None:
+    """The group commit reads the table (prior uses), then inserts a row for a day without a partition yet
+    (into the default), while the partition manager makes a day: it waits instead of deadlocking."""
+    if not _postgres(container):
+        pytest.skip("partitions are PostgreSQL's; SQLite has a single writer")
+    now = datetime.now(UTC)
+    with container.engine.connect() as writer:
+        writer.begin()
+        writer.execute(sa.select(sa.func.count()).select_from(t.checkins))  # reads every partition
+        with ThreadPoolExecutor(1) as pool:
+            making = pool.submit(storage.ensure_days, date(2022, 5, 20), date(2022, 5, 20))
+            time.sleep(0.5)  # the maintenance transaction is now waiting for its lock
+            writer.execute(sa.insert(t.checkins), [checkin_row(_checkin(1, now))])
+            writer.commit()
+            assert making.result(timeout=30) == ["checkins_p20220520"]
+    assert len(_ids(container.engine)) == 1
+    assert _rows_in(container.engine, "checkins_default") == 1
 
 
 # -- retention --------------------------------------------------------------------------------------

@@ -23,11 +23,12 @@ from civicpass.domain.policy import ResidentActor, StaffActor
 from civicpass.domain.residents import Resident, ResidentKind
 from civicpass.domain.staff import Role
 from civicpass.domain.venues import STATIC_CODE_LIFETIME, Venue, VenueCodeClaims, VenueKind
-from civicpass.services import checkins, codes, maintenance, rulesets
-from civicpass.services.checkins import NewVenue, ScanIn
+from civicpass.services import checkins, codes, maintenance, rulesets, venues
+from civicpass.services.checkins import ScanIn
 from civicpass.services.context import Deps
 from civicpass.services.ports import DroppedDays
 from civicpass.services.trust import own_trust_list
+from civicpass.services.venues import NewVenue
 from tests.fakes import FakeClock, FakeStore, fake_deps, make_resident
 
 START = datetime(2022, 5, 3, 8, 0, tzinfo=UTC)
@@ -63,10 +64,10 @@ class World:
         self, actor: StaffActor = OPERATOR, kind: str = "restaurant", where: Location | None = None
     ) -> Venue:
         lat, lon = (where.lat, where.lon) if where else (None, None)
-        return checkins.register_venue(self.deps, actor, NewVenue("Cafe 1", kind, "440106", lat, lon))
+        return venues.register_venue(self.deps, actor, NewVenue("Cafe 1", kind, "440106", lat, lon))
 
     def code(self, venue: Venue, static: bool = False) -> str:
-        return checkins.venue_code(self.deps, OPERATOR, venue.id, static=static).token
+        return venues.venue_code(self.deps, OPERATOR, venue.id, static=static).token
 
     def check_in(
         self,
@@ -96,7 +97,7 @@ def world() -> World:
 
 
 def test_a_venue_operator_registers_a_venue_of_their_own_with_its_location(world: World) -> None:
-    venue = checkins.register_venue(
+    venue = venues.register_venue(
         world.deps, OPERATOR, NewVenue("  Cafe \n  1 ", "restaurant", "440106", 23.1066, 113.3245)
     )
     assert (venue.name, venue.kind, venue.region_code) == ("Cafe 1", VenueKind.RESTAURANT, "440106")
@@ -151,21 +152,20 @@ def test_an_unknown_venue_kind_is_refused_naming_the_kinds_there_are(world: Worl
 @pytest.mark.parametrize("name", ["", "   \n ", "x" * 201])
 def test_a_venue_name_must_have_1_to_200_characters(world: World, name: str) -> None:
     with pytest.raises(InvalidInput) as raised:
-        checkins.register_venue(world.deps, OPERATOR, NewVenue(name, "market", "440106"))
+        venues.register_venue(world.deps, OPERATOR, NewVenue(name, "market", "440106"))
     assert raised.value.reason == "venue_name_invalid"
 
 
 def test_a_venue_name_of_exactly_200_characters_is_accepted(world: World) -> None:
     assert (
-        len(checkins.register_venue(world.deps, OPERATOR, NewVenue("x" * 200, "market", "440106")).name)
-        == 200
+        len(venues.register_venue(world.deps, OPERATOR, NewVenue("x" * 200, "market", "440106")).name) == 200
     )
 
 
 @pytest.mark.parametrize("region", ["4401", "44010X", ""])
 def test_a_venue_needs_a_six_digit_region_code(world: World, region: str) -> None:
     with pytest.raises(InvalidInput) as raised:
-        checkins.register_venue(world.deps, OPERATOR, NewVenue("Cafe", "market", region))
+        venues.register_venue(world.deps, OPERATOR, NewVenue("Cafe", "market", region))
     assert raised.value.reason == "region_code_invalid"
 
 
@@ -174,10 +174,10 @@ def test_a_venue_operator_lists_only_their_own_venues_and_an_administrator_their
 ) -> None:
     mine = world.venue()
     theirs = world.venue(OTHER_OPERATOR)
-    assert checkins.venues_of(world.deps, OPERATOR) == [mine]
-    assert checkins.venues_of(world.deps, OTHER_OPERATOR) == [theirs]
-    assert {v.id for v in checkins.venues_of(world.deps, ADMIN)} == {mine.id, theirs.id}
-    assert checkins.venues_of(world.deps, StaffActor("a", Role.ADMIN, "440300")) == []
+    assert venues.venues_of(world.deps, OPERATOR) == [mine]
+    assert venues.venues_of(world.deps, OTHER_OPERATOR) == [theirs]
+    assert {v.id for v in venues.venues_of(world.deps, ADMIN)} == {mine.id, theirs.id}
+    assert venues.venues_of(world.deps, StaffActor("a", Role.ADMIN, "440300")) == []
 
 
 # -- venue codes ----------------------------------------------------------------------------------
@@ -194,7 +194,7 @@ def test_the_rotating_venue_code_is_signed_names_the_venue_and_its_aligned_5_min
 ) -> None:
     venue = world.venue()
     world.clock.advance(minutes=7, seconds=12)
-    code = checkins.venue_code(world.deps, OPERATOR, venue.id)
+    code = venues.venue_code(world.deps, OPERATOR, venue.id)
     assert code.token.startswith("CP1:")
     assert _open(world, code.token) == code.claims
     c = code.claims
@@ -204,11 +204,11 @@ def test_the_rotating_venue_code_is_signed_names_the_venue_and_its_aligned_5_min
 
 def test_codes_asked_for_within_one_window_share_it_and_the_next_window_is_another(world: World) -> None:
     venue = world.venue()
-    first = checkins.venue_code(world.deps, OPERATOR, venue.id).claims
+    first = venues.venue_code(world.deps, OPERATOR, venue.id).claims
     world.clock.advance(minutes=4, seconds=59)
-    same = checkins.venue_code(world.deps, OPERATOR, venue.id).claims
+    same = venues.venue_code(world.deps, OPERATOR, venue.id).claims
     world.clock.advance(seconds=1)
-    later = checkins.venue_code(world.deps, OPERATOR, venue.id).claims
+    later = venues.venue_code(world.deps, OPERATOR, venue.id).claims
     assert first.window_start == same.window_start == START
     assert first.nonce != same.nonce
     assert later.window_start == START + timedelta(minutes=5)
@@ -218,14 +218,14 @@ def test_the_window_length_is_a_setting(world: World) -> None:
     deps, _, _, clock = fake_deps(world.store, venue_code_window_seconds=600)
     clock.advance(minutes=7)
     venue = world.venue()
-    c = checkins.venue_code(deps, OPERATOR, venue.id).claims
+    c = venues.venue_code(deps, OPERATOR, venue.id).claims
     assert (c.window_start, c.window_end) == (START, START + timedelta(minutes=10))
 
 
 def test_the_printable_static_code_lasts_years_and_says_it_is_static(world: World) -> None:
     venue = world.venue()
     world.clock.advance(seconds=42, microseconds=5)
-    code = checkins.venue_code(world.deps, OPERATOR, venue.id, static=True)
+    code = venues.venue_code(world.deps, OPERATOR, venue.id, static=True)
     c = code.claims
     assert c.static
     assert c.window_start == START + timedelta(seconds=42)
@@ -237,18 +237,18 @@ def test_an_administrator_of_the_jurisdiction_gets_any_venues_code_but_not_one_e
     world: World,
 ) -> None:
     venue = world.venue()
-    assert checkins.venue_code(world.deps, ADMIN, venue.id).claims.venue_id == venue.id
+    assert venues.venue_code(world.deps, ADMIN, venue.id).claims.venue_id == venue.id
     with pytest.raises(PermissionDenied) as raised:
-        checkins.venue_code(world.deps, ADMIN_ELSEWHERE, venue.id)
+        venues.venue_code(world.deps, ADMIN_ELSEWHERE, venue.id)
     assert raised.value.extra["reasons"] == ["outside_jurisdiction"]
 
 
 def test_another_venue_operator_gets_neither_the_code_nor_the_counts_of_a_venue(world: World) -> None:
     venue = world.venue()
     for attempt in (
-        lambda: checkins.venue_code(world.deps, OTHER_OPERATOR, venue.id),
-        lambda: checkins.venue_code(world.deps, OTHER_OPERATOR, venue.id, static=True),
-        lambda: checkins.hourly_counts(world.deps, OTHER_OPERATOR, venue.id, 24),
+        lambda: venues.venue_code(world.deps, OTHER_OPERATOR, venue.id),
+        lambda: venues.venue_code(world.deps, OTHER_OPERATOR, venue.id, static=True),
+        lambda: venues.hourly_counts(world.deps, OTHER_OPERATOR, venue.id, 24),
     ):
         with pytest.raises(PermissionDenied) as raised:
             attempt()
@@ -258,7 +258,7 @@ def test_another_venue_operator_gets_neither_the_code_nor_the_counts_of_a_venue(
 
 def test_the_code_of_an_unknown_venue_is_not_found(world: World) -> None:
     with pytest.raises(NotFound) as raised:
-        checkins.venue_code(world.deps, OPERATOR, "no-such-venue")
+        venues.venue_code(world.deps, OPERATOR, "no-such-venue")
     assert raised.value.reason == "venue_not_found"
 
 
@@ -643,7 +643,7 @@ def test_hourly_counts_below_5_are_suppressed_and_5_or_more_are_shown(world: Wor
     world.clock.current = START + timedelta(hours=1, minutes=10)
     _crowd(world, venue, 4, start=5)  # 09:10-09:13
     world.clock.advance(hours=1)
-    assert checkins.hourly_counts(world.deps, OPERATOR, venue.id, 24) == [
+    assert venues.hourly_counts(world.deps, OPERATOR, venue.id, 24) == [
         (START, 5),
         (START + timedelta(hours=1), None),
     ]
@@ -653,16 +653,16 @@ def test_hourly_counts_are_of_the_venue_asked_for_only(world: World) -> None:
     venue, elsewhere = world.venue(), world.venue()
     _crowd(world, venue, 5)
     _crowd(world, elsewhere, 1, start=5)
-    assert checkins.hourly_counts(world.deps, OPERATOR, venue.id, 24) == [(START, 5)]
-    assert checkins.hourly_counts(world.deps, ADMIN, elsewhere.id, 24) == [(START, None)]
+    assert venues.hourly_counts(world.deps, OPERATOR, venue.id, 24) == [(START, 5)]
+    assert venues.hourly_counts(world.deps, ADMIN, elsewhere.id, 24) == [(START, None)]
 
 
 def test_hourly_counts_cover_only_the_hours_asked_for(world: World) -> None:
     venue = world.venue()
     _crowd(world, venue, 5)
     world.clock.current = START + timedelta(hours=3)
-    assert checkins.hourly_counts(world.deps, OPERATOR, venue.id, 2) == []
-    assert checkins.hourly_counts(world.deps, OPERATOR, venue.id, 3) == [(START, 5)]
+    assert venues.hourly_counts(world.deps, OPERATOR, venue.id, 2) == []
+    assert venues.hourly_counts(world.deps, OPERATOR, venue.id, 3) == [(START, 5)]
 
 
 def test_the_suppression_floor_is_a_setting(world: World) -> None:
@@ -670,8 +670,8 @@ def test_the_suppression_floor_is_a_setting(world: World) -> None:
     venue = world.venue()
     _crowd(world, venue, 2)
     clock.advance(minutes=10)
-    assert checkins.hourly_counts(deps, OPERATOR, venue.id, 24) == [(START, 2)]
-    assert checkins.hourly_counts(world.deps, OPERATOR, venue.id, 24) == [(START, None)]
+    assert venues.hourly_counts(deps, OPERATOR, venue.id, 24) == [(START, 2)]
+    assert venues.hourly_counts(world.deps, OPERATOR, venue.id, 24) == [(START, None)]
 
 
 # -- retention ----------------------------------------------------------------------------------------

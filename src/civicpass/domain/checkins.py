@@ -76,6 +76,14 @@ class Scan:
 
 
 @dataclass(frozen=True)
+class CodeKey:
+    """One venue code: a rotating code's window at a venue, or (``window_start`` None) its static code."""
+
+    venue_id: str
+    window_start: datetime | None
+
+
+@dataclass(frozen=True)
 class PriorUse:
     """An earlier check-in with the same venue code window (for replay and forwarding checks)."""
 

@@ -12,7 +12,8 @@ and CLI exit codes in exactly one place (``civicpass.cli``)::
      ├── NotFound            no such thing, or not visible to the caller (404)
      ├── Conflict            the state does not allow it (409)
      ├── Gone                it existed but expired or was used up (410)
-     └── TooManyRequests     a limit was reached (429)
+     ├── TooManyRequests     a limit was reached (429)
+     └── Unavailable         the server cannot take it now (overloaded, database down); retry later (503)
 """
 
 from __future__ import annotations
@@ -100,3 +101,12 @@ class Gone(CivicpassError):
 
 class TooManyRequests(CivicpassError):
     """A rate or attempt limit was reached; ``extra['retry_after']`` may say when to retry."""
+
+
+class Unavailable(CivicpassError):
+    """The server cannot take the request now and says so at once instead of slowing everyone down.
+
+    At capacity it sheds load (reason ``overloaded``); its database may be unreachable
+    (``database_unavailable``). Nothing of the request was kept; ``extra['retry_after']`` says in how
+    many seconds to retry.
+    """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -23,14 +24,23 @@ def longest_code(deps: Deps) -> timedelta:
 
 def own_trust_list(deps: Deps) -> TrustList:
     """This instance's trust list: its issuer keys that can still verify a code, with their states."""
+    with deps.uow() as uow:
+        colors = uow.rulesets.active_colors()
+    return _trust_list(deps, colors)
+
+
+def keys_trust_list(deps: Deps) -> TrustList:
+    """The same keys without the active rule set's colors (no database read): enough for venue codes."""
+    return _trust_list(deps, ())
+
+
+def _trust_list(deps: Deps, colors: Iterable[str]) -> TrustList:
     now = deps.clock.now().replace(microsecond=0)
     keys = tuple(
         k
         for k in deps.keystore.issuer_keys()
         if k.status is KeyStatus.REVOKED or k.not_after is None or k.not_after > now
     )
-    with deps.uow() as uow:
-        colors = uow.rulesets.active_colors()
     issuer = Issuer(
         deps.issuer.id,
         deps.issuer.names,

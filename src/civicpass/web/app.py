@@ -13,10 +13,12 @@ from fastapi import FastAPI
 from civicpass import __version__
 from civicpass.adapters.db.partitions import SqlCheckinStorage
 from civicpass.bootstrap import Container, build
+from civicpass.services.intake import CheckinIntake
 from civicpass.services.maintenance import maintain
 from civicpass.services.status import sweep
 from civicpass.settings import Settings
 from civicpass.web import problems
+from civicpass.web.fastlane import FastLane
 from civicpass.web.limits import RequestLimits
 from civicpass.web.routes import (
     checkins,
@@ -54,7 +56,9 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             )
             if interval > 0
         ]
+        intake.start()
         yield
+        await intake.close()  # every waiting check-in is committed and answered before the worker exits
         for chore in chores:
             chore.cancel()
         if container is None:
@@ -65,12 +69,25 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         version=__version__,
         description="Health code and citizen code platform. Errors are RFC 9457 problem+json with a reason code.",
         lifespan=lifespan,
+        # FastAPI's built-in OpenTelemetry instrumentation looks the providers up on every request; civicpass
+        # configures no OpenTelemetry, so the look-ups are pure cost at a peak (observability: SPEC §3).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.container = wired
+    intake = CheckinIntake(
+        wired.deps,
+        max_batch=wired.settings.checkin_batch_max,
+        queue_limit=wired.settings.checkin_queue_limit,
+        committers=wired.settings.checkin_committers,
+    )
+    app.state.checkin_intake = intake
     problems.install(app)
-    for module in (health, residents, declarations, status, codes, checkins, staff, facts, rulesets, regions):
+    # Routes match in order; check-ins are most of the traffic at a peak, so their router comes first.
+    for module in (checkins, health, residents, declarations, status, codes, staff, facts, rulesets, regions):
         app.include_router(module.router)
-    app.add_middleware(RequestLimits, max_bytes=wired.settings.max_body_bytes)
+    app.state.fast_routes = checkins.FAST_ROUTES
+    app.add_middleware(FastLane, routes=checkins.FAST_ROUTES)
+    app.add_middleware(RequestLimits, max_bytes=wired.settings.max_body_bytes)  # outside the fast lane
     return app
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 
+from civicpass.adapters.db import pg_hot
 from civicpass.adapters.db import tables as t
-from civicpass.domain.checkins import CheckIn, Direction, Evidence, Flag, Location, Method, PriorUse
+from civicpass.domain.checkins import CheckIn, CodeKey, Direction, Evidence, Flag, Location, Method, PriorUse
 from civicpass.domain.venues import Venue, VenueKind
 
 
@@ -18,8 +20,7 @@ class _Repo:
         self.conn = conn
 
 
-def _venue(row: sa.Row[Any]) -> Venue:
-    m = row._mapping
+def _venue(m: Mapping[Any, Any]) -> Venue:
     return Venue(
         m["id"],
         m["name"],
@@ -46,7 +47,16 @@ class SqlVenues(_Repo):
 
     def get(self, venue_id: str) -> Venue | None:
         row = self.conn.execute(sa.select(t.venues).where(t.venues.c.id == venue_id)).first()
-        return None if row is None else _venue(row)
+        return None if row is None else _venue(row._mapping)
+
+    def get_many(self, venue_ids: Collection[str]) -> dict[str, Venue]:
+        if not venue_ids:
+            return {}
+        if pg := pg_hot.connection(self.conn):
+            rows: Iterable[Mapping[Any, Any]] = pg_hot.venues(pg, venue_ids)
+        else:
+            rows = self.conn.execute(sa.select(t.venues).where(t.venues.c.id.in_(list(venue_ids)))).mappings()
+        return {(v := _venue(r)).id: v for r in rows}
 
     def update(self, venue: Venue) -> None:
         self.conn.execute(t.venues.update().where(t.venues.c.id == venue.id).values(**self._row(venue)))
@@ -54,7 +64,7 @@ class SqlVenues(_Repo):
     def of_operator(self, operator_id: str) -> list[Venue]:
         v = t.venues.c
         return [
-            _venue(r)
+            _venue(r._mapping)
             for r in self.conn.execute(
                 sa.select(t.venues).where(v.operator_id == operator_id).order_by(v.name)
             )
@@ -69,7 +79,7 @@ class SqlVenues(_Repo):
             .limit(limit)
             .offset(offset)
         )
-        return [_venue(r) for r in self.conn.execute(query)]
+        return [_venue(r._mapping) for r in self.conn.execute(query)]
 
     def count(self) -> int:
         return int(self.conn.execute(sa.select(sa.func.count()).select_from(t.venues)).scalar_one())
@@ -94,8 +104,7 @@ def checkin_row(c: CheckIn) -> dict[str, Any]:
     }
 
 
-def _checkin(row: sa.Row[Any]) -> CheckIn:
-    m = row._mapping
+def _checkin(m: Mapping[Any, Any]) -> CheckIn:
     return CheckIn(
         id=m["id"],
         client_id=m["client_id"],
@@ -113,60 +122,113 @@ def _checkin(row: sa.Row[Any]) -> CheckIn:
     )
 
 
+UNIQUE_SCAN = ("resident_id", "client_id", "at")
+"""A scan is stored once: the same resident, client id and scan time (the unique key; a retry)."""
+
+
+def _uses_of(codes: Collection[CodeKey], rows: Iterable[tuple[Any, ...]]) -> dict[CodeKey, list[PriorUse]]:
+    """(venue, window start, method, resident, at, lat, lon) rows as the uses of each of ``codes``."""
+    found: dict[CodeKey, list[PriorUse]] = {}
+    for venue, window, method, resident, at, lat, lon in rows:
+        if method == Method.STATIC_CODE.value:
+            key = CodeKey(venue, None)
+        elif window is not None:
+            key = CodeKey(venue, window)
+        else:  # a checkpoint scan used no venue code
+            continue
+        if key in codes:
+            where = Location(lat, lon) if lat is not None and lon is not None else None
+            found.setdefault(key, []).append(PriorUse(resident, at, where))
+    return found
+
+
 class SqlCheckins(_Repo):
     def add_many(self, checkins: Sequence[CheckIn]) -> None:
         if checkins:
             self.conn.execute(t.checkins.insert(), [checkin_row(c) for c in checkins])
 
-    def find(self, resident_id: str, client_id: str, around: datetime, days: int = 2) -> CheckIn | None:
-        """An earlier check-in with this client id (idempotent retries), within ``days`` of ``around``."""
-        c = t.checkins.c
-        query = sa.select(t.checkins).where(
-            c.resident_id == resident_id,
-            c.client_id == client_id,
-            c.at.between(around - timedelta(days=days), around + timedelta(days=days)),
-        )
-        row = self.conn.execute(query).first()
-        return None if row is None else _checkin(row)
+    def add_new(self, checkins: Sequence[CheckIn]) -> set[str]:
+        """Insert in one statement, skipping any whose (resident, client id, time) is already stored.
+
+        A twin committed by another worker at the same moment is skipped, not an error that would fail
+        the whole group commit; the ids returned are the rows this statement inserted.
+        """
+        if not checkins:
+            return set()
+        rows = [checkin_row(c) for c in checkins]
+        if pg := pg_hot.connection(self.conn):
+            return pg_hot.insert_checkins(pg, rows)
+        statement = sqlite.insert(t.checkins).on_conflict_do_nothing(index_elements=UNIQUE_SCAN)
+        return set(self.conn.execute(statement.returning(t.checkins.c.id), rows).scalars())
+
+    def find_many(
+        self, keys: Collection[tuple[str, str]], start: datetime, end: datetime
+    ) -> dict[tuple[str, str], CheckIn]:
+        """Stored check-ins by (resident, client id) made between ``start`` and ``end`` (retries)."""
+        if not keys:
+            return {}
+        residents, clients = {r for r, _ in keys}, {k for _, k in keys}
+        if pg := pg_hot.connection(self.conn):
+            rows: Iterable[Mapping[Any, Any]] = pg_hot.checkins_of_clients(pg, residents, clients, start, end)
+        else:
+            c = t.checkins.c
+            query = sa.select(t.checkins).where(
+                c.resident_id.in_(residents), c.client_id.in_(clients), c.at.between(start, end)
+            )
+            rows = self.conn.execute(query).mappings()
+        found = map(_checkin, rows)
+        return {key: k for k in found if (key := (k.resident_id, k.client_id)) in keys}
 
     def prior_uses(
         self,
-        venue_id: str,
-        window_start: datetime | None,
+        codes: Collection[CodeKey],
         start: datetime,
         end: datetime,
-        resident_id: str,
-        located: bool,
-    ) -> list[PriorUse]:
-        """Earlier scans of the same venue code window (or static code) that grading can use.
+        residents: Collection[str],
+        located: Collection[CodeKey],
+    ) -> dict[CodeKey, list[PriorUse]]:
+        """Earlier scans of these venue codes between ``start`` and ``end`` that grading can use.
 
-        Only the ones that can matter: this resident's own (replay; found through the resident index) and,
-        when the new scan has a location to compare, the others that have one (forwarding).
+        Only the ones that can matter: the given residents' own (replays) and, for the codes in
+        ``located`` (a new scan there has a location to compare), the others that have a location
+        (forwarding), at most 1,000 of them per code. The residents' own are found through the resident
+        index whatever the venue's traffic: a code window at a metro station at 8 a.m. has thousands of
+        scans, a resident a handful in 20 minutes.
         """
-        c = t.checkins.c
-        same_code = c.window_start == window_start if window_start else c.method == Method.STATIC_CODE.value
-        base = sa.select(c.resident_id, c.at, c.lat, c.lon).where(
-            c.venue_id == venue_id, c.at.between(start, end), same_code
-        )
-        queries = [base.where(c.resident_id == resident_id)]
-        if located:
-            queries.append(base.where(c.lat.is_not(None), c.resident_id != resident_id).limit(1000))
-        return [
-            PriorUse(
-                r.resident_id,
-                r.at,
-                Location(r.lat, r.lon) if r.lat is not None and r.lon is not None else None,
+        if not codes:
+            return {}
+        venues = {k.venue_id for k in located}
+        windows = {k.window_start for k in located if k.window_start is not None}
+        if pg := pg_hot.connection(self.conn):
+            rows = pg_hot.uses_by_residents(pg, residents, {k.venue_id for k in codes}, start, end)
+            if located:
+                rows += pg_hot.located_uses(pg, venues, windows, residents, start, end, 1000 * len(located))
+        else:
+            c = t.checkins.c
+            columns = (c.venue_id, c.window_start, c.method, c.resident_id, c.at, c.lat, c.lon)
+            between = c.at.between(start, end)
+            own = sa.select(*columns).where(
+                c.resident_id.in_(list(residents)), between, c.venue_id.in_({k.venue_id for k in codes})
             )
-            for query in queries
-            for r in self.conn.execute(query)
-        ]
+            rows = [tuple(r) for r in self.conn.execute(own)]
+            if located:
+                same_code = sa.or_(c.window_start.in_(windows), c.method == Method.STATIC_CODE.value)
+                placed = sa.select(*columns).where(
+                    c.venue_id.in_(venues),
+                    between,
+                    same_code,
+                    c.lat.is_not(None),
+                    c.resident_id.not_in(list(residents)),
+                )
+                rows += [tuple(r) for r in self.conn.execute(placed.limit(1000 * len(located)))]
+        return _uses_of(codes, rows)
 
     def of_resident(self, resident_id: str, start: datetime, end: datetime) -> list[CheckIn]:
         c = t.checkins.c
         query = (
             sa.select(t.checkins).where(c.resident_id == resident_id, c.at.between(start, end)).order_by(c.at)
         )
-        return [_checkin(r) for r in self.conn.execute(query)]
+        return [_checkin(r._mapping) for r in self.conn.execute(query)]
 
     def hourly_counts(self, venue_id: str, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
         """Check-ins per hour at one venue (UTC hour starts)."""

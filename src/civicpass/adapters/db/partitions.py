@@ -6,7 +6,7 @@ any row whose day has no partition yet, so that an acknowledged write never fail
 
 PostgreSQL refuses to create a partition while the default partition holds rows of its range, so a day
 that already has rows in the default is made as a standalone table, the rows are moved into it, and it is
-then attached; all in one transaction, with writes to the default blocked meanwhile (PostgreSQL 15 docs,
+then attached; all in one transaction, with the default locked (ACCESS EXCLUSIVE) meanwhile (PostgreSQL 15 docs,
 "Table Partitioning", 5.11.2.2 "Partition Maintenance" and ``ALTER TABLE ... ATTACH PARTITION``).
 
 On SQLite there are no partitions: making them is a no-op and expiry is the unit of work's plain delete.
@@ -100,8 +100,10 @@ def _create_day(conn: sa.Connection, day: date) -> bool:
     start, end = _bounds(day)
     has_default = _exists(conn, DEFAULT)
     if has_default:
-        # Block new rows from landing in the default partition between the move and the attach.
-        conn.execute(sa.text(f"LOCK TABLE {DEFAULT} IN SHARE ROW EXCLUSIVE MODE"))
+        # Block new rows from landing in the default partition between the move and the attach. The
+        # attach needs ACCESS EXCLUSIVE on the default, so take that at once: a weaker lock upgraded later
+        # deadlocks with any check-in transaction that read the table and then inserts.
+        conn.execute(sa.text(f"LOCK TABLE {DEFAULT} IN ACCESS EXCLUSIVE MODE"))
     conn.execute(sa.text(f"CREATE TABLE {name} (LIKE {PARENT} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"))
     # With a matching CHECK constraint the attach need not scan the new table to prove its rows fit.
     conn.execute(

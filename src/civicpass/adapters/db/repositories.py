@@ -5,13 +5,14 @@ Each repository works on the connection of its unit of work; none commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from civicpass.adapters.crypto.pii import HmacDigest, PiiCipher
+from civicpass.adapters.db import pg_hot
 from civicpass.adapters.db import tables as t
 from civicpass.domain.access import AccessRecord, Purpose, StatedPurpose
 from civicpass.domain.declarations import Declaration
@@ -101,6 +102,16 @@ class SqlResidents(_Repo):
     def get(self, resident_id: str) -> Resident | None:
         return self._one(t.residents.c.id == resident_id)
 
+    def active_among(self, resident_ids: Collection[str]) -> set[str]:
+        """Which of these residents are active (no personal data is read or decrypted)."""
+        if not resident_ids:
+            return set()
+        if pg := pg_hot.connection(self.conn):
+            return pg_hot.active_residents(pg, resident_ids)
+        r = t.residents.c
+        query = sa.select(r.id).where(r.id.in_(list(resident_ids)), r.active.is_(True))
+        return set(self.conn.execute(query).scalars())
+
     def by_document(self, document: Document) -> Resident | None:
         if document.number is None:
             return None
@@ -173,6 +184,18 @@ class SqlGuardianships(_Repo):
         )
         return [self._link(r) for r in rows]
 
+    def dependent_ids_of(self, guardian_ids: Collection[str]) -> dict[str, frozenset[str]]:
+        if not guardian_ids:
+            return {}
+        if pg := pg_hot.connection(self.conn):
+            return pg_hot.dependents(pg, guardian_ids)
+        g = t.guardianships.c
+        found: dict[str, set[str]] = {}
+        query = sa.select(g.guardian_id, g.dependent_id).where(g.guardian_id.in_(list(guardian_ids)))
+        for guardian, dependent in self.conn.execute(query):
+            found.setdefault(guardian, set()).add(dependent)
+        return {guardian: frozenset(ids) for guardian, ids in found.items()}
+
 
 class SqlChallenges(_Repo):
     def __init__(self, conn: sa.Connection, cipher: PiiCipher, digest: HmacDigest) -> None:
@@ -234,14 +257,16 @@ class SqlSessions(_Repo):
     def add(self, session: Session) -> None:
         self.conn.execute(t.sessions.insert(), {**vars(session), "kind": session.kind.value})
 
-    def get(self, token_digest: str) -> Session | None:
-        row = self.conn.execute(
-            sa.select(t.sessions).where(t.sessions.c.token_digest == token_digest)
-        ).first()
-        if row is None:
-            return None
-        m = dict(row._mapping)
-        return Session(**{**m, "kind": SubjectKind(m["kind"])})
+    def get_many(self, token_digests: Collection[str]) -> dict[str, Session]:
+        if not token_digests:
+            return {}
+        if pg := pg_hot.connection(self.conn):
+            return pg_hot.sessions(pg, token_digests)
+        rows = self.conn.execute(
+            sa.select(t.sessions).where(t.sessions.c.token_digest.in_(list(token_digests)))
+        )
+        found = (Session(**{**row._mapping, "kind": SubjectKind(row.kind)}) for row in rows)
+        return {session.token_digest: session for session in found}
 
     def revoke(self, token_digest: str, at: datetime) -> None:
         s = t.sessions.c

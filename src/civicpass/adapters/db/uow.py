@@ -10,21 +10,30 @@ from types import TracebackType
 from typing import Self
 
 import sqlalchemy as sa
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from civicpass.adapters.crypto.pii import HmacDigest, PiiCipher
 from civicpass.adapters.db import checkin_repositories as c
 from civicpass.adapters.db import repositories as r
 from civicpass.adapters.db import status_repositories as s
-from civicpass.domain.errors import CivicpassError, Conflict, InvalidInput, Message
+from civicpass.domain.errors import CivicpassError, Conflict, InvalidInput, Message, Unavailable
 from civicpass.services import ports
 
+_TRANSLATED = (IntegrityError, DataError, OperationalError)
 
-def _translate(exc: IntegrityError | DataError) -> CivicpassError:
-    """Database refusals as domain errors: a constraint race is a conflict, an unstorable value bad input.
+
+def _translate(exc: IntegrityError | DataError | OperationalError) -> CivicpassError:
+    """Database refusals as domain errors: a constraint race is a conflict, an unstorable value bad input,
+    an unreachable or locked database a 503 to retry (nothing was committed).
 
     The web layer refuses such values first (NUL characters, out-of-range numbers); this is the backstop.
     """
+    if isinstance(exc, OperationalError):
+        return Unavailable(
+            "database_unavailable",
+            Message("the database cannot be reached just now; retry", "数据库暂时无法访问，请稍后重试"),
+            extra={"retry_after": 2},
+        )
     if isinstance(exc, DataError):
         return InvalidInput(
             "value_not_storable", Message("a value cannot be stored as given", "某个值无法按原样保存")
@@ -64,8 +73,15 @@ class SqlUnitOfWork:
         self.digest = digest
 
     def __enter__(self) -> Self:
-        self.conn = self.engine.connect()
-        self.conn.begin()
+        try:
+            self.conn = self.engine.connect()
+        except OperationalError as exc:
+            raise _translate(exc) from exc
+        try:
+            self.conn.begin()
+        except OperationalError as exc:
+            self.conn.close()
+            raise _translate(exc) from exc
         self.residents = r.SqlResidents(self.conn, self.cipher, self.digest)
         self.guardianships = r.SqlGuardianships(self.conn)
         self.challenges = r.SqlChallenges(self.conn, self.cipher, self.digest)
@@ -93,13 +109,13 @@ class SqlUnitOfWork:
             self.rollback()
         finally:
             self.conn.close()
-        if isinstance(exc, IntegrityError | DataError):
+        if isinstance(exc, _TRANSLATED):
             raise _translate(exc) from exc
 
     def commit(self) -> None:
         try:
             self.conn.commit()
-        except (IntegrityError, DataError) as exc:
+        except _TRANSLATED as exc:
             raise _translate(exc) from exc
 
     def rollback(self) -> None:
