@@ -1,12 +1,22 @@
-"""Check-in benchmark: sustained check-ins over HTTP on loopback with PostgreSQL, and bulk COPY import.
+"""Check-in benchmark: bulk COPY import, then sustained check-ins over HTTP on loopback, with PostgreSQL.
 
-1. Starts ``civicpass serve`` (PostgreSQL, ``CIVICPASS_BENCH_WORKERS`` uvicorn workers, default 2) on a free
-   loopback port, prepares residents with sessions and a venue with a rotating code, then drives
-   ``CIVICPASS_BENCH_CHECKINS`` check-ins (default 20,000) from ``CIVICPASS_BENCH_CLIENTS`` concurrent
-   connections (default 64) in a separate process. It counts acknowledged (201) check-ins and then the rows
-   stored, and fails if they differ: zero loss of acknowledged writes is part of the result.
-2. Bulk import: ``CIVICPASS_BENCH_COPY_ROWS`` rows (default 500,000) through PostgreSQL COPY (psycopg),
-   in ``CIVICPASS_BENCH_COPY_STREAMS`` parallel streams (default 2), checking every row was stored.
+1. Prepares ``CIVICPASS_BENCH_RESIDENTS`` residents (default 20,000) with sessions and
+   ``CIVICPASS_BENCH_VENUES`` venues (default 97) with their current rotating codes, through the services,
+   and the day partitions (as the server's maintenance makes them).
+2. Bulk import: ``CIVICPASS_BENCH_COPY_ROWS`` check-ins (default 500,000) of those residents at those
+   venues over the past 24 hours, through PostgreSQL COPY in ``CIVICPASS_BENCH_COPY_STREAMS`` parallel
+   streams (default 2), every index in place; it checks every row was stored. This is also the morning's
+   traffic so far that the HTTP run finds in the table, and the table is then analysed, as autovacuum has
+   long done by 8 a.m. on a table that grows all night.
+3. Starts ``civicpass serve`` (``CIVICPASS_BENCH_WORKERS`` uvicorn workers, default 2, access log off as
+   behind a load balancer) and, for each number of connections in ``CIVICPASS_BENCH_CLIENTS`` (default
+   "64,128,256"), sends ``CIVICPASS_BENCH_CHECKINS`` check-ins (default 30,000; resident n scans venue n)
+   from a separate load-generator process (``bench/loadgen.py``), after a warm-up. It records which
+   check-ins were acknowledged (201), then checks each of them is stored, by client id: zero loss of
+   acknowledged writes is part of the result, and a loss fails the benchmark.
+
+The load generator shares the machine's two cores with the server and the database, so the rates are
+what the whole system does on two cores; each run also prints the CPU time each party used.
 
     python -m bench.checkins          # or: make bench
 """
@@ -15,6 +25,8 @@ from __future__ import annotations
 
 import os
 import platform
+import random
+import re
 import socket
 import subprocess
 import sys
@@ -38,20 +50,21 @@ from civicpass.bootstrap import build, migrate
 from civicpass.domain.policy import StaffActor
 from civicpass.domain.sessions import SubjectKind
 from civicpass.domain.staff import Role
+from civicpass.domain.venues import window_start
 from civicpass.services import demo, venues
 from civicpass.services.auth import open_session
 from civicpass.settings import Settings
 
 POSTGRES_URL = os.environ.get("CIVICPASS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SCHEMA = "civicpass_bench_checkins"
-CHECKINS = int(os.environ.get("CIVICPASS_BENCH_CHECKINS", "20000"))
-CLIENTS = int(os.environ.get("CIVICPASS_BENCH_CLIENTS", "64"))
+CHECKINS = int(os.environ.get("CIVICPASS_BENCH_CHECKINS", "30000"))
+CLIENTS = [int(n) for n in os.environ.get("CIVICPASS_BENCH_CLIENTS", "64,128,256").split(",")]
 WORKERS = int(os.environ.get("CIVICPASS_BENCH_WORKERS", "2"))
 RESIDENTS = int(os.environ.get("CIVICPASS_BENCH_RESIDENTS", "20000"))
 VENUES = int(os.environ.get("CIVICPASS_BENCH_VENUES", "97"))
-LOAD_PROCESSES = int(os.environ.get("CIVICPASS_BENCH_LOAD_PROCESSES", "1"))
-PATH = "/v1/me/check-ins"
 COPY_ROWS = int(os.environ.get("CIVICPASS_BENCH_COPY_ROWS", "500000"))
+COPY_STREAMS = int(os.environ.get("CIVICPASS_BENCH_COPY_STREAMS", "2"))
+PATH = "/v1/me/check-ins"
 
 
 def _free_port() -> int:
@@ -61,93 +74,43 @@ def _free_port() -> int:
         return port
 
 
-def _reset_schema() -> None:
+def _reset_schema(create: bool = True) -> None:
     admin = make_engine(POSTGRES_URL)
     with admin.begin() as conn:
         conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
-        conn.execute(sa.text(f'CREATE SCHEMA "{SCHEMA}"'))
+        if create:
+            conn.execute(sa.text(f'CREATE SCHEMA "{SCHEMA}"'))
     admin.dispose()
 
 
-def prepare(env: dict[str, str]) -> tuple[list[str], list[str]]:
-    """Residents with bearer tokens and venues with their current rotating codes, made through the services."""
-    os.environ.update(env)
-    container = build(Settings(), messenger=MemoryMessenger())
-    migrate(container)
-    demo.seed_demo_city(container.deps, RESIDENTS, "bench")
-    with container.deps.uow() as uow:
-        ids = uow.residents.ids_after("", RESIDENTS)
-        tokens = [open_session(uow, container.deps, SubjectKind.RESIDENT, rid)[0] for rid in ids]
-        uow.commit()
-    admin = StaffActor("bench-admin", Role.ADMIN, "440100")
-    codes = []
-    for n in range(VENUES):
-        new = venues.NewVenue(f"Bench venue {n}", "market", "440106")
-        venue = venues.register_venue(container.deps, admin, new)
-        codes.append(venues.venue_code(container.deps, admin, venue.id).token)
-    container.dispose()
-    return tokens, codes
+class City:
+    """Residents with bearer tokens, venues with their current rotating codes, made through the services."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        os.environ.update(env)
+        container = build(Settings(), messenger=MemoryMessenger())
+        migrate(container)
+        demo.seed_demo_city(container.deps, RESIDENTS, "bench")
+        with container.deps.uow() as uow:
+            self.resident_ids = uow.residents.ids_after("", RESIDENTS)
+            self.tokens = [
+                open_session(uow, container.deps, SubjectKind.RESIDENT, rid)[0] for rid in self.resident_ids
+            ]
+            uow.commit()
+        admin = StaffActor("bench-admin", Role.ADMIN, "440100")
+        self.venue_ids, self.codes = [], []
+        for n in range(VENUES):
+            venue = venues.register_venue(
+                container.deps, admin, venues.NewVenue(f"Bench venue {n}", "market", "440106")
+            )
+            self.venue_ids.append(venue.id)
+            self.codes.append(venues.venue_code(container.deps, admin, venue.id).token)
+        today = datetime.now(UTC).date()
+        ensure_partitions(container.engine, today - timedelta(days=1), 8)  # as the server's maintenance does
+        container.dispose()
 
 
-def http_checkins(env: dict[str, str], workdir: Path) -> dict[str, float]:
-    tokens, codes = prepare(env)
-    port = _free_port()
-    server_env = {**os.environ, **env, "CIVICPASS_PORT": str(port), "CIVICPASS_WORKERS": str(WORKERS)}
-    log = (workdir / "server.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "civicpass", "serve"], env=server_env, stdout=log, stderr=log
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx2.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                time.sleep(0.2)
-        before = _stored_client_ids()
-        # A short warm-up (imports, connection pools, the venue code's first opening), not counted.
-        loadgen.run("127.0.0.1", port, PATH, tokens, loadgen.checkin_body(codes), 500, CLIENTS)
-        warm = _stored_client_ids() - before
-        tally = loadgen.run(
-            "127.0.0.1", port, PATH, tokens, loadgen.checkin_body(codes), CHECKINS, CLIENTS, LOAD_PROCESSES
-        )
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
-        log.close()
-    stored = _stored_client_ids() - before - warm
-    acknowledged = set(tally.acknowledged)
-    rate = len(acknowledged) / tally.seconds
-    print(f"[HTTP check-ins, PostgreSQL, {WORKERS} server workers, {CLIENTS} connections, {LOAD_PROCESSES} load processes]")
-    print(f"  answers {dict(sorted(tally.statuses.items()))}, transport errors {tally.transport_errors}")
-    print(f"  acknowledged (201) {len(acknowledged)}, stored {len(stored)}")
-    print(f"  rate {rate:10.0f} acknowledged check-ins/s over {tally.seconds:.1f} s")
-    print(f"  latency p50 {tally.percentile(0.5) * 1000:.1f} ms, p99 {tally.percentile(0.99) * 1000:.1f} ms")
-    missing = acknowledged - stored
-    if missing:
-        raise SystemExit(f"LOSS: {len(missing)} acknowledged check-ins are not stored")
-    print("  zero loss: every acknowledged check-in is stored (checked by client id)")
-    return {"rate": rate, "acknowledged": len(acknowledged), "stored": len(stored)}
-
-
-def _stored_client_ids() -> set[str]:
-    engine = make_engine(POSTGRES_URL, schema=SCHEMA)
-    with engine.connect() as conn:
-        ids = set(conn.execute(sa.text("SELECT client_id FROM checkins")).scalars())
-    engine.dispose()
-    return ids
-
-
-def _stored() -> int:
-    engine = make_engine(POSTGRES_URL, schema=SCHEMA)
-    with engine.connect() as conn:
-        count = int(conn.execute(sa.text("SELECT count(*) FROM checkins")).scalar_one())
-    engine.dispose()
-    return count
-
-
-COPY_STREAMS = int(os.environ.get("CIVICPASS_BENCH_COPY_STREAMS", "2"))
+# -- bulk import -------------------------------------------------------------------------------------
 
 
 def _split_lines(payload: bytes, parts: int) -> list[bytes]:
@@ -160,41 +123,38 @@ def _split_lines(payload: bytes, parts: int) -> list[bytes]:
     return pieces
 
 
+COPY_COLUMNS = "id, at, client_id, resident_id, venue_id, recorded_at, method, evidence, flags, window_start"
+
+
 def _copy_stream(payload: bytes) -> None:
     """One COPY stream on its own connection (parallel streams use both cores of the database)."""
     chunk = 1 << 20
     with psycopg.connect(POSTGRES_URL, options=f"-c search_path={SCHEMA}") as conn:
-        with (
-            conn.cursor() as cur,
-            cur.copy(
-                "COPY checkins (id, at, client_id, resident_id, venue_id, recorded_at, method, evidence, flags) FROM STDIN"
-            ) as copy,
-        ):
+        with conn.cursor() as cur, cur.copy(f"COPY checkins ({COPY_COLUMNS}) FROM STDIN") as copy:
             for offset in range(0, len(payload), chunk):
                 copy.write(payload[offset : offset + chunk])
         conn.commit()
 
 
-def copy_import() -> float:
+def copy_import(city: City) -> float:
     """Bulk import through COPY, as a feed or a migration loads check-ins from a file.
 
-    The rows are prepared as COPY text first (the file's contents; not timed), the day partitions exist
-    (as the server's maintenance makes them), and the timing covers streaming the text in 1 MiB chunks
-    and the commits of ``COPY_STREAMS`` parallel streams, with every index and constraint in place.
+    The rows are prepared as COPY text first (the file's contents; not timed); the timing covers
+    streaming the text in 1 MiB chunks and the commits of ``COPY_STREAMS`` parallel streams, with every
+    index and constraint in place.
     """
-    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    rng = random.Random(2022)
+    now = datetime.now(UTC).replace(microsecond=0)
     lines = []
     for i in range(COPY_ROWS):
-        at = now - timedelta(seconds=i % 86_400)
+        at = now - timedelta(seconds=rng.randrange(1, 86_400))
+        window = window_start(at, timedelta(minutes=5)).replace(tzinfo=None)
         lines.append(
-            f"{uuid.uuid4().hex}\t{at.isoformat()}\t{uuid.uuid4().hex}\tr{i % 100_000}\tv{i % 500}\t"
-            f"{now.isoformat()}\trotating_code\tmedium\t\n"
+            f"{uuid.uuid4().hex}\t{at.replace(tzinfo=None).isoformat()}\t{uuid.uuid4().hex}\t"
+            f"{city.resident_ids[i % len(city.resident_ids)]}\t{rng.choice(city.venue_ids)}\t"
+            f"{at.replace(tzinfo=None).isoformat()}\trotating_code\tmedium\t\t{window.isoformat()}\n"
         )
     payload = "".join(lines).encode()
-    engine = make_engine(POSTGRES_URL, schema=SCHEMA)
-    with engine.begin() as conn:
-        ensure_partitions(conn, (now - timedelta(days=2)).date(), 4)
-    engine.dispose()
     parts = _split_lines(payload, COPY_STREAMS)
     before = _stored()
     started = time.perf_counter()
@@ -204,8 +164,127 @@ def copy_import() -> float:
     if _stored() - before != COPY_ROWS:
         raise SystemExit(f"COPY stored {_stored() - before} rows, expected {COPY_ROWS}")
     rate = COPY_ROWS / seconds
-    print(f"[bulk import via COPY] {COPY_ROWS} rows in {seconds:.1f} s = {rate:10.0f} rows/s")
+    print(
+        f"[bulk import via COPY, {COPY_STREAMS} streams] {COPY_ROWS} rows in {seconds:.1f} s = {rate:,.0f} rows/s"
+    )
     return rate
+
+
+def _stored() -> int:
+    with psycopg.connect(POSTGRES_URL, options=f"-c search_path={SCHEMA}") as conn:
+        row = conn.execute("SELECT count(*) FROM checkins").fetchone()
+        return int(row[0]) if row else 0
+
+
+def _stored_client_ids() -> set[str]:
+    """Client ids of the check-ins recorded in the last hour (the HTTP runs'; the import's are older)."""
+    since = datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=1)
+    with psycopg.connect(POSTGRES_URL, options=f"-c search_path={SCHEMA}") as conn:
+        return {r[0] for r in conn.execute("SELECT client_id FROM checkins WHERE recorded_at > %s", (since,))}
+
+
+def _analyse() -> None:
+    with psycopg.connect(POSTGRES_URL, options=f"-c search_path={SCHEMA}", autocommit=True) as conn:
+        conn.execute("ANALYZE")
+
+
+# -- HTTP --------------------------------------------------------------------------------------------
+
+
+def _cpu_seconds(pids: set[int] | None = None, pattern: bytes | None = None) -> float:
+    """CPU time (user + system) used so far by the given processes, or those whose command line matches."""
+    total, ticks = 0.0, os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            command = Path(f"/proc/{entry}/cmdline").read_bytes()
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if (pids is not None and int(entry) in pids) or (pattern is not None and re.search(pattern, command)):
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def _server_pids(server: subprocess.Popen[bytes]) -> set[int]:
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    return {server.pid, *(int(c) for c in children)}
+
+
+def http_checkins(city: City, env: dict[str, str], workdir: Path) -> list[dict[str, float]]:
+    port = _free_port()
+    server_env = {
+        **os.environ,
+        **env,
+        "CIVICPASS_PORT": str(port),
+        "CIVICPASS_WORKERS": str(WORKERS),
+        "CIVICPASS_ACCESS_LOG": "false",
+    }
+    log = (workdir / "server.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "civicpass", "serve"], env=server_env, stdout=log, stderr=log
+    )
+    results = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx2.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                time.sleep(0.2)
+        time.sleep(6)  # the first maintenance run, 5 s after start-up, is done before measuring
+        body = loadgen.checkin_body(city.codes)
+        loadgen.run("127.0.0.1", port, PATH, city.tokens, body, 1000, 64)  # warm-up, not counted
+        for clients in CLIENTS:
+            before = _stored_client_ids()
+            pids = _server_pids(server)
+            cpu = {
+                "server": _cpu_seconds(pids),
+                "database": _cpu_seconds(pattern=rb"^postgres: "),
+            }
+            tally = loadgen.run("127.0.0.1", port, PATH, city.tokens, body, CHECKINS, clients)
+            used = {
+                "server": _cpu_seconds(pids) - cpu["server"],
+                "database": _cpu_seconds(pattern=rb"^postgres: ") - cpu["database"],
+            }
+            stored = _stored_client_ids() - before
+            results.append(_report(clients, tally, stored, used))
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        log.close()
+    closed = re.findall(
+        r"intake closed: (\d+) check-ins in (\d+) group commits", (workdir / "server.log").read_text()
+    )
+    checkins, commits = (sum(int(c[k]) for c in closed) for k in (0, 1))
+    if commits:
+        print(
+            f"[group commits] {checkins} check-ins in {commits} commits: {checkins / commits:.1f} per commit"
+        )
+    return results
+
+
+def _report(clients: int, tally: loadgen.Tally, stored: set[str], used: dict[str, float]) -> dict[str, float]:
+    acknowledged = set(tally.acknowledged)
+    rate = len(acknowledged) / tally.seconds
+    print(f"[HTTP check-ins, PostgreSQL, {WORKERS} server workers, {clients} connections]")
+    print(f"  answers {dict(sorted(tally.statuses.items()))}, transport errors {tally.transport_errors}")
+    print(f"  acknowledged (201) {len(acknowledged)}, stored {len(stored)}")
+    print(f"  rate {rate:,.0f} acknowledged check-ins/s over {tally.seconds:.1f} s")
+    print(f"  latency p50 {tally.percentile(0.5) * 1000:.1f} ms, p99 {tally.percentile(0.99) * 1000:.1f} ms")
+    n = max(1, len(acknowledged))
+    print(
+        "  CPU per check-in: server {:.0f} us, database {:.0f} us (the load generator's own is extra)".format(
+            used["server"] / n * 1e6, used["database"] / n * 1e6
+        )
+    )
+    missing = acknowledged - stored
+    if missing:
+        raise SystemExit(f"LOSS: {len(missing)} acknowledged check-ins are not stored")
+    print("  zero loss: every acknowledged check-in is stored (checked by client id)")
+    return {"clients": clients, "rate": rate, "acknowledged": len(acknowledged), "stored": len(stored)}
 
 
 def main() -> None:
@@ -224,14 +303,12 @@ def main() -> None:
             "CIVICPASS_SWEEP_INTERVAL_SECONDS": "0",
         }
         try:
-            http_checkins(env, Path(tmp))
-            copy_import()
+            city = City(env)
+            copy_import(city)
+            _analyse()
+            http_checkins(city, env, Path(tmp))
         finally:
-            _reset_schema()
-            admin = make_engine(POSTGRES_URL)
-            with admin.begin() as conn:
-                conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
-            admin.dispose()
+            _reset_schema(create=False)
 
 
 if __name__ == "__main__":

@@ -63,8 +63,14 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 
 
 async def _connection(
-    host: str, port: int, path: str, tokens: Sequence[str], next_number: Callable[[], int | None],
-    make_body: BodyMaker, tally: Tally, opened: asyncio.Barrier,
+    host: str,
+    port: int,
+    path: str,
+    tokens: Sequence[str],
+    next_number: Callable[[], int | None],
+    make_body: BodyMaker,
+    tally: Tally,
+    opened: asyncio.Barrier,
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     await opened.wait()  # every connection is open before the first request (the clock starts then)
@@ -94,7 +100,13 @@ async def _connection(
 
 
 async def _drive(
-    host: str, port: int, path: str, tokens: Sequence[str], first: int, count: int, connections: int,
+    host: str,
+    port: int,
+    path: str,
+    tokens: Sequence[str],
+    first: int,
+    count: int,
+    connections: int,
     make_body: BodyMaker,
 ) -> Tally:
     numbers = iter(range(first, first + count))
@@ -153,8 +165,16 @@ def run(
     """Send ``count`` requests over ``connections`` keep-alive connections spread over ``processes``."""
     share, per_process = count // processes, max(1, connections // processes)
     jobs = [
-        (host, port, path, tokens, k * share, share if k < processes - 1 else count - k * share,
-         per_process, make_body)
+        (
+            host,
+            port,
+            path,
+            tokens,
+            k * share,
+            share if k < processes - 1 else count - k * share,
+            per_process,
+            make_body,
+        )
         for k in range(processes)
     ]
     total = Tally()

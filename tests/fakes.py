@@ -392,7 +392,11 @@ class _Checkins:
 
     def add_new(self, checkins: Sequence[CheckIn]) -> set[str]:
         stored = {(o.resident_id, o.client_id, o.at) for o in self.s.checkins}
-        new = [c for c in checkins if (c.resident_id, c.client_id, c.at) not in stored]
+        new = []
+        for c in checkins:  # like the unique key: the first of twins in one call is stored
+            if (key := (c.resident_id, c.client_id, c.at)) not in stored:
+                stored.add(key)
+                new.append(c)
         self.s.checkins.extend(new)
         return {c.id for c in new}
 

@@ -340,7 +340,7 @@ def serve(
     """Serve the API (and, with --seed, prepare a demo database first)."""
     import uvicorn
 
-    from civicpass.web.app import create_app
+    from civicpass.web.app import create_app, log_to_stderr
 
     with _container() as c:
         migrate(c)
@@ -362,6 +362,7 @@ def serve(
                 access_log=c.settings.access_log,
             )
         else:
+            log_to_stderr()
             uvicorn.run(
                 create_app(container=c),
                 host=c.settings.host,

@@ -168,7 +168,7 @@ def test_check_in_storage_is_partitioned_by_day_on_postgresql_and_indexed_by_tim
         database = sqlite3.connect(server.output.parent / "var" / "civicpass.db")
         names = {row[0] for row in database.execute("SELECT name FROM sqlite_master")}
         database.close()
-        assert {"checkins", "ix_checkins_venue_at", "ix_checkins_resident_at"} <= names
+        assert {"checkins", "ix_checkins_venue_at", "ix_checkins_at"} <= names
         assert not any(name.startswith("checkins_p") for name in names)
         return
     expected = {

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -34,6 +33,7 @@ from civicpass.adapters.messaging import MemoryMessenger
 from civicpass.bootstrap import Container
 from civicpass.domain.staff import Role
 from civicpass.web import deps as web_deps
+from civicpass.web.fastlane import LaneApp
 from tests.bodies import plausible, unwrap_optional
 from tests.support import enrol, staff_headers
 
@@ -139,7 +139,7 @@ def _route_contexts(routes: Any) -> Iterator[Any]:
 
 def endpoints(client: TestClient) -> list[Endpoint]:
     found = []
-    app = typing.cast(FastAPI, client.app)
+    app = typing.cast(LaneApp, client.app)
     for route in _route_contexts(app.routes):
         path = route.path
         if path is None or path in FASTAPI_OWN:
@@ -155,7 +155,7 @@ def endpoints(client: TestClient) -> list[Endpoint]:
         body_model = bodies[0] if len(bodies) == 1 and isinstance(bodies[0], type) else None
         assert len(bodies) == (body_model is not None), f"{path}: cannot tell the body model of {bodies}"
         for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
-            lane = app.state.fast_routes.get((method, path))  # served past FastAPI: it says what it reads
+            lane = app.lane_routes.get((method, path))  # served past FastAPI: it says what it reads
             found.append(
                 Endpoint(
                     method,

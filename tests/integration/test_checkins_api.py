@@ -6,6 +6,7 @@ The ``clock`` fixture starts at 2022-05-03T08:00Z, the start of a 5-minute venue
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +17,11 @@ from fastapi.testclient import TestClient
 
 from civicpass.adapters.messaging import MemoryMessenger
 from civicpass.bootstrap import Container
+from civicpass.domain.checkins import CheckIn
+from civicpass.domain.errors import Message, Unavailable
 from civicpass.domain.staff import Role
+from civicpass.services.checkins import TokenScan
+from civicpass.services.intake import CheckinIntake
 from tests.fakes import FakeClock
 from tests.support import enrol, resident_id_number, staff_headers
 
@@ -327,3 +332,63 @@ def test_a_resident_cannot_check_in_someone_who_is_not_their_dependent(api: Api)
     status, problem = api.check_in(stranger, token, subject_id=me["id"])
     assert (status, problem["reason"], problem["reasons"]) == (403, "permission_denied", ["not_guardian"])
     assert api.my_check_ins(mine) == []
+
+
+class _AtCapacity(CheckinIntake):
+    """A worker whose group commit is full (the shedding itself is tested in tests/unit/test_intake.py)."""
+
+    async def submit(self, item: TokenScan) -> tuple[CheckIn, bool]:
+        raise Unavailable("overloaded", Message("busy", "忙"), extra={"retry_after": 1})
+
+
+def test_a_worker_at_capacity_sheds_a_check_in_with_503_and_retry_after_storing_nothing(api: Api) -> None:
+    operator = api.staff(Role.VENUE_OPERATOR, "op-one")
+    token = api.venue_code(operator, api.register(operator)["id"])["token"]
+    _, headers = api.resident(1)
+    app = api.client.app
+    normal = app.state.checkin_intake  # type: ignore[attr-defined]
+    app.state.checkin_intake = _AtCapacity(api.container.deps)  # type: ignore[attr-defined]
+    try:
+        response = api.client.post(
+            "/v1/me/check-ins",
+            headers=headers,
+            json={"venue_code": token, "client_id": "client-0001", "scanned_at": api.clock.now().isoformat()},
+        )
+    finally:
+        app.state.checkin_intake = normal  # type: ignore[attr-defined]
+    assert_problem(response, 503, "overloaded")
+    assert response.headers["retry-after"] == "1"
+    assert api.my_check_ins(headers) == []
+
+
+def test_many_residents_checking_in_at_once_are_each_stored_once(api: Api) -> None:
+    """Concurrent requests share group commits; every acknowledged check-in is there, retries included."""
+    operator = api.staff(Role.VENUE_OPERATOR, "op-one")
+    token = api.venue_code(operator, api.register(operator)["id"])["token"]
+    residents = [api.resident(n)[1] for n in range(1, 7)]
+
+    def scan(n: int) -> tuple[int, str]:
+        body = {
+            "venue_code": token,
+            "client_id": f"client-{n % 12:04d}",  # every scan is sent twice, as a retrying phone does
+            "scanned_at": api.clock.now().isoformat(),
+        }
+        response = api.client.post("/v1/me/check-ins", headers=residents[n % 6], json=body)
+        return response.status_code, response.json()["id"]
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(scan, range(24)))
+    assert sorted(status for status, _ in answers).count(201) == 12
+    assert {status for status, _ in answers} <= {200, 201}
+    assert len({checkin_id for _, checkin_id in answers}) == 12
+    assert sum(len(api.my_check_ins(h)) for h in residents) == 12
+
+
+def test_the_check_in_route_served_past_fastapi_is_the_documented_one(api: Api) -> None:
+    operation = api.client.get("/openapi.json").json()["paths"]["/v1/me/check-ins"]["post"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert set(schema["required"]) == {"venue_code", "client_id", "scanned_at"}
+    assert "201" in operation["responses"]
+    _, headers = api.resident(1)
+    response = api.client.put("/v1/me/check-ins", headers=headers, json={})
+    assert_problem(response, 405, "method_not_allowed")

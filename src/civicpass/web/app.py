@@ -18,7 +18,7 @@ from civicpass.services.maintenance import maintain
 from civicpass.services.status import sweep
 from civicpass.settings import Settings
 from civicpass.web import problems
-from civicpass.web.fastlane import FastLane
+from civicpass.web.fastlane import LaneApp
 from civicpass.web.limits import RequestLimits
 from civicpass.web.routes import (
     checkins,
@@ -36,7 +36,7 @@ from civicpass.web.routes import (
 log = logging.getLogger("civicpass.web")
 
 
-def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, container: Container | None = None) -> LaneApp:
     """Build the app from settings (or from an already wired container, as tests do)."""
     wired = container or build(settings or Settings())
 
@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         if container is None:
             wired.dispose()
 
-    app = FastAPI(
+    app = LaneApp(
         title="civicpass",
         version=__version__,
         description="Health code and citizen code platform. Errors are RFC 9457 problem+json with a reason code.",
@@ -85,9 +85,8 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     # Routes match in order; check-ins are most of the traffic at a peak, so their router comes first.
     for module in (checkins, health, residents, declarations, status, codes, staff, facts, rulesets, regions):
         app.include_router(module.router)
-    app.state.fast_routes = checkins.FAST_ROUTES
-    app.add_middleware(FastLane, routes=checkins.FAST_ROUTES)
-    app.add_middleware(RequestLimits, max_bytes=wired.settings.max_body_bytes)  # outside the fast lane
+    app.add_middleware(RequestLimits, max_bytes=wired.settings.max_body_bytes)
+    app.lane(checkins.FAST_ROUTES, wired.settings.max_body_bytes)  # the peak's hot path, past FastAPI's stack
     return app
 
 
@@ -108,6 +107,17 @@ async def _every(interval: int, name: str, job: Callable[[], object]) -> None:
         await asyncio.sleep(interval)
 
 
-def app_from_environment() -> FastAPI:
+def log_to_stderr() -> None:
+    """Send the ``civicpass`` loggers' INFO lines (chores, group commits) to stderr, beside uvicorn's own."""
+    logger = logging.getLogger("civicpass")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     [%(process)d] %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+def app_from_environment() -> LaneApp:
     """Entry for ``uvicorn --factory civicpass.web.app:app_from_environment`` (multi-worker serving)."""
+    log_to_stderr()
     return create_app(Settings())

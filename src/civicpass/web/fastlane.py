@@ -1,25 +1,28 @@
-"""A direct path for the requests that dominate a morning peak, past FastAPI's routing and dependency layers.
+"""A direct path for the requests that dominate a morning peak, in front of FastAPI's whole stack.
 
-At thousands of check-ins a second, FastAPI's per-request machinery (matching the path against every
-route, the exit stacks, the exception middleware, dependency resolution) cost a worker more CPU than the
-check-in itself (profile in docs/performance.md). The lane maps (method, path) to the very endpoint
-function that the documented FastAPI route runs, calls it with a plain ``Request``, and answers errors
-through the same problem handlers (``problems.respond``), so clients see the same API either way. It sits
-inside the request limits (body size, NUL) like every route; anything it does not know goes on to FastAPI.
+At thousands of check-ins a second, FastAPI's per-request machinery (its middleware layers, matching the
+path against every route, the exit stacks, dependency resolution) cost a worker more CPU than the
+check-in itself (profiles in docs/performance.md). ``LaneApp`` is the FastAPI application with one
+difference: a request whose (method, path) is a lane route goes to that route's endpoint, the very
+function the documented FastAPI route runs, behind the same request limits (body size, NUL), with errors
+answered by the same problem handlers (``problems.respond``) and unexpected ones logged and answered 500
+as FastAPI's server-error handler does. Clients see the same API either way; everything else is FastAPI.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
+from fastapi import FastAPI
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from civicpass.web import problems
+from civicpass.web.limits import RequestLimits
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -33,23 +36,33 @@ class LaneRoute:
     auth: Literal["resident", "staff"]  # who may call it (the endpoint checks it)
 
 
-class FastLane:
-    def __init__(self, app: ASGIApp, routes: Mapping[tuple[str, str], LaneRoute]) -> None:
-        self.app = app
-        self.routes = dict(routes)
+class LaneApp(FastAPI):
+    """FastAPI, with the lane routes answered before its stack; ``lane(...)`` declares them."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.lane_routes: dict[tuple[str, str], LaneRoute] = {}
+        self._lane = RequestLimits(self._serve_lane, max_bytes=1 << 20)
+
+    def lane(self, routes: Mapping[tuple[str, str], LaneRoute], max_bytes: int) -> None:
+        self.lane_routes.update(routes)
+        self._lane = RequestLimits(self._serve_lane, max_bytes=max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = (
-            self.routes.get((scope.get("method", ""), scope.get("path", "")))
-            if scope["type"] == "http"
-            else None
-        )
-        if route is None:
-            await self.app(scope, receive, send)
+        if scope["type"] == "http" and (scope["method"], scope["path"]) in self.lane_routes:
+            scope["app"] = self
+            await self._lane(scope, receive, send)
             return
+        await super().__call__(scope, receive, send)
+
+    async def _serve_lane(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = self.lane_routes[(scope["method"], scope["path"])]
         request = Request(scope, receive, send)
         try:
-            response = await route.endpoint(request)
-        except Exception as exc:  # mapped exactly as FastAPI's handlers map it; unexpected ones propagate
-            response = await problems.respond(request, exc)
+            response: Response = await route.endpoint(request)
+        except Exception as exc:
+            try:
+                response = await problems.respond(request, exc)
+            except Exception:  # not one of ours: what FastAPI's server-error handler answers
+                response = await problems.unexpected(request, exc)
         await response(scope, receive, send)

@@ -147,7 +147,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(request, exc.status_code, reason, message, headers=dict(exc.headers or {}))
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem(
         request, 500, "internal_error", e.Message("something went wrong on our side", "服务器内部错误")
@@ -173,4 +173,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(e.CivicpassError, _civicpass_error)
     app.add_exception_handler(RequestValidationError, _request_invalid)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(Exception, unexpected)

@@ -167,10 +167,10 @@ class SqlCheckins(_Repo):
         """Stored check-ins by (resident, client id) made between ``start`` and ``end`` (retries)."""
         if not keys:
             return {}
-        residents, clients = {r for r, _ in keys}, {k for _, k in keys}
         if pg := pg_hot.connection(self.conn):
-            rows: Iterable[Mapping[Any, Any]] = pg_hot.checkins_of_clients(pg, residents, clients, start, end)
+            rows: Iterable[Mapping[Any, Any]] = pg_hot.checkins_of_clients(pg, keys, start, end)
         else:
+            residents, clients = {r for r, _ in keys}, {k for _, k in keys}
             c = t.checkins.c
             query = sa.select(t.checkins).where(
                 c.resident_id.in_(residents), c.client_id.in_(clients), c.at.between(start, end)
@@ -199,29 +199,34 @@ class SqlCheckins(_Repo):
             return {}
         venues = {k.venue_id for k in located}
         windows = {k.window_start for k in located if k.window_start is not None}
+        placed: list[tuple[Any, ...]] = []
         if pg := pg_hot.connection(self.conn):
-            rows = pg_hot.uses_by_residents(pg, residents, {k.venue_id for k in codes}, start, end)
+            own = pg_hot.uses_by_residents(pg, residents, {k.venue_id for k in codes}, start, end)
             if located:
-                rows += pg_hot.located_uses(pg, venues, windows, residents, start, end, 1000 * len(located))
+                placed = pg_hot.located_uses(pg, venues, windows, residents, start, end, 1000 * len(located))
         else:
             c = t.checkins.c
             columns = (c.venue_id, c.window_start, c.method, c.resident_id, c.at, c.lat, c.lon)
             between = c.at.between(start, end)
-            own = sa.select(*columns).where(
+            mine = sa.select(*columns).where(
                 c.resident_id.in_(list(residents)), between, c.venue_id.in_({k.venue_id for k in codes})
             )
-            rows = [tuple(r) for r in self.conn.execute(own)]
+            own = [tuple(r) for r in self.conn.execute(mine)]
             if located:
                 same_code = sa.or_(c.window_start.in_(windows), c.method == Method.STATIC_CODE.value)
-                placed = sa.select(*columns).where(
+                others = sa.select(*columns).where(
                     c.venue_id.in_(venues),
                     between,
                     same_code,
                     c.lat.is_not(None),
                     c.resident_id.not_in(list(residents)),
                 )
-                rows += [tuple(r) for r in self.conn.execute(placed.limit(1000 * len(located)))]
-        return _uses_of(codes, rows)
+                placed = [tuple(r) for r in self.conn.execute(others.limit(1000 * len(located)))]
+        # The queries match venues and windows separately; each row counts only for its own exact code.
+        found = _uses_of(codes, own)
+        for key, uses in _uses_of(located, placed).items():
+            found.setdefault(key, []).extend(uses)
+        return found
 
     def of_resident(self, resident_id: str, start: datetime, end: datetime) -> list[CheckIn]:
         c = t.checkins.c

@@ -85,17 +85,20 @@ def venues(pg: psycopg.Connection[Any], ids: Collection[str]) -> list[dict[str, 
 
 
 def checkins_of_clients(
-    pg: psycopg.Connection[Any],
-    residents: Collection[str],
-    clients: Collection[str],
-    start: datetime,
-    end: datetime,
+    pg: psycopg.Connection[Any], keys: Collection[tuple[str, str]], start: datetime, end: datetime
 ) -> list[dict[str, Any]]:
-    """Check-in rows of these residents with these client ids between ``start`` and ``end`` (retries)."""
+    """Check-in rows with these (resident, client id) pairs between ``start`` and ``end`` (retries).
+
+    The pairs are joined, not two ``ANY`` lists: the unique index is probed once per pair, not once per
+    resident and client id combination (32 pairs: 32 probes a day instead of 1,024).
+    """
+    residents, clients = [r for r, _ in keys], [c for _, c in keys]
     rows = pg.execute(
-        f"SELECT {CHECKIN_COLUMNS} FROM checkins"
-        " WHERE resident_id = ANY(%b) AND client_id = ANY(%b) AND at BETWEEN %b AND %b",
-        (list(residents), list(clients), naive_utc(start), naive_utc(end)),
+        f"SELECT {', '.join('c.' + c.name for c in t.checkins.columns)}"
+        " FROM unnest(%b::text[], %b::text[]) AS k(resident_id, client_id)"
+        " JOIN checkins c ON c.resident_id = k.resident_id AND c.client_id = k.client_id"
+        " WHERE c.at BETWEEN %b AND %b",
+        (residents, clients, naive_utc(start), naive_utc(end)),
     )
     return [_checkin_row(r) for r in rows]
 

@@ -298,7 +298,7 @@ checkins = sa.Table(
     sa.PrimaryKeyConstraint("id", "at"),
     sa.UniqueConstraint("resident_id", "client_id", "at", name="uq_checkins_resident_client_at"),
     sa.Index("ix_checkins_venue_at", "venue_id", "at"),
-    sa.Index("ix_checkins_resident_at", "resident_id", "at"),
+    sa.Index("ix_checkins_at", "at"),
     postgresql_partition_by="RANGE (at)",
 )
 """Check-ins: no foreign keys (the hot write path, and rows outlive nothing: retention drops whole days).
