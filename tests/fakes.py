@@ -31,11 +31,11 @@ from civicpass.domain.phone import PhoneChallenge
 from civicpass.domain.regions import Region
 from civicpass.domain.residents import Guardianship, PersonalData, Resident, ResidentKind
 from civicpass.domain.rulesets import RuleSetState, RuleSetVersion
-from civicpass.domain.sessions import Session
+from civicpass.domain.sessions import Session, SubjectKind
 from civicpass.domain.staff import StaffMember
 from civicpass.domain.venues import Venue
 from civicpass.services.context import Deps, IssuerInfo, Limits
-from civicpass.services.ports import RiskArea, StoredResponse, StoredStatus
+from civicpass.services.ports import RiskArea, SessionHolder, StoredResponse, StoredStatus
 
 
 def make_resident(
@@ -159,9 +159,6 @@ class _Residents:
     def get(self, resident_id: str) -> Resident | None:
         return self.s.residents.get(resident_id)
 
-    def active_among(self, resident_ids: Collection[str]) -> set[str]:
-        return {i for i in resident_ids if i in self.s.residents and self.s.residents[i].active}
-
     def by_document(self, document: Document) -> Resident | None:
         return next(
             (r for r in self.s.residents.values() if document.number and r.pii.document == document), None
@@ -210,10 +207,6 @@ class _Guardianships:
     def dependents_of(self, guardian_id: str) -> list[Guardianship]:
         return [g for g in self.s.guardianships.values() if g.guardian_id == guardian_id]
 
-    def dependent_ids_of(self, guardian_ids: Collection[str]) -> dict[str, frozenset[str]]:
-        found = {i: frozenset(g.dependent_id for g in self.dependents_of(i)) for i in guardian_ids}
-        return {i: ids for i, ids in found.items() if ids}
-
 
 class _Challenges:
     def __init__(self, s: FakeStore) -> None:
@@ -242,8 +235,19 @@ class _Sessions:
     def add(self, session: Session) -> None:
         self.s.sessions[session.token_digest] = session
 
-    def get_many(self, token_digests: Collection[str]) -> dict[str, Session]:
-        return {d: self.s.sessions[d] for d in token_digests if d in self.s.sessions}
+    def holders(self, token_digests: Collection[str]) -> dict[str, SessionHolder]:
+        found = {}
+        for digest in token_digests:
+            if (session := self.s.sessions.get(digest)) is None:
+                continue
+            if session.kind is SubjectKind.STAFF:
+                member = self.s.staff.get(session.subject_id)
+                found[digest] = SessionHolder(session, member is not None and member.active, staff=member)
+                continue
+            resident = self.s.residents.get(session.subject_id)
+            dependents = frozenset(d for g, d in self.s.guardianships if g == session.subject_id)
+            found[digest] = SessionHolder(session, resident is not None and resident.active, dependents)
+        return found
 
     def revoke(self, token_digest: str, at: datetime) -> None:
         if token_digest in self.s.sessions:

@@ -22,7 +22,9 @@ from civicpass.domain.checkins import (
 )
 from civicpass.domain.residents import Guardianship
 from civicpass.domain.sessions import Session, SubjectKind
+from civicpass.domain.staff import Role, StaffMember
 from civicpass.domain.venues import Venue, VenueKind
+from civicpass.services.ports import SessionHolder
 from tests.fakes import make_resident
 
 BEIJING = timezone(timedelta(hours=8))
@@ -452,65 +454,80 @@ def test_prior_uses_of_codes_nobody_used_are_absent(container: Container) -> Non
 # -- sessions, residents, guardianships, venues ---------------------------------------------------------
 
 
-def test_sessions_get_many_returns_the_stored_sessions_asked_for_and_ignores_unknown_digests(
+def test_session_holders_carry_the_session_the_holders_state_and_a_residents_dependents(
     container: Container,
 ) -> None:
     base = _base()
-    live = Session("a" * 64, SubjectKind.RESIDENT, ALICE, base, base + timedelta(hours=12))
+    dave = "00000000-0000-4000-8000-00000000000d"
+    created = datetime(2022, 5, 1, tzinfo=UTC)
+    officer = StaffMember(
+        OFFICER, "officer.li", "Li", Role.CHECKPOINT_OPERATOR, "440106", "hash", True, created
+    )
+    parent = Session("a" * 64, SubjectKind.RESIDENT, ALICE, base, base + timedelta(hours=12))
+    carer = Session("b" * 64, SubjectKind.RESIDENT, dave, base, base + timedelta(hours=12))
+    childless = Session("g" * 64, SubjectKind.RESIDENT, CAROL, base, base + timedelta(hours=12))
+    gone = Session("c" * 64, SubjectKind.RESIDENT, BOB, base, base + timedelta(hours=12))
     revoked = Session(
-        "b" * 64,
+        "d" * 64,
         SubjectKind.STAFF,
         OFFICER,
         base + timedelta(microseconds=250),
         (base + timedelta(hours=8)).astimezone(BEIJING),
         base + timedelta(minutes=3),
     )
-    unasked = Session("c" * 64, SubjectKind.RESIDENT, BOB, base, base + timedelta(hours=12))
+    unasked = Session("e" * 64, SubjectKind.RESIDENT, ALICE, base, base + timedelta(hours=12))
     with container.deps.uow() as uow:
-        for session in (live, revoked, unasked):
+        for resident_id in (ALICE, BOB, CAROL, dave):
+            uow.residents.add(make_resident(resident_id))
+        uow.residents.set_active(BOB, False)
+        uow.guardianships.add(Guardianship(ALICE, BOB, "parent", created))
+        uow.guardianships.add(Guardianship(ALICE, CAROL, "parent", created))
+        uow.guardianships.add(Guardianship(dave, CAROL, "carer", created))
+        uow.staff.add(officer)
+        for session in (parent, carer, childless, gone, revoked, unasked):
             uow.sessions.add(session)
         uow.commit()
 
     with container.deps.uow() as uow:
-        found = uow.sessions.get_many([live.token_digest, revoked.token_digest, "d" * 64])
+        asked = [s.token_digest for s in (parent, carer, childless, gone, revoked)] + ["f" * 64]
+        found = uow.sessions.holders(asked)
 
-    assert found == {live.token_digest: live, revoked.token_digest: revoked}
-    assert found[live.token_digest].revoked_at is None
-    times = [t for s in found.values() for t in (s.created_at, s.expires_at, s.revoked_at) if t is not None]
-    assert len(times) == 5
-    assert all(_is_utc(t) for t in times), times
-
-
-def test_active_among_returns_only_the_active_residents_of_those_asked(container: Container) -> None:
-    with container.deps.uow() as uow:
-        for resident_id in (ALICE, BOB, CAROL):
-            uow.residents.add(make_resident(resident_id))
-        uow.residents.set_active(BOB, False)
-        uow.commit()
-
-    with container.deps.uow() as uow:
-        found = uow.residents.active_among([ALICE, BOB, "00000000-0000-4000-8000-0000000000ff"])
-
-    assert found == {ALICE}
+    assert found == {
+        parent.token_digest: SessionHolder(parent, True, frozenset({BOB, CAROL})),
+        carer.token_digest: SessionHolder(carer, True, frozenset({CAROL})),
+        childless.token_digest: SessionHolder(childless, True),
+        gone.token_digest: SessionHolder(gone, False),
+        revoked.token_digest: SessionHolder(revoked, True, staff=officer),
+    }
+    times = [
+        t for h in found.values() for t in (h.session.created_at, h.session.expires_at, h.session.revoked_at)
+    ]
+    assert all(_is_utc(t) for t in times if t is not None), times
+    assert found[revoked.token_digest].staff is not None
+    assert _is_utc(found[revoked.token_digest].staff.created_at)  # type: ignore[union-attr]
 
 
-def test_dependent_ids_of_groups_dependents_by_guardian_and_omits_guardians_without_any(
+def test_a_session_of_a_deactivated_staff_member_or_of_nobody_has_an_inactive_holder(
     container: Container,
 ) -> None:
-    dave = "00000000-0000-4000-8000-00000000000d"
+    base = _base()
     created = datetime(2022, 5, 1, tzinfo=UTC)
+    retired = StaffMember(OFFICER, "officer.wu", "Wu", Role.CDC, "440106", "hash", False, created)
+    of_retired = Session("a" * 64, SubjectKind.STAFF, OFFICER, base, base + timedelta(hours=1))
+    of_nobody = Session("b" * 64, SubjectKind.RESIDENT, ALICE, base, base + timedelta(hours=1))
     with container.deps.uow() as uow:
-        for resident_id in (ALICE, BOB, CAROL, dave):
-            uow.residents.add(make_resident(resident_id))
-        uow.guardianships.add(Guardianship(ALICE, BOB, "parent", created))
-        uow.guardianships.add(Guardianship(ALICE, CAROL, "parent", created))
-        uow.guardianships.add(Guardianship(dave, CAROL, "carer", created))
+        uow.staff.add(retired)
+        uow.sessions.add(of_retired)
+        uow.sessions.add(of_nobody)
         uow.commit()
 
     with container.deps.uow() as uow:
-        found = uow.guardianships.dependent_ids_of([ALICE, BOB, dave])
+        found = uow.sessions.holders([of_retired.token_digest, of_nobody.token_digest])
 
-    assert found == {ALICE: frozenset({BOB, CAROL}), dave: frozenset({CAROL})}
+    assert found == {
+        of_retired.token_digest: SessionHolder(of_retired, False, staff=retired),
+        of_nobody.token_digest: SessionHolder(of_nobody, False),
+    }
 
 
 def test_venues_get_many_returns_the_stored_venues_asked_for_and_omits_unknown_ids(
@@ -539,7 +556,5 @@ def test_batch_reads_and_writes_of_nothing_return_nothing(container: Container) 
         assert uow.checkins.add_new([]) == set()
         assert uow.checkins.find_many(set(), base, base) == {}
         assert uow.checkins.prior_uses(set(), base, base, set(), set()) == {}
-        assert uow.sessions.get_many([]) == {}
-        assert uow.residents.active_among([]) == set()
-        assert uow.guardianships.dependent_ids_of([]) == {}
+        assert uow.sessions.holders([]) == {}
         assert uow.venues.get_many([]) == {}

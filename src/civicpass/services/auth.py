@@ -38,24 +38,20 @@ def unauthenticated() -> NotAuthenticated:
 def actors_of(uow: UnitOfWork, deps: Deps, token_digests: Collection[str]) -> dict[str, Actor]:
     """The actors behind live sessions, by token digest; absent when the session or its holder is not live.
 
-    One query per kind of look-up whatever the number of tokens, so a group commit of check-ins
-    authenticates its whole batch at once. No personal data is read.
+    One look-up whatever the number of tokens, so a group commit of check-ins authenticates its whole
+    batch at once. No personal data is read.
     """
     now = deps.clock.now()
-    sessions = [s for s in uow.sessions.get_many(token_digests).values() if s.is_live(now)]
-    resident_ids = {s.subject_id for s in sessions if s.kind is SubjectKind.RESIDENT}
-    active = uow.residents.active_among(resident_ids)
-    dependents = uow.guardianships.dependent_ids_of(active)
     actors: dict[str, Actor] = {}
-    for session in sessions:
-        if session.kind is SubjectKind.STAFF:
-            member = uow.staff.get(session.subject_id)
-            if member is not None and member.active:
-                actors[session.token_digest] = StaffActor(member.id, member.role, member.jurisdiction)
-        elif session.subject_id in active:
-            actors[session.token_digest] = ResidentActor(
-                session.subject_id, dependents.get(session.subject_id, frozenset())
-            )
+    for digest, holder in uow.sessions.holders(token_digests).items():
+        session = holder.session
+        if not (holder.active and session.is_live(now)):
+            continue
+        if session.kind is SubjectKind.STAFF and holder.staff is not None:
+            member = holder.staff
+            actors[digest] = StaffActor(member.id, member.role, member.jurisdiction)
+        elif session.kind is SubjectKind.RESIDENT:
+            actors[digest] = ResidentActor(session.subject_id, holder.dependents)
     return actors
 
 

@@ -150,6 +150,7 @@ def record_scans(
     arrives); the scan time; the venue code; the venue; then grading against earlier uses of the same
     code, including earlier scans of this batch; finally one insert for all new check-ins.
     """
+    codes.refresh()
     items = [_Pending(scan.subject_id or actor.id, scan) for actor, scan in scans]
     for item, (actor, _) in zip(items, scans, strict=True):
         try:

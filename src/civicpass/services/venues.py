@@ -138,12 +138,18 @@ class VenueCodes:
         self._opened: OrderedDict[str, VenueCodeClaims | Rejection] = OrderedDict()
         self._lock = threading.Lock()  # the group commit's threads share one memory
 
-    def open(self, token: str) -> VenueCodeClaims | Rejection:
+    def refresh(self) -> None:
+        """Forget every answer if the keys changed since (once per batch: a look at the keystore's file)."""
         generation = self.deps.keystore.generation
         with self._lock:
             if generation != self._generation:
                 self._opened.clear()
                 self._generation = generation
+
+    def open(self, token: str) -> VenueCodeClaims | Rejection:
+        """The code's claims or why it is refused, as of the keys at the last ``refresh``."""
+        with self._lock:
+            generation = self._generation
             found = self._opened.get(token)
             if found is not None:
                 self._opened.move_to_end(token)

@@ -22,9 +22,10 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from civicpass.web import problems
-from civicpass.web.limits import RequestLimits
+from civicpass.web.limits import Limits
 
-Endpoint = Callable[[Request], Awaitable[Response]]
+Endpoint = Callable[[Request, bytes], Awaitable[Response]]
+"""An endpoint of the lane gets the request and its whole body, already read within the limits."""
 
 
 @dataclass(frozen=True)
@@ -42,24 +43,24 @@ class LaneApp(FastAPI):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.lane_routes: dict[tuple[str, str], LaneRoute] = {}
-        self._lane = RequestLimits(self._serve_lane, max_bytes=1 << 20)
+        self._limits = Limits(1 << 20)
 
     def lane(self, routes: Mapping[tuple[str, str], LaneRoute], max_bytes: int) -> None:
         self.lane_routes.update(routes)
-        self._lane = RequestLimits(self._serve_lane, max_bytes=max_bytes)
+        self._limits = Limits(max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and (scope["method"], scope["path"]) in self.lane_routes:
-            scope["app"] = self
-            await self._lane(scope, receive, send)
+        route = self.lane_routes.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
+        if route is None:
+            await super().__call__(scope, receive, send)
             return
-        await super().__call__(scope, receive, send)
-
-    async def _serve_lane(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = self.lane_routes[(scope["method"], scope["path"])]
+        scope["app"] = self
+        body = await self._limits.read(scope, receive, send)
+        if body is None:  # refused (NUL in the URL, body too large), the answer already sent
+            return
         request = Request(scope, receive, send)
         try:
-            response: Response = await route.endpoint(request)
+            response: Response = await route.endpoint(request, body)
         except Exception as exc:
             try:
                 response = await problems.respond(request, exc)

@@ -43,11 +43,10 @@ _NUL = _problem(
 )
 
 
-class RequestLimits:
+class Limits:
     """Refuses NUL in path or query, and bodies over ``max_bytes`` (by declared length or by counting)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
+    def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.too_large = _problem(
             413,
@@ -57,18 +56,16 @@ class RequestLimits:
             limit=max_bytes,
         )
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def read(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
+        """The whole body if the request is within the limits; else None, the refusal already sent."""
         target = scope.get("raw_path", b"") + b"?" + scope.get("query_string", b"")
         if b"%00" in target or b"\x00" in target or "\x00" in scope.get("path", ""):
             await _send_problem(send, _NUL)
-            return
-        declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await _send_problem(send, self.too_large)
-            return
+            return None
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
+                await _send_problem(send, self.too_large)
+                return None
         chunks: list[bytes] = []
         size = 0
         more = True
@@ -80,10 +77,26 @@ class RequestLimits:
             size += len(chunk)
             if size > self.max_bytes:
                 await _send_problem(send, self.too_large)
-                return
+                return None
             chunks.append(chunk)
             more = message.get("more_body", False)
-        body = b"".join(chunks)
+        return b"".join(chunks)
+
+
+class RequestLimits:
+    """The limits as ASGI middleware: the body is read, checked and handed on to the app."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.limits = Limits(max_bytes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        body = await self.limits.read(scope, receive, send)
+        if body is None:
+            return
         sent = False
 
         async def replay() -> Message:

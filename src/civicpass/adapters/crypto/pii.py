@@ -8,11 +8,11 @@ use the active key and old envelopes stay readable while their key is in the key
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -67,10 +67,19 @@ class HmacDigest:
     key: bytes
 
     def _sub(self, label: bytes) -> bytes:
-        return hmac.new(self.key, b"civicpass:" + label, hashlib.sha256).digest()
+        return hmac.digest(self.key, b"civicpass:" + label, "sha256")
+
+    @cached_property
+    def _blind_index_key(self) -> bytes:
+        return self._sub(b"blind-index")
+
+    @cached_property
+    def _secret_digest_key(self) -> bytes:
+        return self._sub(b"secret-digest")
 
     def blind_index(self, material: str) -> str:
-        return hmac.new(self._sub(b"blind-index"), material.encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self._blind_index_key, material.encode(), "sha256").hex()
 
     def secret_digest(self, secret: str) -> str:
-        return hmac.new(self._sub(b"secret-digest"), secret.encode(), hashlib.sha256).hexdigest()
+        """Every bearer token of every request is digested: derived key kept, one-shot C HMAC."""
+        return hmac.digest(self._secret_digest_key, secret.encode(), "sha256").hex()

@@ -24,6 +24,8 @@ import sqlalchemy as sa
 
 from civicpass.adapters.db import tables as t
 from civicpass.domain.sessions import Session, SubjectKind
+from civicpass.domain.staff import Role, StaffMember
+from civicpass.services.ports import SessionHolder
 
 
 def connection(conn: sa.Connection) -> psycopg.Connection[Any] | None:
@@ -42,32 +44,41 @@ def naive_utc(value: datetime | None) -> datetime | None:
     return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
 
 
-def sessions(pg: psycopg.Connection[Any], digests: Collection[str]) -> dict[str, Session]:
-    rows = pg.execute(
-        "SELECT token_digest, kind, subject_id, created_at, expires_at, revoked_at"
-        " FROM sessions WHERE token_digest = ANY(%b)",
-        (list(digests),),
-    )
-    return {
-        r[0]: Session(
-            r[0], SubjectKind(r[1]), r[2], r[3].replace(tzinfo=UTC), r[4].replace(tzinfo=UTC), _utc(r[5])
+_STAFF = [c.name for c in t.staff.columns]
+SESSION_HOLDERS = (
+    "SELECT s.token_digest, s.kind, s.subject_id, s.created_at, s.expires_at, s.revoked_at, r.active,"
+    " (SELECT array_agg(g.dependent_id) FROM guardianships g WHERE g.guardian_id = r.id), "
+    + ", ".join(f"st.{name}" for name in _STAFF)
+    + " FROM sessions s"
+    " LEFT JOIN residents r ON s.kind = 'resident' AND r.id = s.subject_id"
+    " LEFT JOIN staff st ON s.kind = 'staff' AND st.id = s.subject_id"
+    " WHERE s.token_digest = ANY(%b)"
+)
+
+
+def session_holders(pg: psycopg.Connection[Any], digests: Collection[str]) -> dict[str, SessionHolder]:
+    """Sessions with their holders (resident: active, dependents; staff: the member) in one statement."""
+    holders = {}
+    for row in pg.execute(SESSION_HOLDERS, (list(digests),)):
+        session = Session(
+            row[0],
+            SubjectKind(row[1]),
+            row[2],
+            row[3].replace(tzinfo=UTC),
+            row[4].replace(tzinfo=UTC),
+            _utc(row[5]),
         )
-        for r in rows
-    }
-
-
-def active_residents(pg: psycopg.Connection[Any], ids: Collection[str]) -> set[str]:
-    rows = pg.execute("SELECT id FROM residents WHERE id = ANY(%b) AND active", (list(ids),))
-    return {r[0] for r in rows}
-
-
-def dependents(pg: psycopg.Connection[Any], guardian_ids: Collection[str]) -> dict[str, frozenset[str]]:
-    rows = pg.execute(
-        "SELECT guardian_id, array_agg(dependent_id) FROM guardianships"
-        " WHERE guardian_id = ANY(%b) GROUP BY guardian_id",
-        (list(guardian_ids),),
-    )
-    return {r[0]: frozenset(r[1]) for r in rows}
+        staff_row = dict(zip(_STAFF, row[8:], strict=True))
+        staff = (
+            StaffMember(
+                **{**staff_row, "role": Role(staff_row["role"]), "created_at": _utc(staff_row["created_at"])}
+            )
+            if staff_row["id"] is not None
+            else None
+        )
+        active = bool(row[6]) if session.kind is SubjectKind.RESIDENT else staff is not None and staff.active
+        holders[session.token_digest] = SessionHolder(session, active, frozenset(row[7] or ()), staff)
+    return holders
 
 
 VENUE_COLUMNS = ", ".join(c.name for c in t.venues.columns)

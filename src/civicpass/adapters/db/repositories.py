@@ -23,7 +23,7 @@ from civicpass.domain.regions import Region, RegionLevel
 from civicpass.domain.residents import Guardianship, PersonalData, Resident, ResidentKind
 from civicpass.domain.sessions import Session, SubjectKind
 from civicpass.domain.staff import Role, StaffMember
-from civicpass.services.ports import StoredResponse
+from civicpass.services.ports import SessionHolder, StoredResponse
 
 
 class _Repo:
@@ -102,16 +102,6 @@ class SqlResidents(_Repo):
     def get(self, resident_id: str) -> Resident | None:
         return self._one(t.residents.c.id == resident_id)
 
-    def active_among(self, resident_ids: Collection[str]) -> set[str]:
-        """Which of these residents are active (no personal data is read or decrypted)."""
-        if not resident_ids:
-            return set()
-        if pg := pg_hot.connection(self.conn):
-            return pg_hot.active_residents(pg, resident_ids)
-        r = t.residents.c
-        query = sa.select(r.id).where(r.id.in_(list(resident_ids)), r.active.is_(True))
-        return set(self.conn.execute(query).scalars())
-
     def by_document(self, document: Document) -> Resident | None:
         if document.number is None:
             return None
@@ -184,18 +174,6 @@ class SqlGuardianships(_Repo):
         )
         return [self._link(r) for r in rows]
 
-    def dependent_ids_of(self, guardian_ids: Collection[str]) -> dict[str, frozenset[str]]:
-        if not guardian_ids:
-            return {}
-        if pg := pg_hot.connection(self.conn):
-            return pg_hot.dependents(pg, guardian_ids)
-        g = t.guardianships.c
-        found: dict[str, set[str]] = {}
-        query = sa.select(g.guardian_id, g.dependent_id).where(g.guardian_id.in_(list(guardian_ids)))
-        for guardian, dependent in self.conn.execute(query):
-            found.setdefault(guardian, set()).add(dependent)
-        return {guardian: frozenset(ids) for guardian, ids in found.items()}
-
 
 class SqlChallenges(_Repo):
     def __init__(self, conn: sa.Connection, cipher: PiiCipher, digest: HmacDigest) -> None:
@@ -257,16 +235,46 @@ class SqlSessions(_Repo):
     def add(self, session: Session) -> None:
         self.conn.execute(t.sessions.insert(), {**vars(session), "kind": session.kind.value})
 
-    def get_many(self, token_digests: Collection[str]) -> dict[str, Session]:
+    def holders(self, token_digests: Collection[str]) -> dict[str, SessionHolder]:
         if not token_digests:
             return {}
         if pg := pg_hot.connection(self.conn):
-            return pg_hot.sessions(pg, token_digests)
-        rows = self.conn.execute(
-            sa.select(t.sessions).where(t.sessions.c.token_digest.in_(list(token_digests)))
+            return pg_hot.session_holders(pg, token_digests)
+        s, r, st = t.sessions.c, t.residents.c, t.staff.c
+        query = (
+            sa.select(
+                t.sessions, r.active.label("resident_active"), *(c.label("staff_" + c.name) for c in st)
+            )
+            .outerjoin(t.residents, sa.and_(s.kind == SubjectKind.RESIDENT.value, r.id == s.subject_id))
+            .outerjoin(t.staff, sa.and_(s.kind == SubjectKind.STAFF.value, st.id == s.subject_id))
+            .where(s.token_digest.in_(list(token_digests)))
         )
-        found = (Session(**{**row._mapping, "kind": SubjectKind(row.kind)}) for row in rows)
-        return {session.token_digest: session for session in found}
+        rows = list(self.conn.execute(query).mappings())
+        residents = [m["subject_id"] for m in rows if m["resident_active"] is not None]
+        dependents: dict[str, set[str]] = {}
+        g = t.guardianships.c
+        links = sa.select(g.guardian_id, g.dependent_id).where(g.guardian_id.in_(residents))
+        for guardian, dependent in self.conn.execute(links):
+            dependents.setdefault(guardian, set()).add(dependent)
+        holders = {}
+        for m in rows:
+            session = Session(
+                m["token_digest"],
+                SubjectKind(m["kind"]),
+                m["subject_id"],
+                m["created_at"],
+                m["expires_at"],
+                m["revoked_at"],
+            )
+            staff = None
+            if m["staff_id"] is not None:
+                fields = {c.name: m["staff_" + c.name] for c in st}
+                staff = StaffMember(**{**fields, "role": Role(fields["role"])})
+            active = bool(m["resident_active"]) or (staff is not None and staff.active)
+            holders[session.token_digest] = SessionHolder(
+                session, active, frozenset(dependents.get(session.subject_id, ())), staff
+            )
+        return holders
 
     def revoke(self, token_digest: str, at: datetime) -> None:
         s = t.sessions.c
