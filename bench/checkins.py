@@ -14,6 +14,8 @@
    from a separate load-generator process (``bench/loadgen.py``), after a warm-up. It records which
    check-ins were acknowledged (201), then checks each of them is stored, by client id: zero loss of
    acknowledged writes is part of the result, and a loss fails the benchmark.
+4. The same load against a do-nothing ASGI app served the same way (``bench/ceiling.py``): the ceiling of
+   the server stack and the load generator on this machine at this moment, and the ratio to it.
 
 The load generator shares the machine's two cores with the server and the database, so the rates are
 what the whole system does on two cores; each run also prints the CPU time each party used.
@@ -287,6 +289,45 @@ def _report(clients: int, tally: loadgen.Tally, stored: set[str], used: dict[str
     return {"clients": clients, "rate": rate, "acknowledged": len(acknowledged), "stored": len(stored)}
 
 
+def http_ceiling(city: City) -> float:
+    """The same load against a do-nothing app (``bench/ceiling.py``) served the same way."""
+    port = _free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.ceiling:app",
+        "--port",
+        str(port),
+        "--workers",
+        str(WORKERS),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    server = subprocess.Popen(command)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        body = loadgen.checkin_body(city.codes)
+        loadgen.run("127.0.0.1", port, PATH, city.tokens, body, 1000, 64)
+        clients = 128 if 128 in CLIENTS else CLIENTS[0]
+        tally = loadgen.run("127.0.0.1", port, PATH, city.tokens, body, CHECKINS, clients)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    rate = len(tally.acknowledged) / tally.seconds
+    print(
+        f"[HTTP ceiling: a do-nothing ASGI app, {WORKERS} workers, {clients} connections] {rate:,.0f} answers/s"
+    )
+    return rate
+
+
 def main() -> None:
     print(
         f"civicpass check-in benchmark on {platform.node()} ({os.cpu_count()} cores, Python {platform.python_version()})"
@@ -306,7 +347,13 @@ def main() -> None:
             city = City(env)
             copy_import(city)
             _analyse()
-            http_checkins(city, env, Path(tmp))
+            results = http_checkins(city, env, Path(tmp))
+            ceiling = http_ceiling(city)
+            for result in results:
+                print(
+                    f"[check-ins / ceiling] {result['clients']:.0f} connections: "
+                    f"{result['rate'] / ceiling:.2f} of what a do-nothing app answers"
+                )
         finally:
             _reset_schema(create=False)
 
