@@ -10,7 +10,7 @@
    long done by 8 a.m. on a table that grows all night.
 3. Starts ``civicpass serve`` (``CIVICPASS_BENCH_WORKERS`` uvicorn workers, default 2, access log off as
    behind a load balancer) and, for each number of connections in ``CIVICPASS_BENCH_CLIENTS`` (default
-   "64,128,256"), sends ``CIVICPASS_BENCH_CHECKINS`` check-ins (default 30,000; resident n scans venue n)
+   "64,128,256,512"), sends ``CIVICPASS_BENCH_CHECKINS`` check-ins (default 30,000; resident n scans venue n)
    from a separate load-generator process (``bench/loadgen.py``), after a warm-up. It records which
    check-ins were acknowledged (201), then checks each of them is stored, by client id: zero loss of
    acknowledged writes is part of the result, and a loss fails the benchmark.
@@ -60,7 +60,7 @@ from civicpass.settings import Settings
 POSTGRES_URL = os.environ.get("CIVICPASS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SCHEMA = "civicpass_bench_checkins"
 CHECKINS = int(os.environ.get("CIVICPASS_BENCH_CHECKINS", "30000"))
-CLIENTS = [int(n) for n in os.environ.get("CIVICPASS_BENCH_CLIENTS", "64,128,256").split(",")]
+CLIENTS = [int(n) for n in os.environ.get("CIVICPASS_BENCH_CLIENTS", "64,128,256,512").split(",")]
 WORKERS = int(os.environ.get("CIVICPASS_BENCH_WORKERS", "2"))
 RESIDENTS = int(os.environ.get("CIVICPASS_BENCH_RESIDENTS", "20000"))
 VENUES = int(os.environ.get("CIVICPASS_BENCH_VENUES", "97"))

@@ -3,7 +3,9 @@
 Check-ins are kept ``limits.checkin_retention_days`` (21 by default) and then removed. The purge has one
 path: whole expired days go first where the storage can drop them (PostgreSQL partitions), then the unit of
 work deletes whatever older rows remain (the day straddling the cutoff; everything on SQLite) and records
-``checkin:retention:purged`` in the same transaction as that delete.
+``checkin:retention:purged`` in the same transaction as that delete. Two transactions on purpose: the
+partition drop holds the table's exclusive lock, which stops every check-in, so it must not also wait for
+a day's leftover rows to be deleted.
 """
 
 from __future__ import annotations

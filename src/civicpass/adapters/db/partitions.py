@@ -161,14 +161,17 @@ def drop_before(conn: sa.Connection, cutoff: datetime) -> DroppedDays:
     if not _is_postgres(conn):
         return DroppedDays((), 0)
     _prepare(conn)
-    dropped: list[str] = []
+    expired = [p.name for p in list_partitions(conn) if p.day is not None and _bounds(p.day)[1] <= cutoff]
     rows = 0
-    for partition in list_partitions(conn):
-        if partition.day is not None and _bounds(partition.day)[1] <= cutoff:
-            count = sa.select(sa.func.count()).select_from(_table(partition.name))
-            rows += int(conn.execute(count).scalar_one())
-            conn.execute(sa.text(f"DROP TABLE {partition.name}"))
-            dropped.append(partition.name)
+    for name in expired:  # counted first: expired days take no new rows (scans older than a day are refused)
+        rows += int(conn.execute(sa.select(sa.func.count()).select_from(_table(name))).scalar_one())
+    if expired:
+        # Dropping a partition locks it, then the parent. Queries lock the parent, then the partitions; so
+        # the parent goes first here too, or a check-in reading the table could deadlock with the drop.
+        conn.execute(sa.text(f"LOCK TABLE {PARENT} IN ACCESS EXCLUSIVE MODE"))
+    for name in expired:
+        conn.execute(sa.text(f"DROP TABLE {name}"))
+    dropped = expired
     if _exists(conn, DEFAULT):
         default = _table(DEFAULT)
         result = conn.execute(sa.delete(default).where(default.c.at < cutoff))
