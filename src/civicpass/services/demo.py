@@ -34,6 +34,8 @@ DEMO_DISTRICTS = (
     "440118",
 )
 MARKER = "demo_seed"
+OPERATED_VENUES = 3
+"""The first venues belong to the demo venue operator, so that a newcomer sees their display pages."""
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾肖田董潘袁蔡蒋余于杜叶程魏苏吕丁任卢姚沈钟姜崔谭陆范汪廖石金韦贾夏付方邹熊白孟秦邱侯江尹薛闫段雷龙黎史陶贺毛郝顾龚邵万覃武钱戴严莫孔向常汤"
 _GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉萍红娥玲芬燕彬鑫斌宇浩凯健俊帆帅旭宁龙林欣佳怡晨阳雪琳晓峰文辉力梅婷倩颖慧"
 _STREETS = (
@@ -145,6 +147,8 @@ def seed_demo_city(deps: Deps, residents: int, secret: str, seed: int = 2020) ->
             people.append(child)
             links.append(Guardianship(guardian.id, child.id, Relation.PARENT.value, now))
             dependents += 1
+    with deps.uow() as uow:  # the demo venue operator runs the first venues (their display pages work)
+        operator = uow.staff.by_username(f"demo-{Role.VENUE_OPERATOR.value.replace('_', '-')}")
     venues = [
         Venue(
             deps.random.new_id(),
@@ -152,6 +156,7 @@ def seed_demo_city(deps: Deps, residents: int, secret: str, seed: int = 2020) ->
             rng.choice(list(VenueKind)),
             rng.choice(DEMO_DISTRICTS),
             now,
+            operator_id=operator.id if operator is not None and i < OPERATED_VENUES else None,
         )
         for i in range(max(residents // 50, 10))
     ]

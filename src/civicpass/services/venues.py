@@ -85,6 +85,12 @@ def _managed_venue(uow: UnitOfWork, actor: StaffActor, venue_id: str) -> Venue:
     return venue
 
 
+def venue_of(deps: Deps, actor: StaffActor, venue_id: str) -> Venue:
+    """A venue its operator (or an administrator of its jurisdiction) manages."""
+    with deps.uow() as uow:
+        return _managed_venue(uow, actor, venue_id)
+
+
 def venues_of(deps: Deps, actor: StaffActor) -> list[Venue]:
     authorize(actor, Action.VENUE_MANAGE, Target(region=actor.jurisdiction)).enforce()
     with deps.uow() as uow:

@@ -17,7 +17,7 @@ from civicpass.services.intake import CheckinIntake
 from civicpass.services.maintenance import maintain
 from civicpass.services.status import sweep
 from civicpass.settings import Settings
-from civicpass.web import problems
+from civicpass.web import pages, problems
 from civicpass.web.fastlane import LaneApp
 from civicpass.web.limits import RequestLimits
 from civicpass.web.routes import (
@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     # Routes match in order; check-ins are most of the traffic at a peak, so their router comes first.
     for module in (checkins, health, residents, declarations, status, codes, staff, facts, rulesets, regions):
         app.include_router(module.router)
+    app.include_router(pages.router)
     app.add_middleware(RequestLimits, max_bytes=wired.settings.max_body_bytes)
     app.lane(checkins.FAST_ROUTES, wired.settings.max_body_bytes)  # the peak's hot path, past FastAPI's stack
     return app

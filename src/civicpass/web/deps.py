@@ -81,6 +81,11 @@ def _staff(request: Request, deps: ServiceDeps) -> StaffActor:
     return actor
 
 
+def console_staff(request: Request, deps: Deps) -> StaffActor:
+    """The staff member of a console page (bearer token or cookie), as the API's routes authenticate them."""
+    return _staff(request, deps)
+
+
 CurrentResident = Annotated[ResidentActor, Depends(_resident)]
 CurrentStaff = Annotated[StaffActor, Depends(_staff)]
 IdempotencyKey = Annotated[

@@ -1,0 +1,242 @@
+"""The venue display page in a real headless Chromium, against ``civicpass serve --seed``.
+
+A venue operator signs in, the page shows the venue's rotating code as a QR (read back from a screenshot
+with zxing-cpp), replaces it when the window ends (4 seconds here instead of 5 minutes), keeps retrying
+while the screen is offline, and a resident checks in with the code the page showed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx2
+import pytest
+import zxingcpp
+from PIL import Image
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.conftest import IN_CI
+from tests.support import resident_id_number
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WINDOW_SECONDS = 4
+
+
+@dataclass
+class Server:
+    url: str
+    log: Path
+
+    def text(self) -> str:
+        return self.log.read_text()
+
+    def wait_for(self, pattern: str, timeout: float = 10) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if found := re.search(pattern, self.text()):
+                return found
+            time.sleep(0.05)
+        raise AssertionError(f"{pattern!r} not in the server's output:\n{self.text()}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    workdir = tmp_path_factory.mktemp("display")
+    port = _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CIVICPASS_")},
+        "CIVICPASS_PORT": str(port),
+        "CIVICPASS_DEMO_RESIDENTS": "100",
+        "CIVICPASS_PASSWORD_TIME_COST": "1",
+        "CIVICPASS_PASSWORD_MEMORY_COST": "1024",
+        "CIVICPASS_COOKIE_SECURE": "false",
+        "CIVICPASS_VENUE_CODE_WINDOW_SECONDS": str(WINDOW_SECONDS),
+    }
+    log = workdir / "server.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "civicpass", "serve", "--seed"],
+            cwd=workdir,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx2.get(url + "/health", timeout=1).status_code == 200:
+                break
+        except httpx2.TransportError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail("server did not start:\n" + log.read_text())
+    yield Server(url, log)
+    process.terminate()
+    process.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if shutil.which(CHROMIUM) is None:
+        message = f"{CHROMIUM} is not installed (Debian packages chromium and chromium-driver; .ci/run installs them)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def _operator_password(server: Server) -> str:
+    return server.wait_for(r"demo-venue-operator\s*│\s*([0-9a-f]{16})").group(1)
+
+
+def _first_venue(server: Server, password: str) -> dict[str, str]:
+    login = httpx2.post(
+        server.url + "/v1/staff/sessions", json={"username": "demo-venue-operator", "password": password}
+    )
+    assert login.status_code == 200, login.text
+    headers = {"Authorization": "Bearer " + login.json()["access_token"]}
+    listed = httpx2.get(server.url + "/v1/staff/venues", headers=headers).json()
+    assert listed, "the demo venue operator runs venues"
+    venue: dict[str, str] = listed[0]
+    return venue
+
+
+def _resident(server: Server) -> dict[str, str]:
+    started = httpx2.post(server.url + "/v1/phone-verifications", json={"phone": "13700000002"}).json()
+    code = server.wait_for(r"\[civicpass sms\] to \+8613700000002: .*?(\d{6})").group(1)
+    ticket = httpx2.post(
+        f"{server.url}/v1/phone-verifications/{started['id']}/confirm", json={"code": code}
+    ).json()
+    enrolled = httpx2.post(
+        server.url + "/v1/residents",
+        json={
+            "verification_token": ticket["verification_token"],
+            "name": "林小红",
+            "document": {"type": "resident_id", "number": resident_id_number(serial="888")},
+            "region_code": "440106",
+        },
+    )
+    assert enrolled.status_code == 201, enrolled.text
+    return {"Authorization": "Bearer " + enrolled.json()["access_token"]}
+
+
+def _shown(page: Page) -> tuple[str, str]:
+    """The token the page holds and the text of the QR it draws, read from a screenshot."""
+    token = page.get_attribute("#code", "data-token")
+    assert token is not None
+    png = page.locator("#code svg").screenshot()
+    scanned = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    assert len(scanned) == 1, "one QR on the screen"
+    return token, scanned[0].text
+
+
+def test_the_display_page_signs_in_shows_a_scannable_code_and_rotates_it_through_an_outage(
+    server: Server, browser: Browser
+) -> None:
+    venue = _first_venue(server, _operator_password(server))
+    context = browser.new_context()
+    page = context.new_page()
+
+    page.goto(f"{server.url}/console/venues/{venue['id']}/display")
+    assert "/console/sign-in" in page.url  # no session yet: to the sign-in page and back
+    page.fill("#username", "demo-venue-operator")
+    page.fill("#password", _operator_password(server))
+    page.click("button[type=submit]")
+    page.wait_for_url(f"**/console/venues/{venue['id']}/display")
+    assert venue["name"] in page.inner_text("main")
+
+    first, drawn = _shown(page)
+    assert first.startswith("CP1:")
+    assert drawn == first  # the QR on the screen is the code
+
+    page.wait_for_function(f"document.getElementById('code').dataset.token !== {first!r}", timeout=15_000)
+    second, drawn = _shown(page)
+    assert second != first
+    assert drawn == second  # the new code is drawn, not only held
+
+    context.set_offline(True)
+    page.wait_for_selector("#state", state="visible", timeout=15_000)  # says so, and keeps retrying
+    context.set_offline(False)
+    page.wait_for_selector("#state", state="hidden", timeout=15_000)
+    third, drawn = _shown(page)
+    assert third not in (first, second)
+    assert drawn == third
+
+    checked = httpx2.post(
+        server.url + "/v1/me/check-ins",
+        headers=_resident(server),
+        json={"venue_code": third, "client_id": "browser-0001", "scanned_at": datetime.now(UTC).isoformat()},
+    )
+    assert checked.status_code == 201, checked.text
+    assert (checked.json()["venue_id"], checked.json()["evidence"]) == (venue["id"], "medium")
+    context.close()
+
+
+def test_the_printable_page_shows_the_static_code_and_does_not_rotate(
+    server: Server, browser: Browser
+) -> None:
+    password = _operator_password(server)
+    venue = _first_venue(server, password)
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{server.url}/console/sign-in?next=/console/venues/{venue['id']}/display%3Fstatic%3Dtrue")
+    page.fill("#username", "demo-venue-operator")
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/display?static=true")
+    token, drawn = _shown(page)
+    assert drawn == token
+    page.wait_for_timeout((WINDOW_SECONDS + 2) * 1000)
+    assert _shown(page) == (token, token)  # a printed code does not change
+    assert "weaker evidence" in page.inner_text("main")
+    context.close()
+
+
+def test_a_wrong_password_is_shown_on_the_sign_in_page_in_both_languages(
+    server: Server, browser: Browser
+) -> None:
+    page = browser.new_page()
+    page.goto(server.url + "/console/sign-in")
+    page.fill("#username", "demo-venue-operator")
+    page.fill("#password", "not-the-password")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#problem", state="visible")
+    shown = page.inner_text("#problem")
+    assert "·" in shown
+    assert re.search(r"[\u4e00-\u9fff]", shown)  # the zh-CN message
+    assert re.search(r"[a-z]{3,}", shown)  # and the English one
+    assert "/console/sign-in" in page.url
+    page.close()
