@@ -8,17 +8,10 @@ while the screen is offline, and a resident checks in with the code the page sho
 from __future__ import annotations
 
 import io
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx2
 import pytest
@@ -27,7 +20,7 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.conftest import IN_CI
-from tests.support import resident_id_number
+from tests.e2e.serving import Server, serving
 
 pytestmark = pytest.mark.slow
 
@@ -43,66 +36,11 @@ CHROMIUM_ARGS = [
 WINDOW_SECONDS = 4
 
 
-@dataclass
-class Server:
-    url: str
-    log: Path
-
-    def text(self) -> str:
-        return self.log.read_text()
-
-    def wait_for(self, pattern: str, timeout: float = 10) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if found := re.search(pattern, self.text()):
-                return found
-            time.sleep(0.05)
-        raise AssertionError(f"{pattern!r} not in the server's output:\n{self.text()}")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    workdir = tmp_path_factory.mktemp("display")
-    port = _free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("CIVICPASS_")},
-        "CIVICPASS_PORT": str(port),
-        "CIVICPASS_DEMO_RESIDENTS": "100",
-        "CIVICPASS_PASSWORD_TIME_COST": "1",
-        "CIVICPASS_PASSWORD_MEMORY_COST": "1024",
-        "CIVICPASS_COOKIE_SECURE": "false",
-        "CIVICPASS_VENUE_CODE_WINDOW_SECONDS": str(WINDOW_SECONDS),
-    }
-    log = workdir / "server.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "civicpass", "serve", "--seed"],
-            cwd=workdir,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx2.get(url + "/health", timeout=1).status_code == 200:
-                break
-        except httpx2.TransportError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("server did not start:\n" + log.read_text())
-    yield Server(url, log)
-    process.terminate()
-    process.wait(timeout=15)
+    settings = {"CIVICPASS_DEMO_RESIDENTS": "100", "CIVICPASS_VENUE_CODE_WINDOW_SECONDS": str(WINDOW_SECONDS)}
+    with serving(tmp_path_factory.mktemp("display"), settings) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
@@ -132,25 +70,6 @@ def _first_venue(server: Server, password: str) -> dict[str, str]:
     assert listed, "the demo venue operator runs venues"
     venue: dict[str, str] = listed[0]
     return venue
-
-
-def _resident(server: Server) -> dict[str, str]:
-    started = httpx2.post(server.url + "/v1/phone-verifications", json={"phone": "13700000002"}).json()
-    code = server.wait_for(r"\[civicpass sms\] to \+8613700000002: .*?(\d{6})").group(1)
-    ticket = httpx2.post(
-        f"{server.url}/v1/phone-verifications/{started['id']}/confirm", json={"code": code}
-    ).json()
-    enrolled = httpx2.post(
-        server.url + "/v1/residents",
-        json={
-            "verification_token": ticket["verification_token"],
-            "name": "林小红",
-            "document": {"type": "resident_id", "number": resident_id_number(serial="888")},
-            "region_code": "440106",
-        },
-    )
-    assert enrolled.status_code == 201, enrolled.text
-    return {"Authorization": "Bearer " + enrolled.json()["access_token"]}
 
 
 def _shown(page: Page) -> tuple[str, str]:
@@ -197,7 +116,7 @@ def test_the_display_page_signs_in_shows_a_scannable_code_and_rotates_it_through
 
     checked = httpx2.post(
         server.url + "/v1/me/check-ins",
-        headers=_resident(server),
+        headers=server.enrol("13700000002", "林小红", "888")[0],
         json={"venue_code": third, "client_id": "browser-0001", "scanned_at": datetime.now(UTC).isoformat()},
     )
     assert checked.status_code == 201, checked.text
