@@ -419,6 +419,29 @@ def test_prior_uses_return_no_other_residents_uses_of_a_code_asked_for_but_not_l
     assert found == {CodeKey(VENUE_A, first): [PriorUse(BOB, base + timedelta(seconds=1), FAR)]}
 
 
+def test_a_busy_codes_uses_do_not_crowd_out_a_quiet_codes_in_prior_uses(container: Container) -> None:
+    """At most 1,000 other residents' located uses per code, counted per code, not shared between codes."""
+    base = _base()
+    busy, quiet = CodeKey(VENUE_A, base), CodeKey(VENUE_B, base)
+    crowd = [
+        _checkin(
+            n,
+            f"00000000-0000-4000-8000-{n:012d}",
+            base + timedelta(milliseconds=n),
+            window_start=base,
+            location=HERE,
+        )
+        for n in range(100, 1200)
+    ]
+    far = _checkin(1, BOB, base + timedelta(seconds=1), venue_id=VENUE_B, window_start=base, location=FAR)
+    _add_new(container, [*crowd, far])
+
+    found = _prior_uses(container, [busy, quiet], base, base + timedelta(minutes=10), [ALICE], [busy, quiet])
+
+    assert found[quiet] == [PriorUse(BOB, base + timedelta(seconds=1), FAR)]
+    assert len(found[busy]) == 1000
+
+
 def test_prior_uses_exclude_uses_made_before_start_or_after_end(container: Container) -> None:
     base = _base()
     start, end = base + timedelta(minutes=1), base + timedelta(minutes=3)

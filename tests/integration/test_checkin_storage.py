@@ -18,10 +18,14 @@ from typing import Any
 import duckdb
 import pytest
 import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from typer.testing import CliRunner
 
 from civicpass.adapters.db import tables as t
 from civicpass.adapters.db.checkin_repositories import checkin_row
+from civicpass.adapters.db.engine import make_engine
+from civicpass.adapters.db.migrate import include_object, upgrade
 from civicpass.adapters.db.partitions import (
     SqlCheckinStorage,
     ensure_partitions,
@@ -34,6 +38,7 @@ from civicpass.cli import app
 from civicpass.domain.checkins import CheckIn, Direction, Evidence, Flag, Location, Method
 from civicpass.services import maintenance
 from civicpass.settings import Settings
+from tests.conftest import POSTGRES_URL
 
 EXPORTED = [f.name for f in SCHEMA]
 
@@ -336,3 +341,65 @@ def test_checkins_cli_maintains_storage_and_exports_a_day(
     assert (cli_env.data_dir / "exports" / "checkins" / f"day={yesterday}" / "checkins.parquet").is_file()
 
     assert runner.invoke(app, ["checkins", "export", "--day", "2022-13-01"]).exit_code == 2
+
+
+# -- migrations ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_migration_0005_indexes_a_live_partitioned_table_partition_by_partition(postgres_schema: str) -> None:
+    """From 0004 with daily partitions holding rows: every partition gets its time index, attached, and
+    the parent's index is valid; the schema is then exactly the declared one."""
+    schema = postgres_schema + "_m5"
+    admin = make_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    engine = make_engine(POSTGRES_URL, schema=schema)
+    try:
+        upgrade(engine, "0004")
+        ensure_partitions(engine, date(2022, 5, 2), 2)
+        rows = [checkin_row(_checkin(n, _utc(2022, 5, 2 + n % 3, 8))) for n in range(1, 31)]
+        with engine.begin() as conn:
+            conn.execute(sa.insert(t.checkins), rows)
+
+        upgrade(engine, "head")
+
+        with engine.connect() as conn:
+            indexes = dict(
+                conn.execute(
+                    sa.text(
+                        "SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                        " WHERE n.nspname = :schema"
+                        " AND (c.relname LIKE '%\\_at\\_idx' OR c.relname = 'ix_checkins_at')"
+                    ),
+                    {"schema": schema},
+                ).all()
+            )
+            attached = set(
+                conn.execute(
+                    sa.text(
+                        "SELECT c.relname FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid"
+                        " WHERE h.inhparent = to_regclass('ix_checkins_at')"
+                    )
+                ).scalars()
+            )
+            diff = compare_metadata(
+                MigrationContext.configure(
+                    conn, opts={"compare_type": True, "include_object": include_object}
+                ),
+                t.metadata,
+            )
+        partitions = ["checkins_default", "checkins_p20220502", "checkins_p20220503", "checkins_p20220504"]
+        assert indexes["ix_checkins_at"] is True
+        assert attached == {f"{name}_at_idx" for name in partitions}
+        assert all(indexes[f"{name}_at_idx"] for name in partitions)
+        assert diff == []
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(t.checkins)).scalar_one() == 30
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()

@@ -5,6 +5,7 @@ The ``clock`` fixture starts at 2022-05-03T08:00Z, the start of a 5-minute venue
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -392,3 +393,29 @@ def test_the_check_in_route_served_past_fastapi_is_the_documented_one(api: Api) 
     _, headers = api.resident(1)
     response = api.client.put("/v1/me/check-ins", headers=headers, json={})
     assert_problem(response, 405, "method_not_allowed")
+
+
+@pytest.mark.parametrize(
+    ("content_type", "status"),
+    [
+        (None, 415),  # no content type: not taken for JSON, as FastAPI's strict content-type check
+        ("application/json", 201),
+        ("application/json; charset=utf-8", 201),
+        ("application/vnd.civicpass+json", 201),
+        ("text/plain", 415),
+        ("application/x-www-form-urlencoded; x=json", 422),  # not JSON, though it says the word
+    ],
+)
+def test_the_check_in_route_reads_the_content_types_fastapi_reads(
+    api: Api, content_type: str | None, status: int
+) -> None:
+    operator = api.staff(Role.VENUE_OPERATOR, "op-one")
+    token = api.venue_code(operator, api.register(operator)["id"])["token"]
+    _, headers = api.resident(1)
+    body = json.dumps(
+        {"venue_code": token, "client_id": "client-0001", "scanned_at": api.clock.now().isoformat()}
+    )
+    if content_type is not None:
+        headers = {**headers, "Content-Type": content_type}
+    response = api.client.post("/v1/me/check-ins", headers=headers, content=body.encode())
+    assert response.status_code == status, response.text

@@ -184,3 +184,15 @@ def test_opened_codes_are_remembered_until_the_keys_change(batch: Batch) -> None
     again = batch.codes.open(code)
     assert again is not first  # verified again under the new key set
     assert again == first  # the retired key still verifies the code
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59+00:00", "0001-01-01T00:00:00+00:00"])
+def test_a_scan_time_at_the_ends_of_the_calendar_is_refused_alone(batch: Batch, when: str) -> None:
+    outcomes = batch.record(
+        batch.scan("r-1", "client-good-1"),
+        batch.scan("r-2", "client-far-off", scanned_at=datetime.fromisoformat(when)),
+        batch.scan("r-3", "client-good-2"),
+    )
+    assert isinstance(outcomes[1], InvalidInput)
+    assert outcomes[1].reason == "scan_time_invalid"
+    assert {c.client_id for c in batch.store.checkins} == {"client-good-1", "client-good-2"}

@@ -151,7 +151,7 @@ def test_beyond_the_queue_limit_scans_are_shed_at_once_with_a_retry_after_and_no
     assert city.stored() == {"client-0000", "client-0001", "client-0002"}
 
 
-def test_a_scan_that_breaks_its_batch_fails_alone_and_the_others_are_stored_one_by_one() -> None:
+def test_a_scan_that_breaks_its_batch_fails_alone_and_the_others_are_stored_in_halves() -> None:
     city = City()
 
     async def body() -> list[Any]:
@@ -166,6 +166,24 @@ def test_a_scan_that_breaks_its_batch_fails_alone_and_the_others_are_stored_one_
     assert isinstance(answers[2], RuntimeError)
     assert [a[1] for i, a in enumerate(answers) if i != 2] == [True] * 4
     assert city.stored() == {"client-0000", "client-0001", "client-0003", "client-0004"}
+    assert Counted.total == 2  # [0, 1] and [3, 4]; [2] failed alone
+
+
+def test_one_poisonous_scan_in_a_large_batch_costs_a_few_commits_not_one_per_scan() -> None:
+    city = City(residents=64)
+
+    async def body() -> list[Any]:
+        intake = CheckinIntake(city.deps)
+        intake.start()
+        calls = [intake.submit(city.scan(n, "poison-x" if n == 41 else None)) for n in range(64)]
+        answers = await _settle(calls)
+        await intake.close()
+        return answers
+
+    answers = run(body)
+    assert isinstance(answers[41], RuntimeError)
+    assert len(city.stored()) == 63
+    assert Counted.total <= 12  # halving: about two commits per level, six levels
 
 
 def test_closing_commits_and_answers_every_waiting_scan_then_refuses_new_ones() -> None:

@@ -157,7 +157,7 @@ def record_scans(
             authorize(actor, Action.DECLARE_FOR, Target(resident_id=item.subject)).enforce()
         except CivicpassError as refused:
             item.outcome = refused
-    _find_retries(uow, [i for i in items if i.outcome is None])
+    _find_retries(uow, deps, [i for i in items if i.outcome is None])
     for item in items:
         if item.outcome is None:
             try:
@@ -189,7 +189,13 @@ def _open(deps: Deps, codes: VenueCodes, scan: ScanIn) -> VenueCodeClaims:
     return opened
 
 
-def _find_retries(uow: UnitOfWork, items: Sequence[_Pending]) -> None:
+def _find_retries(uow: UnitOfWork, deps: Deps, items: Sequence[_Pending]) -> None:
+    # Only a scan time within reach of what is stored can be a retry (stored scans are at most a day old
+    # when stored and kept for the retention period); the bounds also keep the arithmetic in range.
+    now = deps.clock.now()
+    earliest = now - timedelta(days=deps.limits.checkin_retention_days) - ACCEPTED_PAST - RETRY_SPAN
+    latest = now + timedelta(seconds=deps.limits.code_skew_seconds) + RETRY_SPAN
+    items = [i for i in items if earliest <= i.scan.scanned_at <= latest]
     if not items:
         return
     times = [i.scan.scanned_at for i in items]

@@ -9,8 +9,8 @@ instead of one per scan. Batches form by themselves: while one commits, the next
 
 Overload is shed, not queued without end: with ``queue_limit`` scans already waiting, a new one is
 refused at once with ``Unavailable("overloaded")`` (503 and Retry-After), nothing of it kept. If a
-batch's transaction fails as a whole (nothing of it was stored), its scans are retried one by one, so one
-scan that trips an unexpected error cannot take the others down with it (that one gets its error, which
+batch's transaction fails as a whole (nothing of it was stored), it is committed again in halves, and
+halves of halves, so one scan that trips an unexpected error cannot take the others down with it (that one gets its error, which
 the web layer logs and answers as any unexpected error).
 """
 
@@ -134,7 +134,7 @@ class CheckinIntake:
             try:
                 answers = list(await loop.run_in_executor(self._threads, self._commit, items))
             except Exception as failure:  # the transaction failed as a whole: nothing of it was stored
-                answers = await self._one_by_one(loop, items, failure)
+                answers = await self._isolate(loop, items, failure)
             for (_, future), answer in zip(batch, answers, strict=True):
                 if future.done():  # a request whose client went away was cancelled
                     continue
@@ -143,18 +143,21 @@ class CheckinIntake:
                 else:
                     future.set_result(answer)
 
-    async def _one_by_one(
+    async def _isolate(
         self, loop: asyncio.AbstractEventLoop, items: list[TokenScan], failure: Exception
     ) -> list[Outcome | Exception]:
-        if len(items) == 1 or isinstance(failure, Unavailable):  # nothing to isolate, or the database is down
+        """Commit a failed batch's scans in halves, then quarters, ... so one poisonous scan fails alone.
+
+        A failure that is not about any one scan (the database is unavailable) fails them all at once.
+        """
+        if len(items) == 1 or isinstance(failure, Unavailable):
             return [failure] * len(items)
-        log.warning("a batch of %d check-ins failed (%r); committing them one by one", len(items), failure)
+        log.warning("a batch of %d check-ins failed (%r); committing it in halves", len(items), failure)
         answers: list[Outcome | Exception] = []
-        for item in items:
+        middle = len(items) // 2
+        for half in (items[:middle], items[middle:]):
             try:
-                (outcome,) = await loop.run_in_executor(self._threads, self._commit, [item])
-            except Exception as alone:
-                answers.append(alone)
-            else:
-                answers.append(outcome)
+                answers.extend(await loop.run_in_executor(self._threads, self._commit, half))
+            except Exception as again:
+                answers.extend(await self._isolate(loop, half, again))
         return answers

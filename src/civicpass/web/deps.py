@@ -93,13 +93,21 @@ IdempotencyKey = Annotated[
 ]
 
 
+def _is_json(content_type: str) -> bool:
+    """``application/json`` or ``application/*+json``, parameters ignored (FastAPI's strict test)."""
+    maintype, _, subtype = content_type.split(";", 1)[0].strip().lower().partition("/")
+    return maintype == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
 def json_body(request: Request, raw: bytes, model: type[Body]) -> Body:
     """The body as ``model``, for a route that reads its own body (the check-in hot path skips FastAPI's
     dependency machinery). A body the model refuses is parsed again as FastAPI does (``json.loads``, then
     the model in Python mode), so refusals are the same: 415 not JSON, 400 malformed JSON, 422 missing or
     invalid fields."""
-    if "json" not in request.headers.get("content-type", ""):
-        raise RequestValidationError([{"type": "content_type", "loc": ("body",), "msg": "not JSON"}])
+    if not _is_json(request.headers.get("content-type", "")):  # none at all is refused too, as by FastAPI
+        raise RequestValidationError(
+            [{"type": "model_attributes_type", "loc": ("body",), "msg": "Input should be a JSON object"}]
+        )
     if not raw:
         raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
     try:  # the common case, parsed and validated in one pass; what it refuses is judged again below

@@ -122,6 +122,9 @@ def _checkin(m: Mapping[Any, Any]) -> CheckIn:
     )
 
 
+PLACED_PER_CODE = 1000
+"""Other residents' located uses of one code that forwarding checks compare with, at most."""
+
 UNIQUE_SCAN = ("resident_id", "client_id", "at")
 """A scan is stored once: the same resident, client id and scan time (the unique key; a retry)."""
 
@@ -197,13 +200,11 @@ class SqlCheckins(_Repo):
         """
         if not codes:
             return {}
-        venues = {k.venue_id for k in located}
-        windows = {k.window_start for k in located if k.window_start is not None}
         placed: list[tuple[Any, ...]] = []
         if pg := pg_hot.connection(self.conn):
             own = pg_hot.uses_by_residents(pg, residents, {k.venue_id for k in codes}, start, end)
             if located:
-                placed = pg_hot.located_uses(pg, venues, windows, residents, start, end, 1000 * len(located))
+                placed = pg_hot.located_uses(pg, located, residents, start, end, PLACED_PER_CODE)
         else:
             c = t.checkins.c
             columns = (c.venue_id, c.window_start, c.method, c.resident_id, c.at, c.lat, c.lon)
@@ -212,17 +213,21 @@ class SqlCheckins(_Repo):
                 c.resident_id.in_(list(residents)), between, c.venue_id.in_({k.venue_id for k in codes})
             )
             own = [tuple(r) for r in self.conn.execute(mine)]
-            if located:
-                same_code = sa.or_(c.window_start.in_(windows), c.method == Method.STATIC_CODE.value)
+            for key in located:  # a query per code keeps the limit per code
+                same_code = (
+                    c.method == Method.STATIC_CODE.value
+                    if key.window_start is None
+                    else c.window_start == key.window_start
+                )
                 others = sa.select(*columns).where(
-                    c.venue_id.in_(venues),
+                    c.venue_id == key.venue_id,
                     between,
                     same_code,
                     c.lat.is_not(None),
                     c.resident_id.not_in(list(residents)),
                 )
-                placed = [tuple(r) for r in self.conn.execute(others.limit(1000 * len(located)))]
-        # The queries match venues and windows separately; each row counts only for its own exact code.
+                placed += [tuple(r) for r in self.conn.execute(others.limit(PLACED_PER_CODE))]
+        # Own uses are fetched by venue; each row counts only for its own exact code.
         found = _uses_of(codes, own)
         for key, uses in _uses_of(located, placed).items():
             found.setdefault(key, []).extend(uses)

@@ -161,21 +161,21 @@ def drop_before(conn: sa.Connection, cutoff: datetime) -> DroppedDays:
     if not _is_postgres(conn):
         return DroppedDays((), 0)
     _prepare(conn)
-    expired = [p.name for p in list_partitions(conn) if p.day is not None and _bounds(p.day)[1] <= cutoff]
     rows = 0
+    if _exists(conn, DEFAULT):  # before the table lock below: this delete may have a lot to do
+        default = _table(DEFAULT)
+        rows += int(conn.execute(sa.delete(default).where(default.c.at < cutoff)).rowcount or 0)
+    expired = [p.name for p in list_partitions(conn) if p.day is not None and _bounds(p.day)[1] <= cutoff]
     for name in expired:  # counted first: expired days take no new rows (scans older than a day are refused)
         rows += int(conn.execute(sa.select(sa.func.count()).select_from(_table(name))).scalar_one())
     if expired:
         # Dropping a partition locks it, then the parent. Queries lock the parent, then the partitions; so
         # the parent goes first here too, or a check-in reading the table could deadlock with the drop.
+        # The lock stops every check-in until the commit, so only the drops happen under it.
         conn.execute(sa.text(f"LOCK TABLE {PARENT} IN ACCESS EXCLUSIVE MODE"))
     for name in expired:
         conn.execute(sa.text(f"DROP TABLE {name}"))
     dropped = expired
-    if _exists(conn, DEFAULT):
-        default = _table(DEFAULT)
-        result = conn.execute(sa.delete(default).where(default.c.at < cutoff))
-        rows += int(result.rowcount or 0)
     return DroppedDays(tuple(dropped), rows)
 
 

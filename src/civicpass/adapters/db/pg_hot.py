@@ -23,6 +23,7 @@ import psycopg
 import sqlalchemy as sa
 
 from civicpass.adapters.db import tables as t
+from civicpass.domain.checkins import CodeKey
 from civicpass.domain.sessions import Session, SubjectKind
 from civicpass.domain.staff import Role, StaffMember
 from civicpass.services.ports import SessionHolder
@@ -140,23 +141,27 @@ def uses_by_residents(
 
 def located_uses(
     pg: psycopg.Connection[Any],
-    venues: Collection[str],
-    windows: Collection[datetime],
+    codes: Collection[CodeKey],
     others_than: Collection[str],
     start: datetime,
     end: datetime,
     limit: int,
 ) -> list[tuple[Any, ...]]:
-    """Scans with a location of these venues' codes (these windows, or static) by other residents."""
+    """Scans with a location of each of these codes (a window, or the static code) by other residents, at
+    most ``limit`` per code: a busy code cannot crowd out a quiet one's uses."""
+    keys = list(codes)
     rows = pg.execute(
-        f"SELECT {USE_COLUMNS} FROM checkins WHERE venue_id = ANY(%b) AND at BETWEEN %b AND %b"
-        " AND (window_start = ANY(%b) OR method = 'static_code') AND lat IS NOT NULL"
-        " AND NOT resident_id = ANY(%b) LIMIT %b",
+        f"SELECT u.* FROM unnest(%b::text[], %b::timestamp[]) AS k(venue_id, window_start)"
+        f" CROSS JOIN LATERAL (SELECT {USE_COLUMNS} FROM checkins c"
+        " WHERE c.venue_id = k.venue_id AND c.at BETWEEN %b AND %b AND c.lat IS NOT NULL"
+        " AND CASE WHEN k.window_start IS NULL THEN c.method = 'static_code'"
+        " ELSE c.window_start = k.window_start END"
+        " AND NOT c.resident_id = ANY(%b) LIMIT %b) AS u",
         (
-            list(venues),
+            [k.venue_id for k in keys],
+            [naive_utc(k.window_start) for k in keys],
             naive_utc(start),
             naive_utc(end),
-            [naive_utc(w) for w in windows],
             list(others_than),
             limit,
         ),

@@ -9,8 +9,9 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+import psycopg
 import sqlalchemy as sa
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 
 from civicpass.adapters.crypto.pii import HmacDigest, PiiCipher
 from civicpass.adapters.db import checkin_repositories as c
@@ -19,22 +20,26 @@ from civicpass.adapters.db import status_repositories as s
 from civicpass.domain.errors import CivicpassError, Conflict, InvalidInput, Message, Unavailable
 from civicpass.services import ports
 
-_TRANSLATED = (IntegrityError, DataError, OperationalError)
+_UNAVAILABLE = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
+_UNSTORABLE = (DataError, psycopg.DataError)
+_CONFLICT = (IntegrityError, psycopg.IntegrityError)
+_TRANSLATED = (*_UNAVAILABLE, *_UNSTORABLE, *_CONFLICT)
+"""SQLAlchemy's errors, and psycopg's own from the plain-SQL fast path (``pg_hot``), which bypasses them."""
 
 
-def _translate(exc: IntegrityError | DataError | OperationalError) -> CivicpassError:
+def _translate(exc: BaseException) -> CivicpassError:
     """Database refusals as domain errors: a constraint race is a conflict, an unstorable value bad input,
-    an unreachable or locked database a 503 to retry (nothing was committed).
+    an unreachable, locked, cancelled or deadlocked database a 503 to retry (nothing was committed).
 
     The web layer refuses such values first (NUL characters, out-of-range numbers); this is the backstop.
     """
-    if isinstance(exc, OperationalError):
+    if isinstance(exc, _UNAVAILABLE):
         return Unavailable(
             "database_unavailable",
             Message("the database cannot be reached just now; retry", "数据库暂时无法访问，请稍后重试"),
             extra={"retry_after": 2},
         )
-    if isinstance(exc, DataError):
+    if isinstance(exc, _UNSTORABLE):
         return InvalidInput(
             "value_not_storable", Message("a value cannot be stored as given", "某个值无法按原样保存")
         )
@@ -107,6 +112,8 @@ class SqlUnitOfWork:
     ) -> None:
         try:
             self.rollback()
+        except _TRANSLATED:  # the connection broke (what failed the work, likely): never reuse it
+            self.conn.invalidate()
         finally:
             self.conn.close()
         if isinstance(exc, _TRANSLATED):
