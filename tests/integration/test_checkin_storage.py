@@ -347,9 +347,9 @@ def test_checkins_cli_maintains_storage_and_exports_a_day(
 
 
 @pytest.mark.postgres
-def test_migration_0005_indexes_a_live_partitioned_table_partition_by_partition(postgres_schema: str) -> None:
-    """From 0004 with daily partitions holding rows: every partition gets its time index, attached, and
-    the parent's index is valid; the schema is then exactly the declared one."""
+def test_migration_0005_leaves_each_partition_two_indexes_and_keeps_its_rows(postgres_schema: str) -> None:
+    """From 0004 with daily partitions holding rows: the natural key and (venue, time) stay on every
+    partition, the primary key on the random id and (resident, time) go, and no row is lost."""
     schema = postgres_schema + "_m5"
     admin = make_engine(POSTGRES_URL)
     with admin.begin() as conn:
@@ -366,38 +366,41 @@ def test_migration_0005_indexes_a_live_partitioned_table_partition_by_partition(
         upgrade(engine, "head")
 
         with engine.connect() as conn:
-            indexes = dict(
-                conn.execute(
-                    sa.text(
-                        "SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-                        " JOIN pg_namespace n ON n.oid = c.relnamespace"
-                        " WHERE n.nspname = :schema"
-                        " AND (c.relname LIKE '%\\_at\\_idx' OR c.relname = 'ix_checkins_at')"
-                    ),
-                    {"schema": schema},
-                ).all()
-            )
-            attached = set(
-                conn.execute(
-                    sa.text(
-                        "SELECT c.relname FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid"
-                        " WHERE h.inhparent = to_regclass('ix_checkins_at')"
-                    )
-                ).scalars()
-            )
+            indexes = conn.execute(
+                sa.text(
+                    "SELECT t.relname, i.relname FROM pg_index x"
+                    " JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid"
+                    " JOIN pg_namespace n ON n.oid = t.relnamespace"
+                    " WHERE n.nspname = :schema AND t.relname LIKE 'checkins%'"
+                ),
+                {"schema": schema},
+            ).all()
             diff = compare_metadata(
                 MigrationContext.configure(
                     conn, opts={"compare_type": True, "include_object": include_object}
                 ),
                 t.metadata,
             )
-        partitions = ["checkins_default", "checkins_p20220502", "checkins_p20220503", "checkins_p20220504"]
-        assert indexes["ix_checkins_at"] is True
-        assert attached == {f"{name}_at_idx" for name in partitions}
-        assert all(indexes[f"{name}_at_idx"] for name in partitions)
+            stored = conn.execute(sa.select(sa.func.count()).select_from(t.checkins)).scalar_one()
+        by_table: dict[str, set[str]] = {}
+        for table, index in indexes:
+            by_table.setdefault(table, set()).add(index)
+        tables = [
+            "checkins",
+            "checkins_default",
+            "checkins_p20220502",
+            "checkins_p20220503",
+            "checkins_p20220504",
+        ]
+        assert sorted(by_table) == tables
+        for table in tables:  # one unique key and one (venue, time) index on each, nothing else
+            kinds = sorted("venue_id_at" in i or i == "ix_checkins_venue_at" for i in by_table[table])
+            assert kinds == [False, True], (table, by_table[table])
+            assert not any(
+                "pkey" in i or i.startswith("pk_") or "resident_id_at" in i for i in by_table[table]
+            )
         assert diff == []
-        with engine.connect() as conn:
-            assert conn.execute(sa.select(sa.func.count()).select_from(t.checkins)).scalar_one() == 30
+        assert stored == 30
     finally:
         engine.dispose()
         with admin.begin() as conn:

@@ -19,8 +19,11 @@ PARTITION = re.compile(r"^checkins_(p\d{8}|default)$")
 
 
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    """Leave the daily check-in partitions (managed at run time, not by migrations) out of comparisons."""
-    return not (type_ == "table" and reflected and name is not None and PARTITION.match(name))
+    """Leave out of comparisons the daily check-in partitions (managed at run time, not by migrations) and
+    declared objects made on some databases only (``ddl_if``) where the database has none."""
+    if type_ == "table" and reflected and name is not None and PARTITION.match(name):
+        return False
+    return not (not reflected and compare_to is None and getattr(obj, "_ddl_if", None) is not None)
 
 
 def alembic_config(engine: sa.Engine) -> Config:
