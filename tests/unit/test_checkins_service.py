@@ -425,6 +425,19 @@ def test_a_retry_arriving_with_another_scan_time_is_still_the_same_check_in(worl
     assert len(world.store.checkins) == 1
 
 
+def test_a_retry_stamped_anew_more_than_an_hour_after_its_scan_is_a_check_in_of_its_own(world: World) -> None:
+    venue = world.venue()
+    static = world.code(venue, static=True)  # a code that does not expire, so only the retry span decides
+    first, _ = world.check_in(static)
+    world.clock.advance(minutes=59)
+    assert world.check_in(static, at=world.clock.now()) == (first, False)
+    world.clock.advance(minutes=2)
+    later, created = world.check_in(static, at=world.clock.now())
+    assert created
+    assert later.id != first.id
+    assert len(world.store.checkins) == 2
+
+
 def test_the_same_client_id_used_by_another_resident_is_their_own_check_in(world: World) -> None:
     venue = world.venue()
     token = world.code(venue)

@@ -45,8 +45,12 @@ from civicpass.services.venues import VenueCodes
 ACCEPTED_PAST = timedelta(hours=24)
 """A phone that was offline may send a scan up to a day late; older scans are refused."""
 
-RETRY_SPAN = timedelta(days=2)
-"""A retry is recognised by its client id among the resident's check-ins this close to the scan time."""
+RETRY_SPAN = timedelta(hours=1)
+"""A retry is recognised by its client id among the resident's check-ins this close to the scan time.
+
+A retry normally repeats the request as it was, scan time included, however late it arrives; this span
+also catches a client that stamps the time anew on a retry. An hour, not days: every day the span
+reaches into is one more day partition probed for every scan of a batch."""
 
 
 @dataclass(frozen=True)
