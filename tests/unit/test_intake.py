@@ -84,18 +84,23 @@ async def _settle(calls: list[Awaitable[Any]]) -> list[Any]:
     return list(await asyncio.gather(*calls, return_exceptions=True))
 
 
+def submit_together(city: City, scans: list[TokenScan], **options: int) -> tuple[list[Any], CheckinIntake]:
+    """Submit the scans at once to a started intake, then close it: each one's answer (or error), in order."""
+
+    async def body() -> tuple[list[Any], CheckinIntake]:
+        intake = CheckinIntake(city.deps, **options)
+        intake.start()
+        answers = await _settle([intake.submit(scan) for scan in scans])
+        await intake.close()
+        return answers, intake
+
+    return run(body)
+
+
 def test_concurrent_scans_are_stored_by_one_commit_and_each_is_answered_with_its_own_check_in() -> None:
     city = City()
-
-    async def body() -> list[Any]:
-        intake = CheckinIntake(city.deps)
-        intake.start()
-        answers = await _settle([intake.submit(city.scan(n)) for n in range(50)])
-        await intake.close()
-        assert (intake.batches, intake.committed) == (1, 50)
-        return answers
-
-    answers = run(body)
+    answers, intake = submit_together(city, [city.scan(n) for n in range(50)])
+    assert (intake.batches, intake.committed) == (1, 50)
     assert [a[0].client_id for a in answers] == [f"client-{n:04d}" for n in range(50)]
     assert all(isinstance(a[0], CheckIn) and a[1] is True for a in answers)
     assert Counted.total == 1
@@ -120,30 +125,14 @@ def test_a_check_in_is_answered_only_once_its_commit_has_happened() -> None:
 
 def test_batches_hold_at_most_max_batch_scans() -> None:
     city = City()
-
-    async def body() -> CheckinIntake:
-        intake = CheckinIntake(city.deps, max_batch=8)
-        intake.start()
-        await _settle([intake.submit(city.scan(n)) for n in range(20)])
-        await intake.close()
-        return intake
-
-    intake = run(body)
+    _, intake = submit_together(city, [city.scan(n) for n in range(20)], max_batch=8)
     assert (intake.batches, intake.committed) == (3, 20)
     assert len(city.stored()) == 20
 
 
 def test_beyond_the_queue_limit_scans_are_shed_at_once_with_a_retry_after_and_nothing_kept() -> None:
     city = City()
-
-    async def body() -> list[Any]:
-        intake = CheckinIntake(city.deps, queue_limit=3)
-        intake.start()
-        answers = await _settle([intake.submit(city.scan(n)) for n in range(5)])
-        await intake.close()
-        return answers
-
-    answers = run(body)
+    answers, _ = submit_together(city, [city.scan(n) for n in range(5)], queue_limit=3)
     assert [type(a).__name__ for a in answers] == ["tuple", "tuple", "tuple", "Unavailable", "Unavailable"]
     shed = answers[3]
     assert isinstance(shed, Unavailable)
@@ -153,16 +142,7 @@ def test_beyond_the_queue_limit_scans_are_shed_at_once_with_a_retry_after_and_no
 
 def test_a_scan_that_breaks_its_batch_fails_alone_and_the_others_are_stored_in_halves() -> None:
     city = City()
-
-    async def body() -> list[Any]:
-        intake = CheckinIntake(city.deps)
-        intake.start()
-        calls = [intake.submit(city.scan(n, "poison-1" if n == 2 else None)) for n in range(5)]
-        answers = await _settle(calls)
-        await intake.close()
-        return answers
-
-    answers = run(body)
+    answers, _ = submit_together(city, [city.scan(n, "poison-1" if n == 2 else None) for n in range(5)])
     assert isinstance(answers[2], RuntimeError)
     assert [a[1] for i, a in enumerate(answers) if i != 2] == [True] * 4
     assert city.stored() == {"client-0000", "client-0001", "client-0003", "client-0004"}
@@ -171,16 +151,7 @@ def test_a_scan_that_breaks_its_batch_fails_alone_and_the_others_are_stored_in_h
 
 def test_one_poisonous_scan_in_a_large_batch_costs_a_few_commits_not_one_per_scan() -> None:
     city = City(residents=64)
-
-    async def body() -> list[Any]:
-        intake = CheckinIntake(city.deps)
-        intake.start()
-        calls = [intake.submit(city.scan(n, "poison-x" if n == 41 else None)) for n in range(64)]
-        answers = await _settle(calls)
-        await intake.close()
-        return answers
-
-    answers = run(body)
+    answers, _ = submit_together(city, [city.scan(n, "poison-x" if n == 41 else None) for n in range(64)])
     assert isinstance(answers[41], RuntimeError)
     assert len(city.stored()) == 63
     assert Counted.total <= 12  # halving: about two commits per level, six levels
@@ -222,22 +193,12 @@ def test_an_intake_never_started_commits_each_scan_on_its_own() -> None:
 @pytest.mark.parametrize("refusal", ["token-unknown", "bad-code"])
 def test_a_refused_scan_in_a_batch_is_answered_with_its_own_error(refusal: str) -> None:
     city = City()
-
-    async def body() -> list[Any]:
-        intake = CheckinIntake(city.deps)
-        intake.start()
-        bad = city.scan(1)
-        if refusal == "token-unknown":
-            bad = TokenScan("no-such-digest", bad.scan)
-        else:
-            bad = TokenScan(bad.token_digest, ScanIn("CP1:garbage", "client-bad", city.clock.now()))
-        answers = await _settle(
-            [intake.submit(city.scan(0)), intake.submit(bad), intake.submit(city.scan(2))]
-        )
-        await intake.close()
-        return answers
-
-    good, refused, other = run(body)
+    bad = city.scan(1)
+    if refusal == "token-unknown":
+        bad = TokenScan("no-such-digest", bad.scan)
+    else:
+        bad = TokenScan(bad.token_digest, ScanIn("CP1:garbage", "client-bad", city.clock.now()))
+    (good, refused, other), _ = submit_together(city, [city.scan(0), bad, city.scan(2)])
     assert good[1] is True
     assert other[1] is True
     assert refused.reason == ("token_invalid" if refusal == "token-unknown" else "venue_code_invalid")
