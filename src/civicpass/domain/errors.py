@@ -95,6 +95,17 @@ class Conflict(CivicpassError):
     """The current state does not allow the action (duplicate, limit of guardians, ...)."""
 
 
+def conflicting_write() -> Conflict:
+    """Two changes to one record raced (a unique key refused the second): the caller may retry."""
+    return Conflict(
+        "conflicting_write",
+        Message(
+            "another change to the same record happened at the same time; retry",
+            "同一记录正被同时修改，请重试",
+        ),
+    )
+
+
 class Gone(CivicpassError):
     """The thing existed but has expired or been used up (a one-time code, a ticket)."""
 

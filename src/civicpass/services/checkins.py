@@ -29,11 +29,11 @@ from civicpass.domain.checkins import (
 from civicpass.domain.codes import Rejection
 from civicpass.domain.errors import (
     CivicpassError,
-    Conflict,
     FieldError,
     InvalidInput,
     Message,
     NotFound,
+    conflicting_write,
 )
 from civicpass.domain.policy import Action, ResidentActor, StaffActor, Target, authorize
 from civicpass.domain.venues import Venue, VenueCodeClaims
@@ -302,17 +302,7 @@ def _grade_and_store(
         for item in items:
             if isinstance(item.outcome, tuple) and item.outcome[0].id in lost_ids:
                 twin = stored.get((item.subject, item.scan.client_id))
-                item.outcome = (twin, False) if twin is not None else _write_conflict()
-
-
-def _write_conflict() -> Conflict:
-    return Conflict(
-        "conflicting_write",
-        Message(
-            "another change to the same record happened at the same time; retry",
-            "同一记录正被同时修改，请重试",
-        ),
-    )
+                item.outcome = (twin, False) if twin is not None else conflicting_write()
 
 
 def record_checkpoint_scan(

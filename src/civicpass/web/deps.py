@@ -42,10 +42,15 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
-def _actor(deps: Deps, token: str | None) -> Actor:
+def require_token(token: str | None) -> str:
+    """The token, or ``token_missing`` when the request carries none."""
     if token is None:
         raise NotAuthenticated("token_missing", Message("sign in first", "请先登录"))
-    return authenticate(deps, token)
+    return token
+
+
+def _actor(deps: Deps, token: str | None) -> Actor:
+    return authenticate(deps, require_token(token))
 
 
 def _resident(request: Request, deps: ServiceDeps) -> ResidentActor:

@@ -43,7 +43,7 @@ class LaneApp(FastAPI):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.lane_routes: dict[tuple[str, str], LaneRoute] = {}
-        self._limits = Limits(1 << 20)
+        self._limits: Limits | None = None  # set with the routes
 
     def lane(self, routes: Mapping[tuple[str, str], LaneRoute], max_bytes: int) -> None:
         self.lane_routes.update(routes)
@@ -51,7 +51,7 @@ class LaneApp(FastAPI):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = self.lane_routes.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
-        if route is None:
+        if route is None or self._limits is None:
             await super().__call__(scope, receive, send)
             return
         scope["app"] = self

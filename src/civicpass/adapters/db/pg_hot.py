@@ -82,18 +82,18 @@ def session_holders(pg: psycopg.Connection[Any], digests: Collection[str]) -> di
     return holders
 
 
-VENUE_COLUMNS = ", ".join(c.name for c in t.venues.columns)
-CHECKIN_COLUMNS = ", ".join(c.name for c in t.checkins.columns)
+_VENUE_NAMES = [c.name for c in t.venues.columns]
+_CHECKIN_NAMES = [c.name for c in t.checkins.columns]
+VENUE_COLUMNS = ", ".join(_VENUE_NAMES)
+CHECKIN_COLUMNS = ", ".join(_CHECKIN_NAMES)
 _TIMES = {c.name for c in t.checkins.columns if isinstance(c.type, t.UTCDateTime)}
 
 
 def venues(pg: psycopg.Connection[Any], ids: Collection[str]) -> list[dict[str, Any]]:
     """Venue rows by id, as mappings with the created time in UTC."""
     rows = pg.execute(f"SELECT {VENUE_COLUMNS} FROM venues WHERE id = ANY(%b)", (list(ids),))
-    names = [c.name for c in t.venues.columns]
-    return [
-        {**dict(zip(names, r, strict=True)), "created_at": _utc(r[names.index("created_at")])} for r in rows
-    ]
+    found = [dict(zip(_VENUE_NAMES, r, strict=True)) for r in rows]
+    return [{**venue, "created_at": _utc(venue["created_at"])} for venue in found]
 
 
 def checkins_of_clients(
@@ -106,7 +106,7 @@ def checkins_of_clients(
     """
     residents, clients = [r for r, _ in keys], [c for _, c in keys]
     rows = pg.execute(
-        f"SELECT {', '.join('c.' + c.name for c in t.checkins.columns)}"
+        f"SELECT {', '.join('c.' + name for name in _CHECKIN_NAMES)}"
         " FROM unnest(%b::text[], %b::text[]) AS k(resident_id, client_id)"
         " JOIN checkins c ON c.resident_id = k.resident_id AND c.client_id = k.client_id"
         " WHERE c.at BETWEEN %b AND %b",
@@ -116,11 +116,18 @@ def checkins_of_clients(
 
 
 def _checkin_row(row: Sequence[Any]) -> dict[str, Any]:
-    names = [c.name for c in t.checkins.columns]
-    return {name: _utc(value) if name in _TIMES else value for name, value in zip(names, row, strict=True)}
+    return {
+        name: _utc(value) if name in _TIMES else value
+        for name, value in zip(_CHECKIN_NAMES, row, strict=True)
+    }
 
 
 USE_COLUMNS = "venue_id, window_start, method, resident_id, at, lat, lon"
+
+
+def _use(row: Sequence[Any]) -> tuple[Any, ...]:
+    """A ``USE_COLUMNS`` row with its two times in UTC."""
+    return (row[0], _utc(row[1]), row[2], row[3], _utc(row[4]), row[5], row[6])
 
 
 def uses_by_residents(
@@ -136,7 +143,7 @@ def uses_by_residents(
         " WHERE resident_id = ANY(%b) AND at BETWEEN %b AND %b AND venue_id = ANY(%b)",
         (list(residents), naive_utc(start), naive_utc(end), list(venues)),
     )
-    return [(r[0], _utc(r[1]), r[2], r[3], _utc(r[4]), r[5], r[6]) for r in rows]
+    return [_use(r) for r in rows]
 
 
 def located_uses(
@@ -166,7 +173,7 @@ def located_uses(
             limit,
         ),
     )
-    return [(r[0], _utc(r[1]), r[2], r[3], _utc(r[4]), r[5], r[6]) for r in rows]
+    return [_use(r) for r in rows]
 
 
 _CASTS = {
@@ -178,7 +185,7 @@ _CASTS = {
 }
 INSERT_CHECKINS = (
     f"INSERT INTO checkins ({CHECKIN_COLUMNS}) SELECT * FROM unnest("
-    + ", ".join(f"%b::{_CASTS.get(c.name, 'text')}[]" for c in t.checkins.columns)
+    + ", ".join(f"%b::{_CASTS.get(name, 'text')}[]" for name in _CHECKIN_NAMES)
     + ") ON CONFLICT (resident_id, client_id, at) DO NOTHING RETURNING id"
 )
 
@@ -186,7 +193,6 @@ INSERT_CHECKINS = (
 def insert_checkins(pg: psycopg.Connection[Any], rows: Sequence[dict[str, Any]]) -> set[str]:
     """Insert check-in rows in one statement (one array per column); the ids of the rows inserted."""
     columns = [
-        [naive_utc(row[c.name]) if c.name in _TIMES else row[c.name] for row in rows]
-        for c in t.checkins.columns
+        [naive_utc(row[name]) if name in _TIMES else row[name] for row in rows] for name in _CHECKIN_NAMES
     ]
     return {r[0] for r in pg.execute(INSERT_CHECKINS, columns)}

@@ -17,7 +17,7 @@ from civicpass.adapters.crypto.pii import HmacDigest, PiiCipher
 from civicpass.adapters.db import checkin_repositories as c
 from civicpass.adapters.db import repositories as r
 from civicpass.adapters.db import status_repositories as s
-from civicpass.domain.errors import CivicpassError, Conflict, InvalidInput, Message, Unavailable
+from civicpass.domain.errors import CivicpassError, InvalidInput, Message, Unavailable, conflicting_write
 from civicpass.services import ports
 
 _UNAVAILABLE = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
@@ -43,13 +43,7 @@ def _translate(exc: BaseException) -> CivicpassError:
         return InvalidInput(
             "value_not_storable", Message("a value cannot be stored as given", "某个值无法按原样保存")
         )
-    return Conflict(
-        "conflicting_write",
-        Message(
-            "another change to the same record happened at the same time; retry",
-            "同一记录正被同时修改，请重试",
-        ),
-    )
+    return conflicting_write()
 
 
 class SqlUnitOfWork:

@@ -11,11 +11,17 @@ from fastapi.responses import JSONResponse
 
 from civicpass.adapters import render
 from civicpass.domain.checkins import Direction, Location
-from civicpass.domain.errors import Message, NotAuthenticated
 from civicpass.services import checkins, venues
 from civicpass.services.auth import authenticate, resident_only
 from civicpass.services.intake import CheckinIntake
-from civicpass.web.deps import CurrentResident, CurrentStaff, ServiceDeps, bearer_token, json_body
+from civicpass.web.deps import (
+    CurrentResident,
+    CurrentStaff,
+    ServiceDeps,
+    bearer_token,
+    json_body,
+    require_token,
+)
 from civicpass.web.fastlane import LaneRoute
 from civicpass.web.schemas import CheckInIn, VenueIn, checkin_view, venue_view
 
@@ -30,9 +36,7 @@ async def check_in(request: Request, raw: bytes) -> Response:
     authenticates, grades and stores it with the scans arriving alongside it, and answers after the
     commit. Over capacity it answers 503 with Retry-After at once.
     """
-    token = bearer_token(request)
-    if token is None:
-        raise NotAuthenticated("token_missing", Message("sign in first", "请先登录"))
+    token = require_token(bearer_token(request))
     container = request.app.state.container
     try:
         body = json_body(request, raw, CheckInIn)
