@@ -22,6 +22,10 @@ def unwrap_optional(annotation: Any) -> Any:
 def _example(annotation: Any, metadata: list[Any]) -> Any:
     annotation = unwrap_optional(annotation)
     origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return typing.get_args(annotation)[0]
+    if origin in (typing.Union, types.UnionType):  # a choice of shapes: the first will do
+        return _example(typing.get_args(annotation)[0], metadata)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return plausible(annotation)
     if isinstance(annotation, type) and issubclass(annotation, Enum):

@@ -21,13 +21,16 @@ from civicpass.adapters.codes import CoseCodeCodec
 from civicpass.adapters.crypto.keystore import FileKeyStore
 from civicpass.adapters.crypto.signing import Ed25519Signer
 from civicpass.adapters.messaging import MemoryMessenger
+from civicpass.domain import tracing as tr
 from civicpass.domain.access import AccessRecord
+from civicpass.domain.cases import Case, CaseState
 from civicpass.domain.checkins import CheckIn, CodeKey, Method, PriorUse
 from civicpass.domain.declarations import Declaration
 from civicpass.domain.facts import Fact, FactState
 from civicpass.domain.forms import FormVersion
 from civicpass.domain.identity import Document, DocumentType
 from civicpass.domain.phone import PhoneChallenge
+from civicpass.domain.proposals import TracingProposal
 from civicpass.domain.regions import Region
 from civicpass.domain.residents import Guardianship, PersonalData, Resident, ResidentKind
 from civicpass.domain.rulesets import RuleSetState, RuleSetVersion
@@ -143,6 +146,8 @@ class FakeStore:
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     risk_areas: list[RiskArea] = field(default_factory=list)
     checkins: list[CheckIn] = field(default_factory=list)
+    cases: dict[str, Case] = field(default_factory=dict)
+    proposals: dict[str, TracingProposal] = field(default_factory=dict)
 
 
 class _Residents:
@@ -564,6 +569,71 @@ class _RiskAreas:
         ]
 
 
+class _Cases:
+    def __init__(self, s: FakeStore) -> None:
+        self.s = s
+
+    def add(self, case: Case) -> None:
+        self.s.cases[case.id] = case
+
+    def get(self, case_id: str) -> Case | None:
+        return self.s.cases.get(case_id)
+
+    def update(self, case: Case) -> None:
+        self.s.cases[case.id] = case
+
+    def of_resident(self, resident_id: str) -> list[Case]:
+        return sorted(
+            (c for c in self.s.cases.values() if c.resident_id == resident_id), key=lambda c: c.opened_at
+        )
+
+    def in_region(self, prefix: str, states: Collection[CaseState], limit: int) -> list[Case]:
+        found = [
+            c
+            for c in self.s.cases.values()
+            if c.region_code.startswith(prefix) and (not states or c.state in states)
+        ]
+        return sorted(found, key=lambda c: (-c.opened_at.timestamp(), c.id))[:limit]
+
+
+class _Proposals:
+    def __init__(self, s: FakeStore) -> None:
+        self.s = s
+
+    def add(self, proposal: TracingProposal) -> None:
+        self.s.proposals[proposal.id] = proposal
+
+    def get(self, proposal_id: str) -> TracingProposal | None:
+        return self.s.proposals.get(proposal_id)
+
+    def update(self, proposal: TracingProposal) -> None:
+        self.s.proposals[proposal.id] = proposal
+
+    def of_case(self, case_id: str) -> list[str]:
+        found = [p for p in self.s.proposals.values() if p.case_id == case_id]
+        return [p.id for p in sorted(found, key=lambda p: (p.requested_at, p.id))]
+
+
+def _visit(c: CheckIn) -> tr.Visit:
+    return tr.Visit(c.id, c.resident_id, c.venue_id, c.at, c.evidence, c.direction)
+
+
+class _Tracing:
+    """The reference semantics of ``domain.tracing`` over every stored check-in."""
+
+    name = "sql"
+
+    def __init__(self, s: FakeStore) -> None:
+        self.s = s
+
+    def visits_of(self, residents: Collection[str], start: datetime, end: datetime) -> list[tr.Visit]:
+        return [_visit(c) for c in self.s.checkins if c.resident_id in residents and start <= c.at <= end]
+
+    def exposures(self, index: Sequence[tr.IndexPresence], policy: tr.TracingPolicy) -> list[tr.Exposure]:
+        vehicles = {v.id: v.is_vehicle for v in self.s.venues}
+        return tr.exposures(index, [_visit(c) for c in self.s.checkins], vehicles, policy)
+
+
 class FakeUnitOfWork:
     def __init__(self, store: FakeStore) -> None:
         self.store = store
@@ -608,6 +678,9 @@ class FakeUnitOfWork:
             ("events", _Events),
             ("risk_areas", _RiskAreas),
             ("checkins", _Checkins),
+            ("cases", _Cases),
+            ("proposals", _Proposals),
+            ("tracing", _Tracing),
         ):
             setattr(self, name, cls(s))
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from civicpass.adapters.analytics import DuckDbTracing
 from civicpass.adapters.codes import CoseCodeCodec
 from civicpass.adapters.crypto.keystore import FileKeyStore
 from civicpass.adapters.crypto.passwords import Argon2Passwords
@@ -19,6 +21,7 @@ from civicpass.adapters.files import bundled_forms, bundled_ruleset, read_region
 from civicpass.adapters.messaging import ConsoleMessenger
 from civicpass.adapters.secrets import KeyMaterial, key_material
 from civicpass.adapters.system import SystemClock, SystemRandom
+from civicpass.domain.tracing import TracingPolicy
 from civicpass.services.context import Deps, IssuerInfo, Limits
 from civicpass.services.declarations import sync_forms
 from civicpass.services.ports import Clock, Messenger, Randomness
@@ -51,6 +54,17 @@ def limits_from(settings: Settings) -> Limits:
         trust_list_hours=settings.trust_list_hours,
         venue_code_window_seconds=settings.venue_code_window_seconds,
         checkin_retention_days=settings.checkin_retention_days,
+        contact_fact_days=settings.contact_fact_days,
+    )
+
+
+def tracing_policy(settings: Settings) -> TracingPolicy:
+    return TracingPolicy(
+        dwell=timedelta(minutes=settings.tracing_dwell_minutes),
+        ride=timedelta(minutes=settings.tracing_ride_minutes),
+        buffer=timedelta(minutes=settings.tracing_buffer_minutes),
+        close_after=timedelta(minutes=settings.tracing_close_minutes),
+        infectious_before=timedelta(days=settings.infectious_days_before),
     )
 
 
@@ -91,6 +105,8 @@ def build(
             {"zh-CN": settings.issuer_name_zh, "en": settings.issuer_name_en},
             settings.issuer_region,
         ),
+        tracing=tracing_policy(settings),
+        analytics=DuckDbTracing(settings.data_dir / "exports"),
     )
     return Container(settings, engine, deps, keys)
 

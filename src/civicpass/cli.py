@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -21,7 +22,7 @@ from civicpass.bootstrap import Container, build, migrate
 from civicpass.domain import errors as e
 from civicpass.domain.policy import ResidentActor, StaffActor
 from civicpass.domain.staff import Role
-from civicpass.services import codes, demo, rulesets, staff, trust
+from civicpass.services import codes, demo, rulesets, simulation, staff, trust
 from civicpass.services import status as status_service
 from civicpass.services.regions import load_regions
 from civicpass.settings import Settings
@@ -100,6 +101,27 @@ def _print_demo(report: demo.DemoReport) -> None:
     for account in report.staff:
         table.add_row(account.role.value, account.username, account.password)
     console.print(table)
+
+
+@app.command("simulate")
+def simulate(
+    residents: Annotated[int, typer.Option(min=1, help="residents to create")] = 10_000,
+    venues: Annotated[int, typer.Option(min=2, help="venues and buses (every tenth is a bus)")] = 500,
+    days: Annotated[int, typer.Option(min=1, max=60, help="days of check-ins, ending now")] = 14,
+    seed: Annotated[int, typer.Option(help="the random seed: a seed gives the same city")] = 2022,
+    outbreaks: Annotated[int, typer.Option(min=0, help="index residents who test positive today")] = 3,
+) -> None:
+    """Generate a synthetic city: residents, venues, daily check-in routines and seeded outbreaks."""
+    with _container() as c:
+        migrate(c)
+        started = time.perf_counter()
+        report = simulation.simulate(c.deps, simulation.Plan(residents, venues, days, seed, outbreaks))
+        console.print(
+            f"simulated {report.residents} residents, {report.venues} venues, {report.checkins} check-ins over "
+            f"{report.days} days, {len(report.cases)} cases opened, in {time.perf_counter() - started:.1f} s"
+        )
+        for case_id in report.cases:
+            console.print(f"  case {case_id}")
 
 
 @app.command("create-staff")

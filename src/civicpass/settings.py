@@ -65,6 +65,20 @@ class Settings(BaseSettings):
     trust_list_hours: int = Field(24, description="how long a published trust list is valid")
     venue_code_window_seconds: int = Field(300, description="how long a rotating venue code is valid")
     checkin_retention_days: int = Field(21, description="days check-ins are kept before they are purged")
+    tracing_dwell_minutes: int = Field(60, ge=1, description="how long a venue check-in counts as presence")
+    tracing_ride_minutes: int = Field(
+        60, ge=1, description="how long a vehicle boarding counts as presence when no alighting is recorded"
+    )
+    tracing_buffer_minutes: int = Field(
+        30, ge=0, description="how far an index person's presence is widened on each side when tracing"
+    )
+    tracing_close_minutes: int = Field(
+        15, ge=1, description="overlap (strong or medium evidence) that makes a close contact"
+    )
+    infectious_days_before: int = Field(
+        2, ge=0, description="days before symptom onset (or sampling) a case's infectious window starts"
+    )
+    contact_fact_days: int = Field(21, ge=1, description="how long a close-contact or companion fact holds")
     signing_key: SecretStr | None = Field(
         None, description="base64 32-byte Ed25519 seed: the instance's signing key"
     )

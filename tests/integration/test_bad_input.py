@@ -632,7 +632,14 @@ def test_garbage_query_parameters_are_a_4xx(api: Api) -> None:
             for value in garbage:
                 response = api.call(route, params={**required, name: value})
                 problem = assert_problem(response, 422, "request_invalid")
-                assert "/query/" + name in error_paths(problem), (route.id, name, value, problem)
+                where = "/query/" + name
+                paths = error_paths(problem)  # a list parameter names the item: /query/state/0
+                assert any(p == where or p.startswith(where + "/") for p in paths), (
+                    route.id,
+                    name,
+                    value,
+                    problem,
+                )
                 checked += 1
             # A repeated parameter is not a crash either.
             assert_not_broken(api.call(route, params=[(name, "1"), (name, "2"), *required.items()]))  # type: ignore[arg-type]

@@ -77,3 +77,22 @@ def test_production_refuses_placeholder_secrets(cli_env: Settings, monkeypatch: 
     refused = CliRunner().invoke(app, ["migrate"])
     assert refused.exit_code == 2
     assert "placeholder" in refused.output
+
+
+def test_simulate_generates_a_city_with_check_ins_and_open_cases_beside_the_demo_city(
+    cli_env: Settings,
+) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["seed-demo", "--residents", "150"]).exit_code == 0
+    args = ["simulate", "--residents", "300", "--venues", "20", "--days", "3", "--outbreaks", "2"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "simulated 300 residents, 20 venues" in result.output
+    assert "2 cases opened" in result.output
+    assert _count(cli_env, t.residents) == 450  # the demo city's people and the simulation's, no clash
+    assert _count(cli_env, t.cases) == 2
+    checkins = _count(cli_env, t.checkins)
+    assert 300 * 3 * 0.8 < checkins < 300 * 3 * 1.5 + 20
+    again = runner.invoke(app, [*args, "--seed", "5"])  # a second run adds its own people
+    assert again.exit_code == 0, again.output
+    assert _count(cli_env, t.residents) == 750

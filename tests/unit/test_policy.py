@@ -30,6 +30,9 @@ ALLOWED: dict[Action, set[Role]] = {
     Action.RISK_AREA_DECLARE: {Role.CDC},
     Action.CODE_VERIFY: {Role.CHECKPOINT_OPERATOR, Role.CDC, Role.COMMUNITY_WORKER},
     Action.VENUE_MANAGE: {Role.VENUE_OPERATOR, Role.ADMIN},
+    Action.CASE_MANAGE: {Role.CDC},
+    Action.TRACING_RUN: {Role.CDC},
+    Action.TRACING_APPROVE: {Role.CDC},
 }
 # Fact kinds per role, again written out independently of FACT_KINDS.
 RECORDABLE: dict[Role, set[str]] = {

@@ -22,7 +22,7 @@ class FactKind(StrEnum):
     DAILY_CHECKIN = "daily_checkin"  # {temperature_c, feels_well, symptoms[]}: from the daily check-in
     TEST_RESULT = "test_result"  # {test: pcr|antigen, result: positive|negative, sampled_at}
     VACCINATION = "vaccination"  # {vaccine, dose, administered_at}
-    CASE = "case"  # {classification: suspected|confirmed|asymptomatic|recovered|excluded}
+    CASE = "case"  # {classification: suspected|confirmed|asymptomatic|recovered|excluded|closed, case_id?}
     CLOSE_CONTACT = "close_contact"  # {case_id?}
     SECONDARY_CONTACT = "secondary_contact"  # {contact_of?}
     SPATIOTEMPORAL_COMPANION = "spatiotemporal_companion"  # {venue_id?}
@@ -46,7 +46,7 @@ class FactState(StrEnum):
 
 
 CASE_CLASSES = frozenset({"suspected", "confirmed", "asymptomatic"})
-CLOSING_CASE_CLASSES = frozenset({"recovered", "excluded"})
+CLOSING_CASE_CLASSES = frozenset({"recovered", "excluded", "closed"})
 
 _REQUIRED: dict[FactKind, dict[str, type | tuple[type, ...]]] = {
     FactKind.HEALTH_DECLARATION: {"temperature_c": (int, float), "symptoms": list},

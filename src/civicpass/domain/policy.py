@@ -31,6 +31,9 @@ class Action(StrEnum):
     VENUE_MANAGE = "venue:manage"
     DECLARE_FOR = "declaration:submit_for"
     DEPENDENT_MANAGE = "dependent:manage"
+    CASE_MANAGE = "case:manage"
+    TRACING_RUN = "tracing:run"
+    TRACING_APPROVE = "tracing:approve"
 
 
 PERMISSIONS: dict[Action, frozenset[Role]] = {
@@ -46,6 +49,9 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.RISK_AREA_DECLARE: frozenset({Role.CDC}),
     Action.CODE_VERIFY: frozenset({Role.CHECKPOINT_OPERATOR, Role.CDC, Role.COMMUNITY_WORKER}),
     Action.VENUE_MANAGE: frozenset({Role.VENUE_OPERATOR, Role.ADMIN}),
+    Action.CASE_MANAGE: frozenset({Role.CDC}),
+    Action.TRACING_RUN: frozenset({Role.CDC}),
+    Action.TRACING_APPROVE: frozenset({Role.CDC}),
 }
 """Staff actions and the roles allowed to take them. Resident actions are decided by guardianship."""
 

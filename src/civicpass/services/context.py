@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
 
+from civicpass.domain.tracing import TracingPolicy
 from civicpass.services.ports import (
     Clock,
     CodeCodec,
@@ -15,6 +16,7 @@ from civicpass.services.ports import (
     PasswordHasher,
     Randomness,
     Signer,
+    TracingEngine,
     UnitOfWorkFactory,
 )
 
@@ -36,6 +38,8 @@ class Limits:
     checkin_retention_days: int = 21
     min_count_shown: int = 5
     declared_fact_days: int = 14
+    contact_fact_days: int = 21
+    case_list_limit: int = 500
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,9 @@ class Deps:
     limits: Limits
     signer: Signer
     zone: tzinfo
+    """The region's time zone: times are stored in UTC and shown (and counted in days) in this zone."""
     keystore: KeyStore
     codec: CodeCodec
     issuer: IssuerInfo
-    """The region's time zone: times are stored in UTC and shown (and counted in days) in this zone."""
+    tracing: TracingPolicy = TracingPolicy()  # noqa: RUF009 - frozen, so one shared default is safe
+    analytics: TracingEngine | None = None  # DuckDB over the Parquet exports, for large tracing jobs

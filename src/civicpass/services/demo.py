@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from civicpass.domain.identity import Document, DocumentType, gb11643_check_character
 from civicpass.domain.residents import Guardianship, PersonalData, Relation, Resident, ResidentKind
@@ -90,28 +90,13 @@ def demo_staff_passwords(secret: str) -> list[DemoStaff]:
     ]
 
 
-def seed_demo_city(deps: Deps, residents: int, secret: str, seed: int = 2020) -> DemoReport:
-    staff = demo_staff_passwords(secret)
-    with deps.uow() as uow:
-        missing = [account for account in staff if uow.staff.by_username(account.username) is None]
-        seeded = uow.meta.get(MARKER) is not None
-    for account in missing:
-        create_staff(
-            deps,
-            None,
-            NewStaff(
-                account.username, account.password, account.role, DEMO_CITY, f"Demo {account.role.value}"
-            ),
-        )
-    if seeded:
-        with deps.uow() as uow:
-            return DemoReport(False, uow.residents.count(), 0, uow.venues.count(), staff)
-    rng = random.Random(seed)  # noqa: S311 - synthetic demo data, not security
-    now = deps.clock.now()
+def make_people(
+    deps: Deps, rng: random.Random, residents: int, now: datetime, phone_prefix: str = "+86199"
+) -> tuple[list[Resident], list[Guardianship]]:
+    """``residents`` synthetic people of the demo districts (about 12% dependents with a guardian)."""
     people: list[Resident] = []
     links: list[Guardianship] = []
     used: set[str] = set()
-    dependents = 0
     while len(people) < residents:
         district = rng.choice(DEMO_DISTRICTS)
         born = date(1940, 1, 1) + timedelta(days=rng.randrange(365 * 65))
@@ -119,7 +104,7 @@ def seed_demo_city(deps: Deps, residents: int, secret: str, seed: int = 2020) ->
         if number in used:
             continue
         used.add(number)
-        phone = f"+86199{len(people):08d}"
+        phone = f"{phone_prefix}{len(people):08d}"
         address = f"广州市{rng.choice(_STREETS)}{rng.randrange(1, 999)}号"
         guardian = Resident(
             deps.random.new_id(),
@@ -146,7 +131,29 @@ def seed_demo_city(deps: Deps, residents: int, secret: str, seed: int = 2020) ->
             )
             people.append(child)
             links.append(Guardianship(guardian.id, child.id, Relation.PARENT.value, now))
-            dependents += 1
+    return people, links
+
+
+def seed_demo_city(deps: Deps, residents: int, secret: str, seed: int = 2020) -> DemoReport:
+    staff = demo_staff_passwords(secret)
+    with deps.uow() as uow:
+        missing = [account for account in staff if uow.staff.by_username(account.username) is None]
+        seeded = uow.meta.get(MARKER) is not None
+    for account in missing:
+        create_staff(
+            deps,
+            None,
+            NewStaff(
+                account.username, account.password, account.role, DEMO_CITY, f"Demo {account.role.value}"
+            ),
+        )
+    if seeded:
+        with deps.uow() as uow:
+            return DemoReport(False, uow.residents.count(), 0, uow.venues.count(), staff)
+    rng = random.Random(seed)  # noqa: S311 - synthetic demo data, not security
+    now = deps.clock.now()
+    people, links = make_people(deps, rng, residents, now)
+    dependents = len(links)
     with deps.uow() as uow:  # the demo venue operator runs the first venues (their display pages work)
         operator = uow.staff.by_username(f"demo-{Role.VENUE_OPERATOR.value.replace('_', '-')}")
     venues = [

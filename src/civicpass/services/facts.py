@@ -18,6 +18,7 @@ from civicpass.domain.policy import Action, StaffActor, Target, authorize
 from civicpass.domain.regions import prefix_of
 from civicpass.domain.residents import Resident
 from civicpass.domain.status import evaluate
+from civicpass.services import cases
 from civicpass.services.context import Deps
 from civicpass.services.ports import UnitOfWork
 from civicpass.services.status import StatusChange, active_ruleset, notify, recompute_in
@@ -89,7 +90,7 @@ def record(deps: Deps, actor: StaffActor, new: NewFact) -> f.Fact:
             proposed_by=actor.id,
             note=new.note,
         )
-        raising = kind in RAISING_KINDS or (
+        raising = (kind in RAISING_KINDS and not _closes_case(kind, new.data)) or (
             kind is f.FactKind.TEST_RESULT and new.data.get("result") == "positive"
         )
         if raising or _would_raise(uow, deps, fact):
@@ -98,12 +99,18 @@ def record(deps: Deps, actor: StaffActor, new: NewFact) -> f.Fact:
         changes: list[StatusChange] = []
         if fact.state is f.FactState.ACTIVE:
             uow.events.add("fact:resident:recorded", _event(fact), now)
+            cases.follow(uow, deps, fact)
             changes = recompute_in(uow, deps, [subject.id])
         else:
             uow.events.add("fact:resident:proposed", _event(fact), now)
         uow.commit()
     notify(deps, changes)
     return fact
+
+
+def _closes_case(kind: f.FactKind, data: Mapping[str, Any]) -> bool:
+    """A case fact that ends a case (recovered, excluded, closed) lowers colors; it still must not raise."""
+    return kind is f.FactKind.CASE and data.get("classification") in f.CLOSING_CASE_CLASSES
 
 
 def _event(fact: f.Fact) -> dict[str, Any]:
@@ -133,6 +140,7 @@ def approve(deps: Deps, actor: StaffActor, fact_id: str) -> f.Fact:
         approved = f.approve(_proposal(uow, actor, fact_id), actor.id, now)
         uow.facts.update(approved)
         uow.events.add("fact:resident:approved", _event(approved), now)
+        cases.follow(uow, deps, approved)
         changes = recompute_in(uow, deps, [approved.subject_id])
         uow.commit()
     notify(deps, changes)
@@ -145,6 +153,7 @@ def reject(deps: Deps, actor: StaffActor, fact_id: str, note: str) -> f.Fact:
         rejected = f.reject(_proposal(uow, actor, fact_id), actor.id, now, note)
         uow.facts.update(rejected)
         uow.events.add("fact:resident:rejected", _event(rejected), now)
+        cases.follow(uow, deps, rejected)
         uow.commit()
     return rejected
 

@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from civicpass.domain.access import AccessRecord
+from civicpass.domain.cases import Case, CaseState
 from civicpass.domain.checkins import CheckIn, CodeKey, PriorUse
 from civicpass.domain.codes import CodeClaims, Rejection, Verification
 from civicpass.domain.declarations import Declaration
@@ -16,11 +17,13 @@ from civicpass.domain.facts import Fact
 from civicpass.domain.forms import FormVersion
 from civicpass.domain.identity import Document
 from civicpass.domain.phone import PhoneChallenge
+from civicpass.domain.proposals import TracingProposal
 from civicpass.domain.regions import Region
 from civicpass.domain.residents import Guardianship, Resident
 from civicpass.domain.rulesets import RuleSetVersion
 from civicpass.domain.sessions import Session
 from civicpass.domain.staff import StaffMember
+from civicpass.domain.tracing import Exposure, IndexPresence, TracingPolicy, Visit
 from civicpass.domain.trustlist import IssuerKey, TrustList
 from civicpass.domain.venues import Venue, VenueCodeClaims
 
@@ -281,6 +284,31 @@ class CodeCodec(Protocol):
     def open_venue(self, token: str, trust_list: TrustList) -> VenueCodeClaims | Rejection: ...
 
 
+class CaseRepository(Protocol):
+    def add(self, case: Case) -> None: ...
+    def get(self, case_id: str) -> Case | None: ...
+    def update(self, case: Case) -> None: ...
+    def of_resident(self, resident_id: str) -> list[Case]: ...
+    def in_region(self, prefix: str, states: Collection[CaseState], limit: int) -> list[Case]: ...
+
+
+class ProposalRepository(Protocol):
+    def add(self, proposal: TracingProposal) -> None: ...
+    def get(self, proposal_id: str) -> TracingProposal | None: ...
+    def update(self, proposal: TracingProposal) -> None: ...
+    def of_case(self, case_id: str) -> list[str]: ...
+
+
+class TracingEngine(Protocol):
+    """Where tracing reads check-ins: the operational database (``uow.tracing``, SQL) for small jobs, the
+    Parquet exports (DuckDB) for large ones. Both compute ``domain.tracing``'s exposures exactly."""
+
+    name: str
+
+    def visits_of(self, residents: Collection[str], start: datetime, end: datetime) -> list[Visit]: ...
+    def exposures(self, index: Sequence[IndexPresence], policy: TracingPolicy) -> list[Exposure]: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``with uow: ...; uow.commit()``; leaving the block without commit rolls back."""
 
@@ -302,6 +330,9 @@ class UnitOfWork(Protocol):
     events: EventRepository
     risk_areas: RiskAreaRepository
     checkins: CheckinRepository
+    cases: CaseRepository
+    proposals: ProposalRepository
+    tracing: TracingEngine
 
     def __enter__(self) -> Self: ...
     def __exit__(

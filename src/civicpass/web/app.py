@@ -21,6 +21,7 @@ from civicpass.web import pages, problems
 from civicpass.web.fastlane import LaneApp
 from civicpass.web.limits import RequestLimits
 from civicpass.web.routes import (
+    cases,
     checkins,
     codes,
     declarations,
@@ -83,7 +84,20 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.state.checkin_intake = intake
     problems.install(app)
     # Routes match in order; check-ins are most of the traffic at a peak, so their router comes first.
-    for module in (checkins, health, residents, declarations, status, codes, staff, facts, rulesets, regions):
+    routers = (
+        checkins,
+        health,
+        residents,
+        declarations,
+        status,
+        codes,
+        staff,
+        facts,
+        cases,
+        rulesets,
+        regions,
+    )
+    for module in routers:
         app.include_router(module.router)
     app.include_router(pages.router)
     app.add_middleware(RequestLimits, max_bytes=wired.settings.max_body_bytes)

@@ -278,6 +278,55 @@ risk_areas = sa.Table(
     sa.Column("declared_at", UTCDateTime, nullable=False),
 )
 
+cases = sa.Table(
+    "cases",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("resident_id", ID, sa.ForeignKey("residents.id"), nullable=False, index=True),
+    sa.Column("region_code", sa.String(6), nullable=False, index=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("origin", sa.String(20), nullable=False),
+    sa.Column("opened_at", UTCDateTime, nullable=False),
+    sa.Column("opened_by", sa.String(100), nullable=False),
+    sa.Column("sampled_at", UTCDateTime),
+    sa.Column("onset_at", UTCDateTime),
+    sa.Column("isolated_at", UTCDateTime),
+    sa.Column("source_fact_id", ID, unique=True),
+    sa.Column("updated_at", UTCDateTime),
+)
+
+tracing_proposals = sa.Table(
+    "tracing_proposals",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("case_id", ID, sa.ForeignKey("cases.id"), nullable=False, index=True),
+    sa.Column("region_code", sa.String(6), nullable=False),
+    sa.Column("requested_by", ID, nullable=False),
+    sa.Column("requested_at", UTCDateTime, nullable=False),
+    sa.Column("engine", sa.String(16), nullable=False),
+    sa.Column("policy", JSONType, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("degree", sa.Integer, nullable=False),
+    sa.Column("parent_id", ID),
+    sa.Column("decided_by", ID),
+    sa.Column("decided_at", UTCDateTime),
+    sa.Column("note", sa.Text, nullable=False),
+)
+
+tracing_contacts = sa.Table(
+    "tracing_contacts",
+    metadata,
+    sa.Column("proposal_id", ID, sa.ForeignKey("tracing_proposals.id"), primary_key=True),
+    sa.Column("resident_id", ID, primary_key=True),
+    sa.Column("grade", sa.String(32), nullable=False),
+    sa.Column("last_exposure", UTCDateTime, nullable=False),
+    sa.Column("longest_seconds", sa.Integer, nullable=False),
+    sa.Column("evidence", JSONType, nullable=False),
+    sa.Column("decision", sa.String(16), nullable=False),
+    sa.Column("fact_id", ID),
+    sa.Column("note", sa.Text, nullable=False),
+)
+
 checkins = sa.Table(
     "checkins",
     metadata,

@@ -17,6 +17,7 @@ from civicpass.adapters.crypto.pii import HmacDigest, PiiCipher
 from civicpass.adapters.db import checkin_repositories as c
 from civicpass.adapters.db import repositories as r
 from civicpass.adapters.db import status_repositories as s
+from civicpass.adapters.db import tracing_repositories as tr
 from civicpass.domain.errors import CivicpassError, InvalidInput, Message, Unavailable, conflicting_write
 from civicpass.services import ports
 
@@ -65,6 +66,9 @@ class SqlUnitOfWork:
     events: ports.EventRepository
     risk_areas: ports.RiskAreaRepository
     checkins: ports.CheckinRepository
+    cases: ports.CaseRepository
+    proposals: ports.ProposalRepository
+    tracing: ports.TracingEngine
 
     def __init__(self, engine: sa.Engine, cipher: PiiCipher, digest: HmacDigest) -> None:
         self.engine = engine
@@ -99,6 +103,9 @@ class SqlUnitOfWork:
         self.statuses = s.SqlStatuses(self.conn)
         self.events = s.SqlEvents(self.conn)
         self.risk_areas = s.SqlRiskAreas(self.conn)
+        self.cases = tr.SqlCases(self.conn)
+        self.proposals = tr.SqlProposals(self.conn)
+        self.tracing = tr.SqlTracing(self.conn)
         return self
 
     def __exit__(
