@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from civicpass.adapters.codes import CoseCodeCodec
 from civicpass.adapters.crypto.keystore import FileKeyStore
-from civicpass.adapters.crypto.signing import Ed25519Signer
+from civicpass.adapters.crypto.signing import Ed25519Signer, Ed25519Verifier
 from civicpass.adapters.messaging import MemoryMessenger
 from civicpass.domain import tracing as tr
 from civicpass.domain.access import AccessRecord
@@ -27,6 +27,7 @@ from civicpass.domain.cases import Case, CaseState
 from civicpass.domain.checkins import CheckIn, CodeKey, Method, PriorUse
 from civicpass.domain.declarations import Declaration
 from civicpass.domain.facts import Fact, FactState
+from civicpass.domain.feeds import FeedSource, Rejected
 from civicpass.domain.forms import FormVersion
 from civicpass.domain.identity import Document, DocumentType
 from civicpass.domain.phone import PhoneChallenge
@@ -38,7 +39,7 @@ from civicpass.domain.sessions import Session, SubjectKind
 from civicpass.domain.staff import StaffMember
 from civicpass.domain.venues import Venue
 from civicpass.services.context import Deps, IssuerInfo, Limits
-from civicpass.services.ports import RiskArea, SessionHolder, StoredResponse, StoredStatus
+from civicpass.services.ports import RiskArea, SessionHolder, StoredBatch, StoredResponse, StoredStatus
 
 
 def make_resident(
@@ -148,6 +149,10 @@ class FakeStore:
     checkins: list[CheckIn] = field(default_factory=list)
     cases: dict[str, Case] = field(default_factory=dict)
     proposals: dict[str, TracingProposal] = field(default_factory=dict)
+    feed_sources: dict[str, FeedSource] = field(default_factory=dict)
+    feed_batches: dict[tuple[str, str], StoredBatch] = field(default_factory=dict)
+    feed_records: dict[tuple[str, str], tuple[str, str, str | None]] = field(default_factory=dict)
+    feed_quarantine: list[tuple[str, str, Rejected]] = field(default_factory=list)
 
 
 class _Residents:
@@ -171,6 +176,14 @@ class _Residents:
 
     def by_phone(self, phone: str) -> Resident | None:
         return next((r for r in self.s.residents.values() if r.pii.phone == phone), None)
+
+    def ids_by_documents(self, documents: Collection[Document]) -> dict[str, tuple[str, str]]:
+        wanted = {d.index_material for d in documents if d.number}
+        return {
+            r.pii.document.index_material: (r.id, r.region_code)
+            for r in self.s.residents.values()
+            if r.active and r.pii.document.number and r.pii.document.index_material in wanted
+        }
 
     def by_code_subject(self, code_subject: str) -> Resident | None:
         return next((r for r in self.s.residents.values() if r.code_subject == code_subject), None)
@@ -476,6 +489,10 @@ class _Facts:
     def add(self, fact: Fact) -> None:
         self.s.facts[fact.id] = fact
 
+    def add_many(self, facts: Sequence[Fact]) -> None:
+        for fact in facts:
+            self.add(fact)
+
     def get(self, fact_id: str) -> Fact | None:
         return self.s.facts.get(fact_id)
 
@@ -614,6 +631,45 @@ class _Proposals:
         return [p.id for p in sorted(found, key=lambda p: (p.requested_at, p.id))]
 
 
+class _Feeds:
+    def __init__(self, s: FakeStore) -> None:
+        self.s = s
+
+    def add_source(self, source: FeedSource) -> None:
+        self.s.feed_sources[source.id] = source
+
+    def source(self, source_id: str) -> FeedSource | None:
+        return self.s.feed_sources.get(source_id)
+
+    def sources(self) -> list[FeedSource]:
+        return sorted(self.s.feed_sources.values(), key=lambda s: s.name)
+
+    def batch(self, source_id: str, batch_id: str) -> StoredBatch | None:
+        return self.s.feed_batches.get((source_id, batch_id))
+
+    def add_batch(
+        self, source_id: str, batch_id: str, sha256: str, at: datetime, report: dict[str, Any]
+    ) -> None:
+        self.s.feed_batches[(source_id, batch_id)] = StoredBatch(sha256, report)
+
+    def known(self, source_id: str, record_ids: Collection[str]) -> set[str]:
+        return {r for r in record_ids if (source_id, r) in self.s.feed_records}
+
+    def add_records(self, source_id: str, batch_id: str, rows: Sequence[tuple[str, str, str | None]]) -> None:
+        for row in rows:
+            self.s.feed_records[(source_id, row[0])] = row
+
+    def quarantine(self, source_id: str, batch_id: str, rejected: Sequence[Rejected], at: datetime) -> None:
+        self.s.feed_quarantine.extend((source_id, batch_id, r) for r in rejected)
+
+    def quarantined(self, source_id: str, limit: int) -> list[dict[str, Any]]:
+        return [
+            {"batch_id": b, "line": r.line, "record_id": r.record_id}
+            for s, b, r in reversed(self.s.feed_quarantine)
+            if s == source_id
+        ][:limit]
+
+
 def _visit(c: CheckIn) -> tr.Visit:
     return tr.Visit(c.id, c.resident_id, c.venue_id, c.at, c.evidence, c.direction)
 
@@ -681,6 +737,7 @@ class FakeUnitOfWork:
             ("cases", _Cases),
             ("proposals", _Proposals),
             ("tracing", _Tracing),
+            ("feeds", _Feeds),
         ):
             setattr(self, name, cls(s))
 
@@ -705,5 +762,6 @@ def fake_deps(
         keystore=MemoryKeyStore(),
         codec=CoseCodeCodec(),
         issuer=IssuerInfo("CN-TEST", {"zh-CN": "测试签发方", "en": "Test issuer"}, "440100"),
+        signatures=Ed25519Verifier(),
     )
     return deps, the_store, messenger, clock

@@ -13,7 +13,7 @@ from civicpass.adapters.codes import CoseCodeCodec
 from civicpass.adapters.crypto.keystore import FileKeyStore
 from civicpass.adapters.crypto.passwords import Argon2Passwords
 from civicpass.adapters.crypto.pii import HmacDigest, PiiCipher
-from civicpass.adapters.crypto.signing import Ed25519Signer
+from civicpass.adapters.crypto.signing import Ed25519Signer, Ed25519Verifier
 from civicpass.adapters.db.engine import make_engine
 from civicpass.adapters.db.migrate import upgrade
 from civicpass.adapters.db.uow import SqlUnitOfWorkFactory
@@ -107,6 +107,7 @@ def build(
         ),
         tracing=tracing_policy(settings),
         analytics=DuckDbTracing(settings.data_dir / "exports"),
+        signatures=Ed25519Verifier(),
     )
     return Container(settings, engine, deps, keys)
 

@@ -434,6 +434,45 @@ def checkins_export(
         )
 
 
+feeds_app = typer.Typer(help="signed data feeds: register sources, import signed batch files")
+app.add_typer(feeds_app, name="feeds")
+
+
+@feeds_app.command("add-source")
+def feeds_add_source(
+    name: str,
+    kind: Annotated[str, typer.Option(help="lab, hospital, vaccination_registry or travel")],
+    public_key: Annotated[str, typer.Option(help="the source's Ed25519 public key, unpadded base64url")],
+    region: Annotated[str, typer.Option(help="GB/T 2260 code of the source's region")] = "440100",
+) -> None:
+    """Register a data-source system; prints the source id it signs its batches for."""
+    from civicpass.services import feeds
+
+    with _container() as c:
+        source = feeds.register_source(c.deps, None, feeds.NewSource(name, kind, public_key, region))
+        console.print(f"source {source.id} ({source.kind.value}) registered: {source.name}")
+
+
+@feeds_app.command("import")
+def feeds_import(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="JSON Lines (.jsonl) or CSV (.csv)")
+    ],
+    source: Annotated[str, typer.Option(help="the source id")],
+    batch_id: Annotated[str, typer.Option(help="the batch id the file was signed with")],
+    signature: Annotated[str, typer.Option(help="the source's signature (docs/formats/feeds.md)")],
+) -> None:
+    """Import a signed batch file as the HTTP route would (large files without the upload)."""
+    from civicpass.services import feeds
+
+    media_type = "text/csv" if file.suffix.lower() == ".csv" else "application/jsonl"
+    with _container() as c:
+        report = feeds.import_batch(c.deps, source, batch_id, file.read_bytes(), media_type, signature)
+        console.print(json.dumps({k: v for k, v in report.items() if k != "rejections"}))
+        for rejection in report["rejections"][:20]:
+            console.print(f"  line {rejection['line']}: {rejection['errors']}")
+
+
 def main(argv: list[str] | None = None) -> None:
     command: Callable[..., object] = app
     command(args=argv if argv is not None else sys.argv[1:])

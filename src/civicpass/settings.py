@@ -109,6 +109,9 @@ class Settings(BaseSettings):
         "Asia/Shanghai", description="IANA time zone of the region: days and shown times use it"
     )
     max_body_bytes: int = Field(64 * 1024, description="largest request body accepted (413 above it)")
+    feed_max_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="largest signed feed batch accepted (413 above it)"
+    )
     otp_ttl_seconds: int = Field(300, description="lifetime of a phone one-time code")
     otp_max_attempts: int = Field(5, description="wrong codes allowed per challenge")
     otp_max_per_hour: int = Field(5, description="codes sent to one phone per hour")

@@ -188,6 +188,11 @@ class Api:
     routes: list[Endpoint]
     limit: int
     postgres: bool
+    feed_limit: int
+
+    def limit_of(self, route: Endpoint) -> int:
+        """The body limit of a route: signed feed batches are bulk uploads with a larger one."""
+        return self.feed_limit if route.path.startswith("/v1/feeds/") else self.limit
 
     def headers(
         self, endpoint: Endpoint, *, as_: str | None = None, **extra: str | bytes
@@ -251,7 +256,8 @@ def api(client: TestClient, container: Container, messenger: MemoryMessenger) ->
     }
     postgres = container.settings.database_url.startswith("postgresql")
     with TestClient(client.app, raise_server_exceptions=False) as http:
-        yield Api(http, tokens, endpoints(client), container.settings.max_body_bytes, postgres)
+        settings = container.settings
+        yield Api(http, tokens, endpoints(client), settings.max_body_bytes, postgres, settings.feed_max_bytes)
 
 
 # ---- bodies derived from the route's model ------------------------------------------------------
@@ -506,18 +512,19 @@ def _oversized(limit: int) -> bytes:
 
 
 def test_an_oversized_body_with_a_length_is_a_413_on_every_route(api: Api) -> None:
-    raw = _oversized(api.limit)
-    assert len(raw) == api.limit + 1
     for route in api.routes:
+        limit = api.limit_of(route)
+        raw = _oversized(limit)
+        assert len(raw) == limit + 1
         response = api.call(route, content=raw, headers={"Content-Type": "application/json"})
-        assert response.request.headers["content-length"] == str(api.limit + 1)
+        assert response.request.headers["content-length"] == str(limit + 1)
         problem = assert_problem(response, 413, "body_too_large")
-        assert problem["limit"] == api.limit
+        assert problem["limit"] == limit
 
 
 def test_an_oversized_chunked_body_is_a_413_on_every_route(api: Api) -> None:
-    raw = _oversized(api.limit)
     for route in api.routes:
+        raw = _oversized(api.limit_of(route))
         chunks = iter([raw[i : i + 4096] for i in range(0, len(raw), 4096)])
         response = api.call(route, content=chunks, headers={"Content-Type": "application/json"})
         assert "content-length" not in response.request.headers

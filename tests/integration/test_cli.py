@@ -96,3 +96,44 @@ def test_simulate_generates_a_city_with_check_ins_and_open_cases_beside_the_demo
     again = runner.invoke(app, [*args, "--seed", "5"])  # a second run adds its own people
     assert again.exit_code == 0, again.output
     assert _count(cli_env, t.residents) == 750
+
+
+def test_feeds_add_source_and_import_a_signed_file(cli_env: Settings, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from civicpass.adapters.crypto import b64url
+    from civicpass.domain.feeds import signing_input
+
+    runner = CliRunner()
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    key = Ed25519PrivateKey.generate()
+    public = b64url.encode(
+        key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    )
+    made = runner.invoke(app, ["feeds", "add-source", "Lab B", "--kind", "lab", "--public-key", public])
+    assert made.exit_code == 0, made.output
+    source = made.output.split()[1]
+    body = b"record_id,kind,document_type,document_number\nx1,test_result,passport,E12345\n"
+    path = tmp_path / "batch.csv"
+    path.write_bytes(body)
+    signature = b64url.encode(key.sign(signing_input(source, "file-1", body)))
+    args = [
+        "feeds",
+        "import",
+        str(path),
+        "--source",
+        source,
+        "--batch-id",
+        "file-1",
+        "--signature",
+        signature,
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert '"rejected": 1' in result.output  # no test, result or sampling time: reported by line
+    forged = runner.invoke(app, [*args[:-1], b64url.encode(b"\x00" * 64)])
+    assert forged.exit_code != 0
+    assert "feed_signature_invalid" in forged.output
+    bad = runner.invoke(app, ["feeds", "add-source", "Lab C", "--kind", "oracle", "--public-key", public])
+    assert bad.exit_code != 0

@@ -33,6 +33,7 @@ ALLOWED: dict[Action, set[Role]] = {
     Action.CASE_MANAGE: {Role.CDC},
     Action.TRACING_RUN: {Role.CDC},
     Action.TRACING_APPROVE: {Role.CDC},
+    Action.FEED_MANAGE: {Role.ADMIN},
 }
 # Fact kinds per role, again written out independently of FACT_KINDS.
 RECORDABLE: dict[Role, set[str]] = {

@@ -34,6 +34,7 @@ class Action(StrEnum):
     CASE_MANAGE = "case:manage"
     TRACING_RUN = "tracing:run"
     TRACING_APPROVE = "tracing:approve"
+    FEED_MANAGE = "feed:manage"
 
 
 PERMISSIONS: dict[Action, frozenset[Role]] = {
@@ -52,6 +53,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.CASE_MANAGE: frozenset({Role.CDC}),
     Action.TRACING_RUN: frozenset({Role.CDC}),
     Action.TRACING_APPROVE: frozenset({Role.CDC}),
+    Action.FEED_MANAGE: frozenset({Role.ADMIN}),
 }
 """Staff actions and the roles allowed to take them. Resident actions are decided by guardianship."""
 

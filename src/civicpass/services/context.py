@@ -15,6 +15,7 @@ from civicpass.services.ports import (
     Messenger,
     PasswordHasher,
     Randomness,
+    SignatureVerifier,
     Signer,
     TracingEngine,
     UnitOfWorkFactory,
@@ -68,3 +69,4 @@ class Deps:
     issuer: IssuerInfo
     tracing: TracingPolicy = TracingPolicy()  # noqa: RUF009 - frozen, so one shared default is safe
     analytics: TracingEngine | None = None  # DuckDB over the Parquet exports, for large tracing jobs
+    signatures: SignatureVerifier | None = None  # data-source systems' signatures (feeds)

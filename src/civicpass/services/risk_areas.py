@@ -67,6 +67,16 @@ def in_effect(deps: Deps) -> list[RiskArea]:
         return uow.risk_areas.overlapping(now, now)
 
 
+def risk_level(uow: UnitOfWork, region: str, start: datetime, end: datetime) -> str | None:
+    """The highest risk level declared for ``region`` at any time of a stay [start, end), if any."""
+    levels = {
+        a.level
+        for a in uow.risk_areas.overlapping(start, end)
+        if a.valid_from < end and contains(a.region_code, region)
+    }
+    return "high" if "high" in levels else "medium" if levels else None
+
+
 def _local_midnight(day: str, deps: Deps) -> datetime:
     return datetime.combine(date.fromisoformat(day), time(0), tzinfo=deps.zone)
 
@@ -117,17 +127,13 @@ def facts_from_declaration(uow: UnitOfWork, deps: Deps, declaration: Declaration
             _local_midnight(place["from"], deps),
             _local_midnight(place["to"], deps) + timedelta(days=1),
         )
-        levels = [
-            a.level
-            for a in uow.risk_areas.overlapping(start, end)
-            if a.valid_from < end and contains(a.region_code, place["place"])  # the visit is [start, end)
-        ]
-        if not levels:
+        level = risk_level(uow, place["place"], start, end)
+        if level is None:
             continue
         arrived = _local_midnight(arrival_day or place["to"], deps)
         data = {
             "region": place["place"],
-            "level": "high" if "high" in levels else "medium",
+            "level": level,
             "arrived_at": iso(arrived),
         }
         found.append(

@@ -26,6 +26,7 @@ from civicpass.web.routes import (
     codes,
     declarations,
     facts,
+    feeds,
     health,
     regions,
     residents,
@@ -94,13 +95,18 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         staff,
         facts,
         cases,
+        feeds,
         rulesets,
         regions,
     )
     for module in routers:
         app.include_router(module.router)
     app.include_router(pages.router)
-    app.add_middleware(RequestLimits, max_bytes=wired.settings.max_body_bytes)
+    app.add_middleware(
+        RequestLimits,
+        max_bytes=wired.settings.max_body_bytes,
+        larger={feeds.FEED_PATH: wired.settings.feed_max_bytes},  # signed feed batches are bulk uploads
+    )
     app.lane(checkins.FAST_ROUTES, wired.settings.max_body_bytes)  # the peak's hot path, past FastAPI's stack
     return app
 

@@ -6,6 +6,7 @@ Both answer RFC 9457 problem+json themselves, since they run outside FastAPI's e
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -86,15 +87,18 @@ class Limits:
 class RequestLimits:
     """The limits as ASGI middleware: the body is read, checked and handed on to the app."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.limits = Limits(max_bytes)
+        self.larger = [(prefix, Limits(size)) for prefix, size in (larger or {}).items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        body = await self.limits.read(scope, receive, send)
+        path = scope.get("path", "")
+        limits = next((lim for prefix, lim in self.larger if path.startswith(prefix)), self.limits)
+        body = await limits.read(scope, receive, send)
         if body is None:
             return
         sent = False

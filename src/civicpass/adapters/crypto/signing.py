@@ -45,3 +45,16 @@ def verify_document(public_key: str, document: Mapping[str, Any], signature: str
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+class Ed25519Verifier:
+    """Verifies Ed25519 signatures over bytes (a feed batch's signing input)."""
+
+    def verify(self, public_key: str, message: bytes, signature: str) -> bool:
+        try:
+            Ed25519PublicKey.from_public_bytes(b64url.decode(public_key)).verify(
+                b64url.decode(signature), message
+            )
+        except (InvalidSignature, ValueError):
+            return False
+        return True

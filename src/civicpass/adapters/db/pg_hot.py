@@ -21,6 +21,7 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
+from psycopg.types.json import Jsonb
 
 from civicpass.adapters.db import tables as t
 from civicpass.domain.checkins import CodeKey
@@ -196,3 +197,17 @@ def insert_checkins(pg: psycopg.Connection[Any], rows: Sequence[dict[str, Any]])
         [naive_utc(row[name]) if name in _TIMES else row[name] for row in rows] for name in _CHECKIN_NAMES
     ]
     return {r[0] for r in pg.execute(INSERT_CHECKINS, columns)}
+
+
+def copy_rows(pg: psycopg.Connection[Any], table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Bulk insert through COPY (binary-safe row by row adaptation; JSON columns as JSONB)."""
+    if not rows:
+        return
+    names = list(rows[0])
+    times = {c.name for c in table.columns if isinstance(c.type, t.UTCDateTime)}
+    jsons = {c.name for c in table.columns if isinstance(c.type, sa.JSON)}
+    with pg.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(
+                [naive_utc(row[n]) if n in times else Jsonb(row[n]) if n in jsons else row[n] for n in names]
+            )

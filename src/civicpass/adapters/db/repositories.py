@@ -107,6 +107,20 @@ class SqlResidents(_Repo):
             return None
         return self._one(t.residents.c.doc_index == self.digest.blind_index(document.index_material))
 
+    def ids_by_documents(self, documents: Collection[Document]) -> dict[str, tuple[str, str]]:
+        """(id, region) of the residents holding these documents, by ``index_material`` (no PII opened)."""
+        wanted = {self.digest.blind_index(d.index_material): d.index_material for d in documents if d.number}
+        found: dict[str, tuple[str, str]] = {}
+        keys = list(wanted)
+        r = t.residents.c
+        for start in range(0, len(keys), 5000):
+            query = sa.select(r.doc_index, r.id, r.region_code).where(
+                r.doc_index.in_(keys[start : start + 5000]), r.active.is_(True)
+            )
+            for row in self.conn.execute(query):
+                found[wanted[row.doc_index]] = (row.id, row.region_code)
+        return found
+
     def by_phone(self, phone: str) -> Resident | None:
         return self._one(t.residents.c.phone_index == self.digest.blind_index(f"phone:{phone}"))
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from civicpass.adapters.db import pg_hot
 from civicpass.adapters.db import tables as t
 from civicpass.domain.facts import Fact, FactKind, FactSource, FactState
 from civicpass.domain.rulesets import RuleSetState, RuleSetVersion, parse_ruleset
@@ -44,6 +45,16 @@ def _fact_row(fact: Fact) -> dict[str, Any]:
 class SqlFacts(_Repo):
     def add(self, fact: Fact) -> None:
         self.conn.execute(t.facts.insert(), _fact_row(fact))
+
+    def add_many(self, facts: Sequence[Fact]) -> None:
+        """Many facts at once (COPY on PostgreSQL: a feed's batch)."""
+        rows = [_fact_row(f) for f in facts]
+        if not rows:
+            return
+        if pg := pg_hot.connection(self.conn):
+            pg_hot.copy_rows(pg, t.facts, rows)
+        else:
+            self.conn.execute(t.facts.insert(), rows)
 
     def get(self, fact_id: str) -> Fact | None:
         row = self.conn.execute(sa.select(t.facts).where(t.facts.c.id == fact_id)).first()

@@ -327,6 +327,53 @@ tracing_contacts = sa.Table(
     sa.Column("note", sa.Text, nullable=False),
 )
 
+feed_sources = sa.Table(
+    "feed_sources",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("public_key", sa.String(64), nullable=False),
+    sa.Column("region_code", sa.String(6), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+feed_batches = sa.Table(
+    "feed_batches",
+    metadata,
+    sa.Column("source_id", ID, sa.ForeignKey("feed_sources.id"), primary_key=True),
+    sa.Column("batch_id", sa.String(64), primary_key=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("report", JSONType, nullable=False),
+)
+
+feed_records = sa.Table(
+    "feed_records",
+    metadata,
+    sa.Column("source_id", ID, primary_key=True),
+    sa.Column("record_id", sa.String(64), primary_key=True),
+    sa.Column("batch_id", sa.String(64), nullable=False),
+    sa.Column("subject_id", ID, nullable=False),
+    sa.Column("fact_id", ID),
+)
+"""Every record a source sent that was accepted: a record id sent again is a duplicate, skipped."""
+
+feed_quarantine = sa.Table(
+    "feed_quarantine",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("source_id", ID, nullable=False, index=True),
+    sa.Column("batch_id", sa.String(64), nullable=False),
+    sa.Column("line", sa.Integer, nullable=False),
+    sa.Column("record_id", sa.String(64)),
+    sa.Column("reasons", JSONType, nullable=False),
+    sa.Column("raw", sa.Text, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+)
+"""Rejected records, kept with their reasons for the source's operators to fix and send again."""
+
 checkins = sa.Table(
     "checkins",
     metadata,

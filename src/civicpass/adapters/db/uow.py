@@ -15,6 +15,7 @@ from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, Operationa
 
 from civicpass.adapters.crypto.pii import HmacDigest, PiiCipher
 from civicpass.adapters.db import checkin_repositories as c
+from civicpass.adapters.db import feed_repositories as fr
 from civicpass.adapters.db import repositories as r
 from civicpass.adapters.db import status_repositories as s
 from civicpass.adapters.db import tracing_repositories as tr
@@ -68,6 +69,7 @@ class SqlUnitOfWork:
     checkins: ports.CheckinRepository
     cases: ports.CaseRepository
     proposals: ports.ProposalRepository
+    feeds: ports.FeedRepository
     tracing: ports.TracingEngine
 
     def __init__(self, engine: sa.Engine, cipher: PiiCipher, digest: HmacDigest) -> None:
@@ -106,6 +108,7 @@ class SqlUnitOfWork:
         self.cases = tr.SqlCases(self.conn)
         self.proposals = tr.SqlProposals(self.conn)
         self.tracing = tr.SqlTracing(self.conn)
+        self.feeds = fr.SqlFeeds(self.conn)
         return self
 
     def __exit__(

@@ -1,0 +1,119 @@
+"""SQL repository of the signed data feeds: sources, batches (with their reports), records, quarantine.
+
+On PostgreSQL the bulk writes (accepted records, quarantine) go through COPY (``pg_hot.copy_rows``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from civicpass.adapters.db import pg_hot
+from civicpass.adapters.db import tables as t
+from civicpass.domain.feeds import FeedKind, FeedSource, Rejected, rejection_view
+from civicpass.services.ports import StoredBatch
+
+_CHUNK = 5000  # ids per IN list
+
+
+class SqlFeeds:
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def _insert(self, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        if pg := pg_hot.connection(self.conn):
+            pg_hot.copy_rows(pg, table, rows)
+        else:
+            self.conn.execute(table.insert(), list(rows))
+
+    def add_source(self, source: FeedSource) -> None:
+        self.conn.execute(t.feed_sources.insert(), {**vars(source), "kind": source.kind.value})
+
+    def source(self, source_id: str) -> FeedSource | None:
+        row = self.conn.execute(sa.select(t.feed_sources).where(t.feed_sources.c.id == source_id)).first()
+        if row is None:
+            return None
+        m = row._mapping
+        return FeedSource(**{**dict(m), "kind": FeedKind(m["kind"])})
+
+    def sources(self) -> list[FeedSource]:
+        rows = self.conn.execute(sa.select(t.feed_sources).order_by(t.feed_sources.c.name))
+        return [FeedSource(**{**dict(r._mapping), "kind": FeedKind(r.kind)}) for r in rows]
+
+    def batch(self, source_id: str, batch_id: str) -> StoredBatch | None:
+        b = t.feed_batches.c
+        row = self.conn.execute(
+            sa.select(b.sha256, b.report).where(b.source_id == source_id, b.batch_id == batch_id)
+        ).first()
+        return None if row is None else StoredBatch(row.sha256, row.report)
+
+    def add_batch(
+        self, source_id: str, batch_id: str, sha256: str, at: datetime, report: dict[str, Any]
+    ) -> None:
+        self.conn.execute(
+            t.feed_batches.insert(),
+            {
+                "source_id": source_id,
+                "batch_id": batch_id,
+                "sha256": sha256,
+                "received_at": at,
+                "report": report,
+            },
+        )
+
+    def known(self, source_id: str, record_ids: Collection[str]) -> set[str]:
+        r, ids = t.feed_records.c, list(record_ids)
+        found: set[str] = set()
+        for start in range(0, len(ids), _CHUNK):
+            query = sa.select(r.record_id).where(
+                r.source_id == source_id, r.record_id.in_(ids[start : start + _CHUNK])
+            )
+            found.update(self.conn.execute(query).scalars())
+        return found
+
+    def add_records(self, source_id: str, batch_id: str, rows: Sequence[tuple[str, str, str | None]]) -> None:
+        self._insert(
+            t.feed_records,
+            [
+                {
+                    "source_id": source_id,
+                    "record_id": rid,
+                    "batch_id": batch_id,
+                    "subject_id": sid,
+                    "fact_id": fid,
+                }
+                for rid, sid, fid in rows
+            ],
+        )
+
+    def quarantine(self, source_id: str, batch_id: str, rejected: Sequence[Rejected], at: datetime) -> None:
+        self._insert(
+            t.feed_quarantine,
+            [
+                {
+                    "source_id": source_id,
+                    "batch_id": batch_id,
+                    "line": r.line,
+                    "record_id": r.record_id,
+                    "reasons": rejection_view(r)["errors"],
+                    "raw": r.raw,
+                    "received_at": at,
+                }
+                for r in rejected
+            ],
+        )
+
+    def quarantined(self, source_id: str, limit: int) -> list[dict[str, Any]]:
+        q = t.feed_quarantine.c
+        rows = self.conn.execute(
+            sa.select(q.batch_id, q.line, q.record_id, q.reasons, q.received_at)
+            .where(q.source_id == source_id)
+            .order_by(q.id.desc())
+            .limit(limit)
+        )
+        return [{**r._mapping, "received_at": r.received_at.isoformat()} for r in rows]

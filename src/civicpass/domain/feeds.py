@@ -1,0 +1,261 @@
+"""Signed data feeds (跨部门数据): labs, hospitals, the vaccination registry and travel records push batches.
+
+A data-source system has an Ed25519 key registered here. It sends a batch (JSON Lines or CSV) with a batch
+id and a signature over ``signing_input``: a domain-separated line naming the format version, the source,
+the batch and the SHA-256 of the exact body. Every record is validated on its own: good ones become facts,
+bad ones are reported with their reasons and kept in quarantine. The same batch again changes nothing
+(its stored report is returned), and a record id a source already sent is skipped (``duplicate``).
+
+Record kinds (JSON field names; the CSV header uses the same names, with ``document_type``,
+``document_number`` and ``nationality`` flattened)::
+
+    test_result  {record_id, kind, document: {type, number, nationality?}, test: pcr|antigen,
+                  result: positive|negative, sampled_at}
+    vaccination  {record_id, kind, document, vaccine, dose, administered_at}
+    travel       {record_id, kind, document, region (GB/T 2260), from, to}   stay in a region (telecom,
+                  rail, aviation): an arrival fact when the region was a declared risk area meanwhile
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from civicpass.domain.errors import FieldError, InvalidInput, Message
+from civicpass.domain.identity import Document, DocumentType, parse_document
+from civicpass.domain.regions import is_region_code
+
+SIGNING_CONTEXT = b"civicpass-feed-v1"
+MAX_RECORD_BYTES = 4096
+RECORD_ID_MAX = 64
+
+
+class FeedKind(StrEnum):
+    LAB = "lab"
+    HOSPITAL = "hospital"
+    VACCINATION_REGISTRY = "vaccination_registry"
+    TRAVEL = "travel"
+
+
+ACCEPTS: dict[FeedKind, frozenset[str]] = {
+    FeedKind.LAB: frozenset({"test_result"}),
+    FeedKind.HOSPITAL: frozenset({"test_result", "vaccination"}),
+    FeedKind.VACCINATION_REGISTRY: frozenset({"vaccination"}),
+    FeedKind.TRAVEL: frozenset({"travel"}),
+}
+"""Which record kinds each kind of source may send."""
+
+
+@dataclass(frozen=True)
+class FeedSource:
+    id: str
+    name: str
+    kind: FeedKind
+    public_key: str  # Ed25519, unpadded base64url of the 32 raw bytes
+    region_code: str
+    active: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class FeedRecord:
+    """A valid record, before its resident is looked up."""
+
+    line: int
+    record_id: str
+    kind: str
+    document: Document
+    data: Mapping[str, Any]
+    raw: str = ""  # the line as received (kept in quarantine if a later check refuses it)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    line: int
+    record_id: str | None
+    reasons: tuple[FieldError, ...]
+    raw: str
+
+
+def is_public_key(text: str) -> bool:
+    """An Ed25519 public key as sources register it: 32 bytes, unpadded base64url."""
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return False
+    return len(raw) == 32 and len(text) == 43
+
+
+def signing_input(source_id: str, batch_id: str, body: bytes) -> bytes:
+    """What a source signs: the format version, source, batch and SHA-256 of the body, one per line."""
+    return b"\n".join(
+        [SIGNING_CONTEXT, source_id.encode(), batch_id.encode(), hashlib.sha256(body).hexdigest().encode()]
+    )
+
+
+def _time(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return parsed.tzinfo is not None
+
+
+_FIELDS: dict[str, dict[str, tuple[str, Any]]] = {
+    "test_result": {
+        "test": ("choice", {"pcr", "antigen"}),
+        "result": ("choice", {"positive", "negative"}),
+        "sampled_at": ("time", None),
+    },
+    "vaccination": {"vaccine": ("text", 64), "dose": ("int", (1, 10)), "administered_at": ("time", None)},
+    "travel": {"region": ("region", None), "from": ("time", None), "to": ("time", None)},
+}
+
+
+def _check_field(name: str, rule: tuple[str, Any], value: Any) -> FieldError | None:
+    kind, arg = rule
+    if kind == "choice":
+        ok, expected = value in arg, "one of " + ", ".join(sorted(arg))
+    elif kind == "time":
+        ok, expected = _time(value), "an ISO 8601 date-time with offset"
+    elif kind == "text":
+        ok, expected = isinstance(value, str) and 0 < len(value) <= arg, f"text of 1 to {arg} characters"
+    elif kind == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool) and arg[0] <= value <= arg[1]
+        expected = f"a whole number from {arg[0]} to {arg[1]}"
+    else:
+        ok, expected = isinstance(value, str) and is_region_code(value), "a GB/T 2260 code of six digits"
+    if ok:
+        return None
+    return FieldError((name,), "missing" if value is None else "invalid", expected)
+
+
+def validate(line: int, raw: Mapping[str, Any], accepted: frozenset[str], text: str) -> FeedRecord | Rejected:
+    """One record: valid, or rejected with every reason (not only the first)."""
+    problems: list[FieldError] = []
+    record_id = raw.get("record_id")
+    if not (isinstance(record_id, str) and 0 < len(record_id) <= RECORD_ID_MAX):
+        problems.append(FieldError(("record_id",), "invalid", f"text of 1 to {RECORD_ID_MAX} characters"))
+        record_id = None
+    kind = raw.get("kind")
+    if kind not in accepted:
+        problems.append(FieldError(("kind",), "kind_not_accepted", "one of " + ", ".join(sorted(accepted))))
+    document: Document | None = None
+    doc = raw.get("document")
+    if not isinstance(doc, Mapping):
+        problems.append(FieldError(("document",), "missing", "an object with type and number"))
+    else:
+        number, nationality = doc.get("number"), doc.get("nationality")
+        try:
+            document = parse_document(
+                str(doc.get("type", "")),
+                number if isinstance(number, str) else None,
+                nationality if isinstance(nationality, str) else None,
+            )
+        except InvalidInput as exc:
+            problems.extend(exc.errors)
+        if document is not None and document.type is DocumentType.NONE:
+            problems.append(FieldError(("document", "type"), "invalid", "a document with a number"))
+    if isinstance(kind, str) and kind in accepted and kind in _FIELDS:
+        for name, rule in _FIELDS[kind].items():
+            if (problem := _check_field(name, rule, raw.get(name))) is not None:
+                problems.append(problem)
+        if kind == "travel" and not problems and _order(raw) < 0:
+            problems.append(FieldError(("to",), "invalid", "not before from"))
+    if problems or document is None or not isinstance(kind, str) or record_id is None:
+        return Rejected(line, record_id, tuple(problems), text[:MAX_RECORD_BYTES])
+    data = {name: raw[name] for name in _FIELDS[kind]}
+    return FeedRecord(line, record_id, kind, document, data, text[:MAX_RECORD_BYTES])
+
+
+def _order(raw: Mapping[str, Any]) -> int:
+    start = datetime.fromisoformat(str(raw["from"]).replace("Z", "+00:00"))
+    end = datetime.fromisoformat(str(raw["to"]).replace("Z", "+00:00"))
+    return (end > start) - (end < start)
+
+
+def _rejected_line(line: int, text: str, reason: str, expected: str) -> Rejected:
+    return Rejected(line, None, (FieldError((), reason, expected),), text[:MAX_RECORD_BYTES])
+
+
+def parse(body: bytes, media_type: str, accepted: frozenset[str]) -> list[FeedRecord | Rejected]:
+    """Every line of a JSON Lines or CSV batch, validated (line numbers count from 1, CSV after the header)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(
+            "feed_not_utf8", Message("a batch is UTF-8 text", "数据批次应为 UTF-8 文本")
+        ) from None
+    if media_type == "text/csv":
+        return _parse_csv(text, accepted)
+    found: list[FeedRecord | Rejected] = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        if len(line.encode()) > MAX_RECORD_BYTES:
+            found.append(_rejected_line(n, line, "record_too_long", f"at most {MAX_RECORD_BYTES} bytes"))
+            continue
+        try:
+            raw = json.loads(line)
+        except ValueError:
+            found.append(_rejected_line(n, line, "malformed_json", "one JSON object per line"))
+            continue
+        if not isinstance(raw, dict):
+            found.append(_rejected_line(n, line, "not_an_object", "one JSON object per line"))
+            continue
+        found.append(validate(n, raw, accepted, line))
+    return found
+
+
+CSV_COLUMNS = ("document_type", "document_number", "nationality")
+
+
+def _parse_csv(text: str, accepted: frozenset[str]) -> list[FeedRecord | Rejected]:
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or not {"record_id", "kind"} <= set(reader.fieldnames):
+        raise InvalidInput(
+            "feed_csv_header",
+            Message("the CSV header must name record_id, kind and the record's fields", "CSV 表头缺少必需列"),
+        )
+    found: list[FeedRecord | Rejected] = []
+    for n, row in enumerate(reader, start=1):
+        line = ",".join(str(v) for v in row.values())
+        if None in row:  # more cells than the header names
+            found.append(_rejected_line(n, line, "extra_cells", "as many cells as the header"))
+            continue
+        raw: dict[str, Any] = {k: v for k, v in row.items() if k not in CSV_COLUMNS and v not in ("", None)}
+        raw["document"] = {
+            "type": row.get("document_type") or "",
+            "number": row.get("document_number") or None,
+            "nationality": row.get("nationality") or None,
+        }
+        if isinstance(raw.get("dose"), str) and raw["dose"].isdigit():
+            raw["dose"] = int(raw["dose"])
+        found.append(validate(n, raw, accepted, line))
+    return found
+
+
+def rejection_view(rejected: Rejected) -> dict[str, Any]:
+    return {
+        "line": rejected.line,
+        "record_id": rejected.record_id,
+        "errors": [
+            {"path": "/".join(str(p) for p in e.path), "reason": e.reason, "expected": e.message}
+            for e in rejected.reasons
+        ],
+    }
+
+
+def reasons_of(records: Sequence[Rejected]) -> list[dict[str, Any]]:
+    return [rejection_view(r) for r in records]

@@ -1,0 +1,257 @@
+"""Importing signed batches from data-source systems (``domain.feeds``): validate, keep the good, report
+and quarantine the bad, never apply anything twice.
+
+One batch is one transaction: its facts, its accepted record ids, its quarantine rows and its stored
+report commit together, so a batch retried after a lost answer finds its report and changes nothing. A
+positive result opens a case (``cases.follow``); the residents a batch touched are re-evaluated in it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from civicpass.domain import feeds as fd
+from civicpass.domain.errors import (
+    Conflict,
+    FieldError,
+    InvalidInput,
+    Message,
+    NotAuthenticated,
+    NotFound,
+)
+from civicpass.domain.facts import Fact, FactKind, FactSource, FactState
+from civicpass.domain.policy import Action, StaffActor, Target, authorize
+from civicpass.domain.regions import check_region_code
+from civicpass.services import cases
+from civicpass.services.context import Deps
+from civicpass.services.ports import UnitOfWork
+from civicpass.services.risk_areas import ARRIVAL_FACT_DAYS, risk_level
+from civicpass.services.status import StatusChange, notify, recompute_in
+
+MEDIA_TYPES = ("application/jsonl", "application/x-ndjson", "text/csv")
+RESULT_FACT_DAYS = 14
+VACCINATION_FACT_DAYS = 3650
+BATCH_ID_MAX = 64
+
+
+@dataclass(frozen=True)
+class NewSource:
+    name: str
+    kind: str
+    public_key: str
+    region_code: str
+
+
+def register_source(deps: Deps, actor: StaffActor | None, new: NewSource) -> fd.FeedSource:
+    """An administrator registers a data-source system and its Ed25519 public key (None: the CLI)."""
+    if actor is not None:
+        authorize(actor, Action.FEED_MANAGE, Target(region=new.region_code)).enforce()
+    check_region_code(new.region_code)
+    try:
+        kind = fd.FeedKind(new.kind)
+    except ValueError:
+        raise InvalidInput(
+            "feed_kind_unknown",
+            Message(f"unknown kind of data source {new.kind!r}", "未知的数据源类型"),
+            errors=[FieldError(("kind",), "feed_kind_unknown", ", ".join(k.value for k in fd.FeedKind))],
+        ) from None
+    if not fd.is_public_key(new.public_key):
+        raise InvalidInput(
+            "public_key_invalid",
+            Message(
+                "the public key is not an Ed25519 key (32 bytes, base64url)", "公钥不是有效的 Ed25519 公钥"
+            ),
+            errors=[FieldError(("public_key",), "public_key_invalid", "32 bytes, unpadded base64url")],
+        )
+    source = fd.FeedSource(
+        deps.random.new_id(), new.name.strip(), kind, new.public_key, new.region_code, True, deps.clock.now()
+    )
+    with deps.uow() as uow:
+        uow.feeds.add_source(source)
+        uow.events.add(
+            "feed:source:registered",
+            {"source": source.id, "name": source.name, "kind": kind.value, "key": source.public_key},
+            source.created_at,
+        )
+        uow.commit()
+    return source
+
+
+def _unauthenticated() -> NotAuthenticated:
+    return NotAuthenticated(
+        "feed_signature_invalid",
+        Message(
+            "the batch is not signed by a registered, active data source", "该数据批次未经已登记数据源签名"
+        ),
+    )
+
+
+def _fact(
+    deps: Deps, source: fd.FeedSource, record: fd.FeedRecord, subject: str, kind: FactKind, days: int
+) -> Fact:
+    now = deps.clock.now()
+    return Fact(
+        id=deps.random.new_id(),
+        subject_id=subject,
+        kind=kind,
+        data=dict(record.data),
+        source=FactSource.FEED,
+        authority=f"feed:{source.id}",
+        effective_at=now,
+        expires_at=now + timedelta(days=days),
+        recorded_at=now,
+        state=FactState.ACTIVE,
+        note=f"record {record.record_id}",
+    )
+
+
+def _time(text: Any) -> datetime:
+    return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+
+
+def _facts_of(
+    uow: UnitOfWork, deps: Deps, source: fd.FeedSource, record: fd.FeedRecord, subject: str
+) -> Fact | None:
+    if record.kind == "test_result":
+        return _fact(deps, source, record, subject, FactKind.TEST_RESULT, RESULT_FACT_DAYS)
+    if record.kind == "vaccination":
+        return _fact(deps, source, record, subject, FactKind.VACCINATION, VACCINATION_FACT_DAYS)
+    start, end = _time(record.data["from"]), _time(record.data["to"])
+    level = risk_level(uow, str(record.data["region"]), start, end)
+    if level is None:
+        return None  # a stay outside every risk area: kept as received, no fact
+    arrival = fd.FeedRecord(
+        record.line,
+        record.record_id,
+        record.kind,
+        record.document,
+        {"region": record.data["region"], "level": level, "arrived_at": end.isoformat()},
+    )
+    return _fact(deps, source, arrival, subject, FactKind.RISK_AREA_ARRIVAL, ARRIVAL_FACT_DAYS)
+
+
+def import_batch(
+    deps: Deps, source_id: str, batch_id: str, body: bytes, media_type: str, signature: str
+) -> dict[str, Any]:
+    """Import one signed batch; the report says what was accepted, skipped and rejected (and why)."""
+    if not (0 < len(batch_id) <= BATCH_ID_MAX) or not batch_id.isprintable():
+        raise InvalidInput(
+            "batch_id_invalid",
+            Message(f"the batch id must be 1 to {BATCH_ID_MAX} printable characters", "批次编号无效"),
+        )
+    if media_type not in MEDIA_TYPES:
+        raise InvalidInput(
+            "feed_media_type",
+            Message("a batch is JSON Lines or CSV", "数据批次应为 JSON Lines 或 CSV"),
+            extra={"accepted": list(MEDIA_TYPES)},
+        )
+    digest = hashlib.sha256(body).hexdigest()
+    now = deps.clock.now()
+    changes: list[StatusChange] = []
+    with deps.uow() as uow:
+        source = uow.feeds.source(source_id)
+        if source is None or not source.active or deps.signatures is None:
+            raise _unauthenticated()
+        if not deps.signatures.verify(
+            source.public_key, fd.signing_input(source_id, batch_id, body), signature
+        ):
+            raise _unauthenticated()
+        stored = uow.feeds.batch(source_id, batch_id)
+        if stored is not None:
+            if stored.sha256 != digest:
+                raise Conflict(
+                    "batch_id_reused",
+                    Message("this batch id was used for different contents", "该批次编号已用于不同的内容"),
+                )
+            return {**stored.report, "replayed": True}
+        parsed = fd.parse(body, media_type, fd.ACCEPTS[source.kind])
+        report, touched = _apply(uow, deps, source, batch_id, parsed, now)
+        uow.feeds.add_batch(source_id, batch_id, digest, now, report)
+        uow.events.add(
+            "feed:batch:imported",
+            {
+                k: report[k]
+                for k in ("source", "batch_id", "received", "accepted", "duplicates", "rejected", "facts")
+            },
+            now,
+        )
+        changes = recompute_in(uow, deps, touched)
+        uow.commit()
+    notify(deps, changes)
+    return {**report, "replayed": False}
+
+
+def _apply(
+    uow: UnitOfWork,
+    deps: Deps,
+    source: fd.FeedSource,
+    batch_id: str,
+    parsed: Sequence[fd.FeedRecord | fd.Rejected],
+    now: datetime,
+) -> tuple[dict[str, Any], list[str]]:
+    valid = [r for r in parsed if isinstance(r, fd.FeedRecord)]
+    rejected = [r for r in parsed if isinstance(r, fd.Rejected)]
+    seen: set[str] = set()
+    first: list[fd.FeedRecord] = []
+    for record in valid:
+        if record.record_id in seen:
+            rejected.append(_reject(record, "duplicate_in_batch", "a record id once per batch"))
+        else:
+            seen.add(record.record_id)
+            first.append(record)
+    known = uow.feeds.known(source.id, seen)
+    fresh = [r for r in first if r.record_id not in known]
+    holders = uow.residents.ids_by_documents([r.document for r in fresh])
+    facts: list[Fact] = []
+    accepted: list[tuple[str, str, str | None]] = []
+    for record in fresh:
+        holder = holders.get(record.document.index_material)
+        if holder is None:
+            rejected.append(_reject(record, "resident_unknown", "the document of an enrolled resident"))
+            continue
+        fact = _facts_of(uow, deps, source, record, holder[0])
+        if fact is not None:
+            facts.append(fact)
+        accepted.append((record.record_id, holder[0], fact.id if fact else None))
+    uow.facts.add_many(facts)
+    uow.feeds.add_records(source.id, batch_id, accepted)
+    rejected.sort(key=lambda r: r.line)
+    uow.feeds.quarantine(source.id, batch_id, rejected, now)
+    for fact in facts:
+        if fact.kind is FactKind.TEST_RESULT and fact.data.get("result") == "positive":
+            cases.follow(uow, deps, fact)
+    report = {
+        "source": source.id,
+        "batch_id": batch_id,
+        "received": len(parsed),
+        "accepted": len(accepted),
+        "duplicates": len(first) - len(fresh),
+        "rejected": len(rejected),
+        "facts": len(facts),
+        "rejections": fd.reasons_of(rejected[:1000]),
+    }
+    return report, sorted({subject for _, subject, _ in accepted})
+
+
+def _reject(record: fd.FeedRecord, reason: str, expected: str) -> fd.Rejected:
+    return fd.Rejected(
+        record.line, record.record_id, (FieldError(("record_id",), reason, expected),), record.raw
+    )
+
+
+def sources(deps: Deps, actor: StaffActor) -> list[fd.FeedSource]:
+    authorize(actor, Action.FEED_MANAGE, Target(region=actor.jurisdiction)).enforce()
+    with deps.uow() as uow:
+        return uow.feeds.sources()
+
+
+def quarantined(deps: Deps, actor: StaffActor, source_id: str, limit: int = 100) -> list[dict[str, Any]]:
+    authorize(actor, Action.FEED_MANAGE, Target(region=actor.jurisdiction)).enforce()
+    with deps.uow() as uow:
+        if uow.feeds.source(source_id) is None:
+            raise NotFound("feed_source_not_found", Message("no such data source", "数据源不存在"))
+        return uow.feeds.quarantined(source_id, min(limit, 1000))

@@ -1,0 +1,113 @@
+"""Signed feed batches over HTTP on both databases (COPY on PostgreSQL): counts in the database match the
+report, a replay changes nothing, bad signatures are 401, the quarantine is readable by administrators."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi.testclient import TestClient
+
+from civicpass.adapters.crypto import b64url
+from civicpass.adapters.db import tables as t
+from civicpass.bootstrap import Container
+from civicpass.domain import feeds as fd
+from civicpass.domain.staff import Role
+from civicpass.services.simulation import Plan, simulate
+from tests.support import staff_headers
+
+
+def _count(container: Container, table: sa.Table, *where: Any) -> int:
+    with container.engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one())
+
+
+def _passports(container: Container, count: int) -> list[str]:
+    report = simulate(container.deps, Plan(residents=count, venues=4, days=1, outbreaks=0))
+    with container.deps.uow() as uow:
+        people = [uow.residents.get(r) for r in uow.residents.ids_after("", count)]
+    assert report.residents == count
+    return [p.pii.document.number for p in people if p is not None and p.pii.document.number]
+
+
+def _send(
+    client: TestClient, key: Ed25519PrivateKey, source: str, batch: str, body: bytes, **headers: str
+) -> Any:
+    signature = b64url.encode(key.sign(fd.signing_input(source, batch, body)))
+    return client.post(
+        f"/v1/feeds/{source}/batches",
+        content=body,
+        headers={
+            "Content-Type": "application/jsonl",
+            "Civicpass-Batch-Id": batch,
+            "Civicpass-Signature": signature,
+            **headers,
+        },
+    )
+
+
+def test_a_signed_batch_over_http_is_stored_once_with_its_bad_records_in_quarantine(
+    client: TestClient, container: Container
+) -> None:
+    passports = _passports(container, 300)
+    admin = staff_headers(client, container, Role.ADMIN)
+    key = Ed25519PrivateKey.generate()
+    public = b64url.encode(
+        key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    )
+    made = client.post(
+        "/v1/staff/feed-sources",
+        json={"name": "Lab A", "kind": "lab", "public_key": public, "region_code": "440100"},
+        headers=admin,
+    )
+    assert made.status_code == 201, made.text
+    source = made.json()["id"]
+    records = [
+        {
+            "record_id": f"lab-a-{n}",
+            "kind": "test_result",
+            "document": {"type": "passport", "number": number, "nationality": "CHN"},
+            "test": "pcr",
+            "result": "positive" if n == 7 else "negative",
+            "sampled_at": "2022-05-02T09:00:00+08:00",
+        }
+        for n, number in enumerate(passports)
+    ]
+    lines = [json.dumps(r) for r in records] + [
+        "garbage",
+        json.dumps({**records[0], "record_id": "x", "test": "?"}),
+    ]
+    body = "\n".join(lines).encode()
+    first = _send(client, key, source, "2022-05-03-001", body)
+    assert first.status_code == 200, first.text
+    report = first.json()
+    assert (report["received"], report["accepted"], report["rejected"], report["facts"]) == (302, 300, 2, 300)
+    assert report["replayed"] is False
+    assert _count(container, t.facts, t.facts.c.kind == "test_result") == 300
+    assert _count(container, t.feed_records) == 300
+    assert _count(container, t.feed_quarantine) == 2
+    assert _count(container, t.cases) == 1  # the one positive result opened a case
+
+    again = _send(client, key, source, "2022-05-03-001", body)
+    assert again.json() == {**report, "replayed": True}
+    assert _count(container, t.facts, t.facts.c.kind == "test_result") == 300
+
+    quarantine = client.get(f"/v1/staff/feed-sources/{source}/quarantine", headers=admin)
+    assert quarantine.status_code == 200
+    assert sorted(q["line"] for q in quarantine.json()) == [301, 302]
+
+    forged = _send(client, Ed25519PrivateKey.generate(), source, "2022-05-03-002", body)
+    assert forged.status_code == 401
+    assert forged.json()["reason"] == "feed_signature_invalid"
+    wrong_type = _send(client, key, source, "2022-05-03-003", body, **{"Content-Type": "application/json"})
+    assert wrong_type.status_code == 422
+    assert wrong_type.json()["reason"] == "feed_media_type"
+    missing = client.post(
+        f"/v1/feeds/{source}/batches", content=body, headers={"Content-Type": "application/jsonl"}
+    )
+    assert missing.status_code == 422
+    outsider = staff_headers(client, container, Role.CDC)
+    assert client.get(f"/v1/staff/feed-sources/{source}/quarantine", headers=outsider).status_code == 403

@@ -1,0 +1,246 @@
+"""Signed feed batches (domain/feeds.py, services/feeds.py) over fakes: keep the good, report and quarantine
+the bad, never apply twice, refuse what is not signed by a registered source."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from civicpass.adapters.crypto import b64url
+from civicpass.adapters.files import bundled_ruleset
+from civicpass.domain import feeds as fd
+from civicpass.domain.cases import CaseState
+from civicpass.domain.errors import Conflict, InvalidInput, NotAuthenticated, PermissionDenied
+from civicpass.domain.facts import FactKind, FactSource
+from civicpass.domain.identity import Document, DocumentType
+from civicpass.domain.policy import StaffActor
+from civicpass.domain.staff import Role
+from civicpass.services import feeds, rulesets
+from civicpass.services import status as status_service
+from civicpass.services.context import Deps
+from civicpass.services.ports import RiskArea
+from tests.fakes import FakeClock, FakeStore, fake_deps, make_resident
+from tests.support import resident_id_number
+
+ADMIN = StaffActor("admin-1", Role.ADMIN, "440100")
+NUMBERS = [resident_id_number(serial=f"{n:03d}") for n in range(1, 4)]
+
+
+@dataclass
+class Lab:
+    deps: Deps
+    store: FakeStore
+    clock: FakeClock
+    key: Ed25519PrivateKey
+    source: fd.FeedSource
+
+    def send(
+        self, lines: list[Any], batch_id: str = "b-1", media_type: str = "application/jsonl"
+    ) -> dict[str, Any]:
+        body = "\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines).encode()
+        return self.send_bytes(body, batch_id, media_type)
+
+    def send_bytes(self, body: bytes, batch_id: str, media_type: str = "application/jsonl") -> dict[str, Any]:
+        signature = b64url.encode(self.key.sign(fd.signing_input(self.source.id, batch_id, body)))
+        return feeds.import_batch(self.deps, self.source.id, batch_id, body, media_type, signature)
+
+    def facts(self, kind: FactKind) -> list[Any]:
+        return [f for f in self.store.facts.values() if f.kind is kind]
+
+
+def _public(key: Ed25519PrivateKey) -> str:
+    return b64url.encode(
+        key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    )
+
+
+def _lab(kind: str = "hospital") -> Lab:
+    deps, store, _, clock = fake_deps()
+    rulesets.install_bundled(deps, bundled_ruleset())
+    for n, number in enumerate(NUMBERS):
+        resident = make_resident(f"r-{n}", document=Document(DocumentType.RESIDENT_ID, number, "CHN"))
+        store.residents[resident.id] = resident
+    status_service.recompute(deps, list(store.residents))
+    key = Ed25519PrivateKey.generate()
+    source = feeds.register_source(
+        deps, ADMIN, feeds.NewSource("Guangzhou lab 1", kind, _public(key), "440100")
+    )
+    return Lab(deps, store, clock, key, source)
+
+
+def _result(record_id: str, number: str, result: str = "negative", **extra: Any) -> dict[str, Any]:
+    return {
+        "record_id": record_id,
+        "kind": "test_result",
+        "document": {"type": "resident_id", "number": number},
+        "test": "pcr",
+        "result": result,
+        "sampled_at": "2022-05-02T09:00:00+08:00",
+        **extra,
+    }
+
+
+def test_a_batch_keeps_the_good_records_and_reports_and_quarantines_each_bad_one() -> None:
+    lab = _lab()
+    report = lab.send(
+        [
+            _result("r1", NUMBERS[0]),
+            _result("r2", NUMBERS[1], result="maybe"),
+            "{not json",
+            "[1, 2]",
+            _result("r3", resident_id_number(serial="999")),  # a valid number nobody enrolled with
+            _result("r4", NUMBERS[2], test="smell", sampled_at="yesterday"),
+            {"record_id": "r5", "kind": "travel", "document": {"type": "resident_id", "number": NUMBERS[2]}},
+            _result("r1", NUMBERS[2]),  # the same record id twice in one batch
+            {
+                "record_id": "v1",
+                "kind": "vaccination",
+                "document": {"type": "resident_id", "number": NUMBERS[2]},
+                "vaccine": "CoronaVac",
+                "dose": 3,
+                "administered_at": "2022-03-01T10:00:00+08:00",
+            },
+        ]
+    )
+    assert (report["received"], report["accepted"], report["rejected"], report["facts"]) == (9, 2, 7, 2)
+    reasons = {r["line"]: {(e["path"], e["reason"]) for e in r["errors"]} for r in report["rejections"]}
+    assert reasons[2] == {("result", "invalid")}
+    assert reasons[3] == {("", "malformed_json")}
+    assert reasons[4] == {("", "not_an_object")}
+    assert reasons[5] == {("record_id", "resident_unknown")}
+    assert reasons[6] == {("test", "invalid"), ("sampled_at", "invalid")}
+    assert reasons[7] == {("kind", "kind_not_accepted")}  # a hospital sends no travel records
+    assert reasons[8] == {("record_id", "duplicate_in_batch")}
+    assert [r.line for _, _, r in lab.store.feed_quarantine] == [2, 3, 4, 5, 6, 7, 8]
+    assert lab.store.feed_quarantine[1][2].raw == "{not json"
+    (result,) = lab.facts(FactKind.TEST_RESULT)
+    assert (result.subject_id, result.source, result.authority) == (
+        "r-0",
+        FactSource.FEED,
+        f"feed:{lab.source.id}",
+    )
+    assert [f.subject_id for f in lab.facts(FactKind.VACCINATION)] == ["r-2"]
+
+
+def test_the_same_batch_twice_changes_nothing_and_a_record_sent_again_is_a_duplicate() -> None:
+    lab = _lab()
+    first = lab.send([_result("r1", NUMBERS[0]), _result("r2", NUMBERS[1])])
+    facts = dict(lab.store.facts)
+    again = lab.send([_result("r1", NUMBERS[0]), _result("r2", NUMBERS[1])])
+    assert again == {**first, "replayed": True}
+    assert lab.store.facts == facts
+    later = lab.send([_result("r2", NUMBERS[1]), _result("r3", NUMBERS[2])], batch_id="b-2")
+    assert (later["accepted"], later["duplicates"], later["rejected"]) == (1, 1, 0)
+    assert len(lab.facts(FactKind.TEST_RESULT)) == 3
+    with pytest.raises(Conflict) as reused:
+        lab.send([_result("r9", NUMBERS[0])], batch_id="b-2")
+    assert reused.value.reason == "batch_id_reused"
+
+
+def test_a_positive_result_from_a_feed_opens_a_case_and_turns_the_resident_red() -> None:
+    lab = _lab()
+    lab.send([_result("r1", NUMBERS[0], result="positive")])
+    (case,) = lab.store.cases.values()
+    assert (case.resident_id, case.state, case.opened_by) == (
+        "r-0",
+        CaseState.SUSPECTED,
+        f"feed:{lab.source.id}",
+    )
+    assert lab.store.statuses["r-0"].color == "red"
+    assert lab.store.statuses["r-1"].color == "green"
+
+
+def test_a_stay_in_a_declared_risk_area_becomes_an_arrival_fact() -> None:
+    lab = _lab("travel")
+    now = lab.clock.now()
+    lab.store.risk_areas.append(
+        RiskArea("a1", "420106", "high", now - timedelta(days=10), None, "cdc-1", now - timedelta(days=10))
+    )
+    stay = {"document": {"type": "resident_id", "number": NUMBERS[1]}, "kind": "travel"}
+    report = lab.send(
+        [
+            {
+                **stay,
+                "record_id": "t1",
+                "region": "420106",
+                "from": "2022-04-28T08:00:00+08:00",
+                "to": "2022-05-01T20:00:00+08:00",
+            },
+            {
+                **stay,
+                "record_id": "t2",
+                "region": "440306",
+                "from": "2022-04-20T08:00:00+08:00",
+                "to": "2022-04-21T20:00:00+08:00",
+            },
+            {
+                **stay,
+                "record_id": "t3",
+                "region": "420106",
+                "from": "2022-05-01T08:00:00+08:00",
+                "to": "2022-04-01T20:00:00+08:00",
+            },
+        ]
+    )
+    assert (report["accepted"], report["facts"], report["rejected"]) == (2, 1, 1)
+    (arrival,) = lab.facts(FactKind.RISK_AREA_ARRIVAL)
+    assert dict(arrival.data) == {
+        "region": "420106",
+        "level": "high",
+        "arrived_at": "2022-05-01T20:00:00+08:00",
+    }
+    assert lab.store.statuses["r-1"].color == "yellow"
+
+
+def test_csv_batches_are_read_like_json_lines() -> None:
+    lab = _lab()
+    body = (
+        "record_id,kind,document_type,document_number,test,result,sampled_at\n"
+        f"c1,test_result,resident_id,{NUMBERS[0]},antigen,negative,2022-05-02T09:00:00Z\n"
+        f"c2,test_result,resident_id,{NUMBERS[1]},antigen,unclear,2022-05-02T09:00:00Z\n"
+        f"c3,test_result,resident_id,{NUMBERS[2]},pcr,negative,2022-05-02T09:00:00Z,extra\n"
+    ).encode()
+    report = lab.send_bytes(body, "csv-1", "text/csv")
+    assert (report["accepted"], report["rejected"]) == (1, 2)
+    assert [r["errors"][0]["reason"] for r in report["rejections"]] == ["invalid", "extra_cells"]
+
+
+def test_a_batch_not_signed_by_the_registered_key_is_refused_and_nothing_is_kept() -> None:
+    lab = _lab()
+    body = json.dumps(_result("r1", NUMBERS[0])).encode()
+    other = Ed25519PrivateKey.generate()
+    forged = b64url.encode(other.sign(fd.signing_input(lab.source.id, "b-1", body)))
+    for source_id, signature in ((lab.source.id, forged), ("no-such-source", forged), (lab.source.id, "")):
+        with pytest.raises(NotAuthenticated) as refused:
+            feeds.import_batch(lab.deps, source_id, "b-1", body, "application/jsonl", signature)
+        assert refused.value.reason == "feed_signature_invalid"
+    # A signature over another batch id (a replayed body under a new id) does not pass either.
+    signed = b64url.encode(lab.key.sign(fd.signing_input(lab.source.id, "b-1", body)))
+    with pytest.raises(NotAuthenticated):
+        feeds.import_batch(lab.deps, lab.source.id, "b-2", body, "application/jsonl", signed)
+    assert not lab.store.facts.keys() - {
+        f.id for f in lab.store.facts.values() if f.kind is not FactKind.TEST_RESULT
+    }
+    assert not lab.store.feed_batches
+
+
+def test_registering_sources_is_for_administrators_with_a_real_key() -> None:
+    lab = _lab()
+    with pytest.raises(PermissionDenied):
+        feeds.register_source(
+            lab.deps,
+            StaffActor("cdc", Role.CDC, "440100"),
+            feeds.NewSource("x", "lab", _public(lab.key), "440100"),
+        )
+    for kind, key in (("lab", "not-a-key"), ("lab", "A" * 44), ("oracle", _public(lab.key))):
+        with pytest.raises(InvalidInput):
+            feeds.register_source(lab.deps, ADMIN, feeds.NewSource("x", kind, key, "440100"))
+    with pytest.raises(InvalidInput) as media:
+        feeds.import_batch(lab.deps, lab.source.id, "b", b"", "application/json", "")
+    assert media.value.reason == "feed_media_type"
