@@ -23,6 +23,7 @@ from civicpass.adapters.crypto.signing import Ed25519Signer, Ed25519Verifier
 from civicpass.adapters.messaging import MemoryMessenger
 from civicpass.domain import tracing as tr
 from civicpass.domain.access import AccessRecord
+from civicpass.domain.appeals import Appeal, AppealState
 from civicpass.domain.cases import Case, CaseState
 from civicpass.domain.checkins import CheckIn, CodeKey, Method, PriorUse
 from civicpass.domain.declarations import Declaration
@@ -37,6 +38,7 @@ from civicpass.domain.residents import Guardianship, PersonalData, Resident, Res
 from civicpass.domain.rulesets import RuleSetState, RuleSetVersion
 from civicpass.domain.sessions import Session, SubjectKind
 from civicpass.domain.staff import StaffMember
+from civicpass.domain.tasks import Task
 from civicpass.domain.venues import Venue
 from civicpass.services.context import Deps, IssuerInfo, Limits
 from civicpass.services.ports import RiskArea, SessionHolder, StoredBatch, StoredResponse, StoredStatus
@@ -153,6 +155,8 @@ class FakeStore:
     feed_batches: dict[tuple[str, str], StoredBatch] = field(default_factory=dict)
     feed_records: dict[tuple[str, str], tuple[str, str, str | None]] = field(default_factory=dict)
     feed_quarantine: list[tuple[str, str, Rejected]] = field(default_factory=list)
+    tasks: dict[str, Task] = field(default_factory=dict)
+    appeals: dict[str, Appeal] = field(default_factory=dict)
 
 
 class _Residents:
@@ -557,6 +561,10 @@ class _Statuses:
         if changed:
             self.s.status_history.append(status)
 
+    def save_many(self, items: Sequence[tuple[StoredStatus, bool]]) -> None:
+        for status, changed in items:
+            self.save(status, changed=changed)
+
     def history(self, subject_id: str, limit: int) -> list[StoredStatus]:
         found = [h for h in self.s.status_history if h.subject_id == subject_id]
         return sorted(found, key=lambda h: h.version, reverse=True)[:limit]
@@ -571,6 +579,10 @@ class _Events:
 
     def add(self, name: str, payload: dict[str, Any], at: datetime) -> None:
         self.s.events.append((name, payload))
+
+    def add_many(self, events: Sequence[tuple[str, dict[str, Any], datetime]]) -> None:
+        for name, payload, at in events:
+            self.add(name, payload, at)
 
 
 class _RiskAreas:
@@ -670,6 +682,62 @@ class _Feeds:
         ][:limit]
 
 
+class _Tasks:
+    def __init__(self, s: FakeStore) -> None:
+        self.s = s
+
+    def add_many(self, tasks: Sequence[Task]) -> None:
+        for task in tasks:
+            self.s.tasks[task.id] = task
+
+    def get(self, task_id: str) -> Task | None:
+        return self.s.tasks.get(task_id)
+
+    def update(self, task: Task) -> None:
+        self.s.tasks[task.id] = task
+
+    def in_region(self, prefix: str, open_only: bool, due_before: datetime | None, limit: int) -> list[Task]:
+        found = [
+            t
+            for t in self.s.tasks.values()
+            if t.region_code.startswith(prefix)
+            and (not open_only or t.open)
+            and (due_before is None or t.due_at < due_before)
+        ]
+        return sorted(found, key=lambda t: (t.due_at, t.id))[:limit]
+
+    def of_resident(self, resident_id: str) -> list[Task]:
+        return sorted(
+            (t for t in self.s.tasks.values() if t.resident_id == resident_id), key=lambda t: (t.due_at, t.id)
+        )
+
+
+class _Appeals:
+    def __init__(self, s: FakeStore) -> None:
+        self.s = s
+
+    def add(self, appeal: Appeal) -> None:
+        self.s.appeals[appeal.id] = appeal
+
+    def get(self, appeal_id: str) -> Appeal | None:
+        return self.s.appeals.get(appeal_id)
+
+    def update(self, appeal: Appeal) -> None:
+        self.s.appeals[appeal.id] = appeal
+
+    def of_resident(self, resident_id: str) -> list[Appeal]:
+        found = [a for a in self.s.appeals.values() if a.resident_id == resident_id]
+        return sorted(found, key=lambda a: (-a.filed_at.timestamp(), a.id))
+
+    def in_region(self, prefix: str, open_only: bool, limit: int) -> list[Appeal]:
+        found = [
+            a
+            for a in self.s.appeals.values()
+            if a.region_code.startswith(prefix) and (not open_only or a.state is AppealState.OPEN)
+        ]
+        return sorted(found, key=lambda a: (a.due_at, a.id))[:limit]
+
+
 def _visit(c: CheckIn) -> tr.Visit:
     return tr.Visit(c.id, c.resident_id, c.venue_id, c.at, c.evidence, c.direction)
 
@@ -738,6 +806,8 @@ class FakeUnitOfWork:
             ("proposals", _Proposals),
             ("tracing", _Tracing),
             ("feeds", _Feeds),
+            ("tasks", _Tasks),
+            ("appeals", _Appeals),
         ):
             setattr(self, name, cls(s))
 

@@ -55,6 +55,7 @@ def limits_from(settings: Settings) -> Limits:
         venue_code_window_seconds=settings.venue_code_window_seconds,
         checkin_retention_days=settings.checkin_retention_days,
         contact_fact_days=settings.contact_fact_days,
+        appeal_sla_hours=settings.appeal_sla_hours,
     )
 
 

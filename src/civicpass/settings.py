@@ -79,6 +79,9 @@ class Settings(BaseSettings):
         2, ge=0, description="days before symptom onset (or sampling) a case's infectious window starts"
     )
     contact_fact_days: int = Field(21, ge=1, description="how long a close-contact or companion fact holds")
+    appeal_sla_hours: int = Field(
+        72, ge=1, description="the deadline for deciding an appeal, from its filing"
+    )
     signing_key: SecretStr | None = Field(
         None, description="base64 32-byte Ed25519 seed: the instance's signing key"
     )

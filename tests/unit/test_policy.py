@@ -34,6 +34,8 @@ ALLOWED: dict[Action, set[Role]] = {
     Action.TRACING_RUN: {Role.CDC},
     Action.TRACING_APPROVE: {Role.CDC},
     Action.FEED_MANAGE: {Role.ADMIN},
+    Action.TASK_WORK: {Role.COMMUNITY_WORKER, Role.CDC},
+    Action.APPEAL_DECIDE: {Role.CDC},
 }
 # Fact kinds per role, again written out independently of FACT_KINDS.
 RECORDABLE: dict[Role, set[str]] = {

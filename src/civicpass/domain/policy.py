@@ -35,6 +35,9 @@ class Action(StrEnum):
     TRACING_RUN = "tracing:run"
     TRACING_APPROVE = "tracing:approve"
     FEED_MANAGE = "feed:manage"
+    TASK_WORK = "task:work"
+    APPEAL_FILE = "appeal:file"
+    APPEAL_DECIDE = "appeal:decide"
 
 
 PERMISSIONS: dict[Action, frozenset[Role]] = {
@@ -54,6 +57,8 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.TRACING_RUN: frozenset({Role.CDC}),
     Action.TRACING_APPROVE: frozenset({Role.CDC}),
     Action.FEED_MANAGE: frozenset({Role.ADMIN}),
+    Action.TASK_WORK: frozenset({Role.COMMUNITY_WORKER, Role.CDC}),
+    Action.APPEAL_DECIDE: frozenset({Role.CDC}),
 }
 """Staff actions and the roles allowed to take them. Resident actions are decided by guardianship."""
 
@@ -137,11 +142,11 @@ def _authorize_resident(actor: ResidentActor, action: Action, target: Target) ->
         return Decision(True, ("resident",))
     if action is Action.STAFF_CONSOLE:
         return Decision(False, ("staff_only",))
-    if action not in (Action.DECLARE_FOR, Action.DEPENDENT_MANAGE):
+    if action not in (Action.DECLARE_FOR, Action.DEPENDENT_MANAGE, Action.APPEAL_FILE):
         return Decision(False, ("residents_may_not",))
     if target.resident_id is None:
         return Decision(False, ("target_missing",))
-    if target.resident_id == actor.id and action is Action.DECLARE_FOR:
+    if target.resident_id == actor.id and action in (Action.DECLARE_FOR, Action.APPEAL_FILE):
         return Decision(True, ("self",))
     if target.resident_id in actor.dependents:
         return Decision(True, ("guardian",))

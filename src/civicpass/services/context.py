@@ -40,6 +40,7 @@ class Limits:
     min_count_shown: int = 5
     declared_fact_days: int = 14
     contact_fact_days: int = 21
+    appeal_sla_hours: int = 72
     case_list_limit: int = 500
 
 

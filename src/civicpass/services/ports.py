@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from civicpass.domain.access import AccessRecord
+from civicpass.domain.appeals import Appeal
 from civicpass.domain.cases import Case, CaseState
 from civicpass.domain.checkins import CheckIn, CodeKey, PriorUse
 from civicpass.domain.codes import CodeClaims, Rejection, Verification
@@ -24,6 +25,7 @@ from civicpass.domain.residents import Guardianship, Resident
 from civicpass.domain.rulesets import RuleSetVersion
 from civicpass.domain.sessions import Session
 from civicpass.domain.staff import StaffMember
+from civicpass.domain.tasks import Task
 from civicpass.domain.tracing import Exposure, IndexPresence, TracingPolicy, Visit
 from civicpass.domain.trustlist import IssuerKey, TrustList
 from civicpass.domain.venues import Venue, VenueCodeClaims
@@ -224,12 +226,17 @@ class StatusRepository(Protocol):
     def get(self, subject_id: str) -> StoredStatus | None: ...
     def get_many(self, subject_ids: Sequence[str]) -> dict[str, StoredStatus]: ...
     def save(self, status: StoredStatus, *, changed: bool) -> None: ...
+    def save_many(self, items: Sequence[tuple[StoredStatus, bool]]) -> None:
+        """(status, changed) pairs: ``save`` for each, in a few statements."""
+        ...
+
     def history(self, subject_id: str, limit: int) -> list[StoredStatus]: ...
     def due(self, now: datetime, limit: int) -> list[str]: ...
 
 
 class EventRepository(Protocol):
     def add(self, name: str, payload: dict[str, Any], at: datetime) -> None: ...
+    def add_many(self, events: Sequence[tuple[str, dict[str, Any], datetime]]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -315,6 +322,24 @@ class FeedRepository(Protocol):
     def quarantined(self, source_id: str, limit: int) -> list[dict[str, Any]]: ...
 
 
+class TaskRepository(Protocol):
+    def add_many(self, tasks: Sequence[Task]) -> None: ...
+    def get(self, task_id: str) -> Task | None: ...
+    def update(self, task: Task) -> None: ...
+    def in_region(
+        self, prefix: str, open_only: bool, due_before: datetime | None, limit: int
+    ) -> list[Task]: ...
+    def of_resident(self, resident_id: str) -> list[Task]: ...
+
+
+class AppealRepository(Protocol):
+    def add(self, appeal: Appeal) -> None: ...
+    def get(self, appeal_id: str) -> Appeal | None: ...
+    def update(self, appeal: Appeal) -> None: ...
+    def of_resident(self, resident_id: str) -> list[Appeal]: ...
+    def in_region(self, prefix: str, open_only: bool, limit: int) -> list[Appeal]: ...
+
+
 class SignatureVerifier(Protocol):
     def verify(self, public_key: str, message: bytes, signature: str) -> bool:
         """Ed25519 (RFC 8032): keys and signatures unpadded base64url."""
@@ -370,6 +395,8 @@ class UnitOfWork(Protocol):
     cases: CaseRepository
     proposals: ProposalRepository
     feeds: FeedRepository
+    tasks: TaskRepository
+    appeals: AppealRepository
     tracing: TracingEngine
 
     def __enter__(self) -> Self: ...

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from civicpass.domain.errors import Conflict, Message, NotFound
 from civicpass.domain.policy import Action, ResidentActor, Target, authorize
 from civicpass.domain.rulesets import RuleSetVersion
 from civicpass.domain.status import evaluate
 from civicpass.services.context import Deps
+from civicpass.services.notices import tell
 from civicpass.services.ports import StoredStatus, UnitOfWork
 
 STATUS_CHANGED = "status:resident:changed"
@@ -54,6 +57,8 @@ def recompute_in(uow: UnitOfWork, deps: Deps, subject_ids: Sequence[str]) -> lis
     now = deps.clock.now()
     rules = ruleset.ruleset.in_effect(now)
     changes = []
+    saved: list[tuple[StoredStatus, bool]] = []
+    events: list[tuple[str, dict[str, Any], datetime]] = []
     for subject_id in subject_ids:
         result = evaluate(facts[subject_id], ruleset.ruleset, now, deps.zone, rules)
         old = stored.get(subject_id)
@@ -68,55 +73,50 @@ def recompute_in(uow: UnitOfWork, deps: Deps, subject_ids: Sequence[str]) -> lis
             review_at=result.review_at,
             inputs_digest=result.inputs_digest,
         )
-        uow.statuses.save(status, changed=changed)
+        saved.append((status, changed))
         if changed:
-            uow.events.add(
-                STATUS_CHANGED,
-                {
-                    "subject": subject_id,
-                    "version": status.version,
-                    "color": status.color,
-                    "previous": old.color if old else None,
-                    "rules": [r.rule_id for r in result.reasons],
-                    "ruleset_version": ruleset.version,
-                    "inputs_digest": result.inputs_digest,
-                },
-                now,
+            events.append(
+                (
+                    STATUS_CHANGED,
+                    {
+                        "subject": subject_id,
+                        "version": status.version,
+                        "color": status.color,
+                        "previous": old.color if old else None,
+                        "rules": [r.rule_id for r in result.reasons],
+                        "ruleset_version": ruleset.version,
+                        "inputs_digest": result.inputs_digest,
+                    },
+                    now,
+                )
             )
             changes.append(
                 StatusChange(subject_id, old.color if old else None, status, ruleset.ruleset.default_color)
             )
+    uow.statuses.save_many(saved)  # a few statements for the whole batch, not a few per resident
+    uow.events.add_many(events)
     return changes
 
 
 def notify(deps: Deps, changes: Sequence[StatusChange]) -> None:
     """Tell residents (or their guardians) that their color changed. Called after the commit."""
-    moved = [c for c in changes if c.color_moved]
-    if not moved:
-        return
-    with deps.uow() as uow:
-        for change in moved:
-            phones = _phones_for(uow, change.subject_id)
-            reason = change.current.reasons[0]["text"] if change.current.reasons else None
-            why = f" {reason['zh-CN']} / {reason['en']}" if reason else ""
-            for phone in phones:
-                deps.messenger.send_text(
-                    phone,
-                    f"【civicpass】健康码已变为{_ZH.get(change.current.color, change.current.color)}。Your code is now {change.current.color}.{why}",
-                )
+    messages = []
+    for change in changes:
+        if not change.color_moved:
+            continue
+        color = change.current.color
+        reason = change.current.reasons[0]["text"] if change.current.reasons else None
+        messages.append(
+            (
+                change.subject_id,
+                f"健康码已变为{_ZH.get(color, color)}。" + (reason["zh-CN"] if reason else ""),
+                f"Your code is now {color}." + (f" {reason['en']}" if reason else ""),
+            )
+        )
+    tell(deps, messages)
 
 
 _ZH = {"green": "绿码", "yellow": "黄码", "red": "红码"}
-
-
-def _phones_for(uow: UnitOfWork, subject_id: str) -> list[str]:
-    resident = uow.residents.get(subject_id)
-    if resident is None:
-        return []
-    if resident.pii.phone:
-        return [resident.pii.phone]
-    guardians = (uow.residents.get(g.guardian_id) for g in uow.guardianships.guardians_of(subject_id))
-    return [g.pii.phone for g in guardians if g is not None and g.pii.phone]
 
 
 def recompute(deps: Deps, subject_ids: Sequence[str]) -> list[StatusChange]:

@@ -19,6 +19,7 @@ from civicpass.domain.cases import OPEN_STATES, Case
 from civicpass.domain.errors import Conflict, FieldError, InvalidInput, Message, NotFound
 from civicpass.domain.facts import Fact, FactKind, FactSource, FactState
 from civicpass.domain.policy import Action, StaffActor, Target, authorize
+from civicpass.services import tasks
 from civicpass.services.context import Deps
 from civicpass.services.ports import TracingEngine, UnitOfWork
 from civicpass.services.status import StatusChange, notify, recompute_in
@@ -229,7 +230,7 @@ def approve(
     with deps.uow() as uow:
         proposal = _proposal(uow, actor, proposal_id, Action.TRACING_APPROVE)
         decided = p.approve(proposal, actor.id, chosen, now, note)
-        contacts, touched = [], []
+        contacts, touched, recorded = [], [], []
         for contact in decided.contacts:
             if contact.decision is p.Decision.APPROVED and uow.residents.get(contact.resident_id) is not None:
                 fact = _contact_fact(deps, decided, contact, actor.id)
@@ -241,6 +242,7 @@ def approve(
                 )
                 contact = replace(contact, fact_id=fact.id)
                 touched.append(contact.resident_id)
+                recorded.append(fact)
             contacts.append(contact)
         decided = replace(decided, contacts=tuple(contacts))
         uow.proposals.update(decided)
@@ -250,8 +252,10 @@ def approve(
             now,
         )
         changes: list[StatusChange] = recompute_in(uow, deps, touched)
+        planned = tasks.plan(uow, deps, recorded, actor.id)
         uow.commit()
     notify(deps, changes)
+    tasks.announce(deps, planned)
     return decided
 
 

@@ -27,6 +27,7 @@ from civicpass.web.routes import (
     declarations,
     facts,
     feeds,
+    followup,
     health,
     regions,
     residents,
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         facts,
         cases,
         feeds,
+        followup,
         rulesets,
         regions,
     )

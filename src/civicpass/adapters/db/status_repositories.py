@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from civicpass.adapters.db import pg_hot
 from civicpass.adapters.db import tables as t
@@ -186,6 +188,26 @@ class SqlStatuses(_Repo):
             history = {k: v for k, v in values.items() if k != "review_at"}
             self.conn.execute(t.status_history.insert(), history)
 
+    def save_many(self, items: Sequence[tuple[StoredStatus, bool]]) -> None:
+        """``save`` for many statuses in a few statements (an upsert, the history by COPY on PostgreSQL)."""
+        if not items:
+            return
+        rows = [vars(status) for status, _ in items]
+        insert = (pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert)(t.statuses)
+        columns = [c.name for c in t.statuses.columns if c.name != "subject_id"]
+        upsert = insert.on_conflict_do_update(
+            index_elements=["subject_id"], set_={name: insert.excluded[name] for name in columns}
+        )
+        for start in range(0, len(rows), 1000):
+            self.conn.execute(upsert, rows[start : start + 1000])
+        history = [
+            {k: v for k, v in vars(st).items() if k != "review_at"} for st, changed in items if changed
+        ]
+        if pg := pg_hot.connection(self.conn):
+            pg_hot.copy_rows(pg, t.status_history, history)
+        elif history:
+            self.conn.execute(t.status_history.insert(), history)
+
     def history(self, subject_id: str, limit: int) -> list[StoredStatus]:
         h = t.status_history.c
         query = (
@@ -205,6 +227,14 @@ class SqlStatuses(_Repo):
 class SqlEvents(_Repo):
     def add(self, name: str, payload: dict[str, Any], at: datetime) -> None:
         self.conn.execute(t.events.insert(), {"name": name, "payload": payload, "created_at": at})
+
+    def add_many(self, events: Sequence[tuple[str, dict[str, Any], datetime]]) -> None:
+        """Events in their order (COPY on PostgreSQL keeps the order of the ids it draws)."""
+        rows = [{"name": name, "payload": payload, "created_at": at} for name, payload, at in events]
+        if pg := pg_hot.connection(self.conn):
+            pg_hot.copy_rows(pg, t.events, rows)
+        elif rows:
+            self.conn.execute(t.events.insert(), rows)
 
 
 class SqlRiskAreas(_Repo):

@@ -327,6 +327,42 @@ tracing_contacts = sa.Table(
     sa.Column("note", sa.Text, nullable=False),
 )
 
+tasks = sa.Table(
+    "tasks",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("resident_id", ID, sa.ForeignKey("residents.id"), nullable=False, index=True),
+    sa.Column("region_code", sa.String(6), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(100), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("outcome", sa.String(32)),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("closed_by", ID),
+    sa.Column("closed_at", UTCDateTime),
+    sa.Index("ix_tasks_region_code_due_at", "region_code", "due_at"),
+)
+
+appeals = sa.Table(
+    "appeals",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("resident_id", ID, sa.ForeignKey("residents.id"), nullable=False, index=True),
+    sa.Column("region_code", sa.String(6), nullable=False, index=True),
+    sa.Column("filed_by", ID, nullable=False),
+    sa.Column("filed_at", UTCDateTime, nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("fact_id", ID),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("decided_by", ID),
+    sa.Column("decided_at", UTCDateTime),
+    sa.Column("decision", sa.Text, nullable=False),
+    sa.Column("retracted", JSONType, nullable=False),
+)
+
 feed_sources = sa.Table(
     "feed_sources",
     metadata,

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, Operationa
 from civicpass.adapters.crypto.pii import HmacDigest, PiiCipher
 from civicpass.adapters.db import checkin_repositories as c
 from civicpass.adapters.db import feed_repositories as fr
+from civicpass.adapters.db import followup_repositories as fu
 from civicpass.adapters.db import repositories as r
 from civicpass.adapters.db import status_repositories as s
 from civicpass.adapters.db import tracing_repositories as tr
@@ -70,6 +71,8 @@ class SqlUnitOfWork:
     cases: ports.CaseRepository
     proposals: ports.ProposalRepository
     feeds: ports.FeedRepository
+    tasks: ports.TaskRepository
+    appeals: ports.AppealRepository
     tracing: ports.TracingEngine
 
     def __init__(self, engine: sa.Engine, cipher: PiiCipher, digest: HmacDigest) -> None:
@@ -109,6 +112,8 @@ class SqlUnitOfWork:
         self.proposals = tr.SqlProposals(self.conn)
         self.tracing = tr.SqlTracing(self.conn)
         self.feeds = fr.SqlFeeds(self.conn)
+        self.tasks = fu.SqlTasks(self.conn)
+        self.appeals = fu.SqlAppeals(self.conn)
         return self
 
     def __exit__(
