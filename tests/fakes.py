@@ -565,6 +565,11 @@ class _Statuses:
         for status, changed in items:
             self.save(status, changed=changed)
 
+    def mark_due(self, subject_ids: Sequence[str], at: datetime) -> None:
+        for sid in subject_ids:
+            if sid in self.s.statuses and self.s.statuses[sid].review_at > at:
+                self.s.statuses[sid] = replace(self.s.statuses[sid], review_at=at)
+
     def history(self, subject_id: str, limit: int) -> list[StoredStatus]:
         found = [h for h in self.s.status_history if h.subject_id == subject_id]
         return sorted(found, key=lambda h: h.version, reverse=True)[:limit]

@@ -56,6 +56,7 @@ def limits_from(settings: Settings) -> Limits:
         checkin_retention_days=settings.checkin_retention_days,
         contact_fact_days=settings.contact_fact_days,
         appeal_sla_hours=settings.appeal_sla_hours,
+        feed_sync_residents=settings.feed_sync_residents,
     )
 
 

@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     appeal_sla_hours: int = Field(
         72, ge=1, description="the deadline for deciding an appeal, from its filing"
     )
+    feed_sync_residents: int = Field(
+        1000,
+        ge=0,
+        description="a feed batch touching at most this many residents re-evaluates them at once; a larger one"
+        " marks them due for the status sweep",
+    )
     signing_key: SecretStr | None = Field(
         None, description="base64 32-byte Ed25519 seed: the instance's signing key"
     )

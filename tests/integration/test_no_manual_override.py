@@ -402,22 +402,26 @@ def test_only_the_status_repository_touches_the_status_tables() -> None:
         for node in ast.walk(trees[rel]):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 assert not SQL_WRITE.search(node.value), (rel, node.value)
-    # Inside the repository only SqlStatuses.save writes (the other methods select).
-    writers = set()
+    # Inside the repository only SqlStatuses.save and save_many write statuses (the history too), and
+    # mark_due only moves review times earlier; the other methods select.
+    writes = re.compile(r"\b(insert|update|delete|copy_rows|on_conflict_do_update)\b")
+    writers = {}
     for cls in ast.walk(trees[REPOSITORY]):
         if isinstance(cls, ast.ClassDef):
             for fn in cls.body:
                 if not isinstance(fn, ast.FunctionDef):
                     continue
-                for node in ast.walk(fn):
-                    if (
-                        isinstance(node, ast.Call)
-                        and isinstance(node.func, ast.Attribute)
-                        and node.func.attr in ("insert", "update", "delete")
-                        and ast.unparse(node.func.value) in ("t.statuses", "t.status_history")
-                    ):
-                        writers.add(f"{cls.name}.{fn.name}")
-    assert writers == {"SqlStatuses.save"}
+                source = ast.unparse(fn)
+                if ("t.statuses" in source or "t.status_history" in source) and writes.search(source):
+                    writers[f"{cls.name}.{fn.name}"] = fn
+    assert set(writers) == {"SqlStatuses.save", "SqlStatuses.save_many", "SqlStatuses.mark_due"}
+    due = writers["SqlStatuses.mark_due"]
+    values = [n for n in ast.walk(due) if isinstance(n, ast.Call) and ast.unparse(n.func).endswith(".values")]
+    assert [sorted(k.arg for k in n.keywords if k.arg) for n in values] == [["review_at"]], ast.unparse(due)
+    assert not any(
+        isinstance(n, ast.Call) and ast.unparse(n.func).endswith(("insert", "copy_rows"))
+        for n in ast.walk(due)
+    )
 
 
 def _enclosing_functions(tree: ast.Module) -> Iterator[tuple[ast.FunctionDef, ast.AST]]:
@@ -431,7 +435,7 @@ def _is_status_save(node: ast.AST) -> bool:
     return (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)
-        and node.func.attr == "save"
+        and node.func.attr in ("save", "save_many")
         and isinstance(node.func.value, ast.Attribute)
         and node.func.value.attr == "statuses"
     )
@@ -481,7 +485,8 @@ def test_only_the_status_service_saves_a_status_and_its_color_comes_from_evaluat
                     for c in ast.walk(tree)
                     if isinstance(c, ast.Attribute)
                     and c.value is node
-                    and c.attr not in ("get", "get_many", "history", "due")
+                    # mark_due only moves a review time earlier (checked in the repository above)
+                    and c.attr not in ("get", "get_many", "history", "due", "mark_due")
                 ]
                 assert not parent_calls, (rel, [ast.unparse(c) for c in parent_calls])
 
@@ -489,9 +494,23 @@ def test_only_the_status_service_saves_a_status_and_its_color_comes_from_evaluat
     ((_, _, call),) = saves
     fn = next(f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) and f.name == "recompute_in")
     assert isinstance(call, ast.Call)
-    (saved,) = call.args
-    assert isinstance(saved, ast.Name), ast.unparse(call)
-    # The saved status is bound once, to a StoredStatus(...) built right there...
+    (batch,) = call.args
+    assert isinstance(batch, ast.Name), ast.unparse(call)
+    # The batch saved is bound once, to an empty list, and only ever appended (status, changed) pairs...
+    (bound,) = _assignments(fn, batch.id)
+    assert isinstance(bound, ast.AnnAssign | ast.Assign), ast.unparse(bound)
+    assert bound.value is not None
+    assert ast.unparse(bound.value) == "[]"
+    uses = [n for n in ast.walk(fn) if isinstance(n, ast.Attribute) and ast.unparse(n.value) == batch.id]
+    assert [u.attr for u in uses] == ["append"], [ast.unparse(u) for u in uses]
+    (append,) = [
+        n for n in ast.walk(fn) if isinstance(n, ast.Call) and ast.unparse(n.func) == f"{batch.id}.append"
+    ]
+    (pair,) = append.args
+    assert isinstance(pair, ast.Tuple), ast.unparse(append)
+    assert isinstance(pair.elts[0], ast.Name), ast.unparse(append)
+    saved = pair.elts[0]
+    # ...each a StoredStatus(...) built right there, bound once...
     (built,) = _assignments(fn, saved.id)
     assert isinstance(built, ast.Assign), ast.unparse(built)
     assert isinstance(built.value, ast.Call), ast.unparse(built)

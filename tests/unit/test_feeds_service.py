@@ -4,7 +4,7 @@ the bad, never apply twice, refuse what is not signed by a registered source."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -244,3 +244,15 @@ def test_registering_sources_is_for_administrators_with_a_real_key() -> None:
     with pytest.raises(InvalidInput) as media:
         feeds.import_batch(lab.deps, lab.source.id, "b", b"", "application/json", "")
     assert media.value.reason == "feed_media_type"
+
+
+def test_a_bulk_batch_marks_its_residents_due_and_their_next_read_is_red() -> None:
+    lab = _lab()
+    bulk = replace(lab.deps, limits=replace(lab.deps.limits, feed_sync_residents=0))
+    lab.deps = bulk
+    before = lab.store.statuses["r-0"]
+    lab.send([_result("r1", NUMBERS[0], result="positive")])
+    assert lab.store.statuses["r-0"].color == before.color == "green"  # not re-evaluated in the batch
+    assert lab.store.statuses["r-0"].review_at == lab.clock.now()  # but due now
+    assert status_service.fresh(lab.deps, "r-0").color == "red"  # the next code or verification sees it
+    assert status_service.sweep(lab.deps) == 0  # nothing left due

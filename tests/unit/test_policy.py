@@ -54,7 +54,7 @@ RECORDABLE: dict[Role, set[str]] = {
     },
 }
 STAFF_ACTIONS = list(ALLOWED)
-RESIDENT_ACTIONS = [Action.DECLARE_FOR, Action.DEPENDENT_MANAGE]
+RESIDENT_ACTIONS = [Action.DECLARE_FOR, Action.DEPENDENT_MANAGE, Action.APPEAL_FILE]
 GATE_ACTIONS = [Action.RESIDENT_APP, Action.STAFF_CONSOLE]
 MATRIX = [(role, action) for role in Role for action in STAFF_ACTIONS]
 ALLOWED_PAIRS = [(role, action) for role, action in MATRIX if role in ALLOWED[action]]

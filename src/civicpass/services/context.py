@@ -41,6 +41,7 @@ class Limits:
     declared_fact_days: int = 14
     contact_fact_days: int = 21
     appeal_sla_hours: int = 72
+    feed_sync_residents: int = 1000
     case_list_limit: int = 500
 
 

@@ -3,7 +3,9 @@ and quarantine the bad, never apply anything twice.
 
 One batch is one transaction: its facts, its accepted record ids, its quarantine rows and its stored
 report commit together, so a batch retried after a lost answer finds its report and changes nothing. A
-positive result opens a case (``cases.follow``); the residents a batch touched are re-evaluated in it.
+positive result opens a case (``cases.follow``). The residents a batch touched are re-evaluated in it when
+they are at most ``limits.feed_sync_residents``; a bulk batch marks them due instead, and the status sweep
+(or the resident's next code or verification, which re-evaluate a due status first) catches up.
 """
 
 from __future__ import annotations
@@ -179,7 +181,10 @@ def import_batch(
             },
             now,
         )
-        changes = recompute_in(uow, deps, touched)
+        if len(touched) <= deps.limits.feed_sync_residents:
+            changes = recompute_in(uow, deps, touched)
+        else:  # a bulk batch: the sweep (or each one's next code) re-evaluates them, seconds later
+            uow.statuses.mark_due(touched, now)
         uow.commit()
     notify(deps, changes)
     return {**report, "replayed": False}

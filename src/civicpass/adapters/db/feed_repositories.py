@@ -71,7 +71,7 @@ class SqlFeeds:
         found: set[str] = set()
         for start in range(0, len(ids), _CHUNK):
             query = sa.select(r.record_id).where(
-                r.source_id == source_id, r.record_id.in_(ids[start : start + _CHUNK])
+                r.source_id == source_id, t.among(self.conn, r.record_id, ids[start : start + _CHUNK])
             )
             found.update(self.conn.execute(query).scalars())
         return found

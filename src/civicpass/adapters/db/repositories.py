@@ -115,7 +115,7 @@ class SqlResidents(_Repo):
         r = t.residents.c
         for start in range(0, len(keys), 5000):
             query = sa.select(r.doc_index, r.id, r.region_code).where(
-                r.doc_index.in_(keys[start : start + 5000]), r.active.is_(True)
+                t.among(self.conn, r.doc_index, keys[start : start + 5000]), r.active.is_(True)
             )
             for row in self.conn.execute(query):
                 found[wanted[row.doc_index]] = (row.id, row.region_code)

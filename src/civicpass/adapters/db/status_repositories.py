@@ -71,7 +71,9 @@ class SqlFacts(_Repo):
             return found
         f = t.facts.c
         rows = self.conn.execute(
-            sa.select(t.facts).where(f.subject_id.in_(list(subject_ids)), f.state == FactState.ACTIVE.value)
+            sa.select(t.facts).where(
+                t.among(self.conn, f.subject_id, subject_ids), f.state == FactState.ACTIVE.value
+            )
         )
         for row in rows:
             found[row.subject_id].append(_fact(row))
@@ -173,7 +175,9 @@ class SqlStatuses(_Repo):
     def get_many(self, subject_ids: Sequence[str]) -> dict[str, StoredStatus]:
         if not subject_ids:
             return {}
-        rows = self.conn.execute(sa.select(t.statuses).where(t.statuses.c.subject_id.in_(list(subject_ids))))
+        rows = self.conn.execute(
+            sa.select(t.statuses).where(t.among(self.conn, t.statuses.c.subject_id, subject_ids))
+        )
         return {row.subject_id: _status(row) for row in rows}
 
     def save(self, status: StoredStatus, *, changed: bool) -> None:
@@ -207,6 +211,15 @@ class SqlStatuses(_Repo):
             pg_hot.copy_rows(pg, t.status_history, history)
         elif history:
             self.conn.execute(t.status_history.insert(), history)
+
+    def mark_due(self, subject_ids: Sequence[str], at: datetime) -> None:
+        """Due for review at ``at`` (the sweep, or the next read, re-evaluates them)."""
+        s = t.statuses.c
+        self.conn.execute(
+            t.statuses.update()
+            .where(t.among(self.conn, s.subject_id, subject_ids), s.review_at > at)
+            .values(review_at=at)
+        )
 
     def history(self, subject_id: str, limit: int) -> list[StoredStatus]:
         h = t.status_history.c

@@ -149,7 +149,7 @@ class SqlTracing(_Repo):
             return []
         c = t.checkins.c
         query = sa.select(*(c[name] for name in tracing_sql.VISIT_COLUMNS)).where(
-            c.resident_id.in_(list(residents)), c.at >= start, c.at <= end
+            t.among(self.conn, c.resident_id, residents), c.at >= start, c.at <= end
         )
         return [tracing_sql.visit_of(row) for row in self.conn.execute(query)]
 
