@@ -1,7 +1,8 @@
 """Run every benchmark: ``python -m bench`` (what ``make bench`` does)."""
 
-from bench import checkins, foundation, recompute
+from bench import checkins, foundation, recompute, tracing
 
 foundation.main()
 recompute.main()
 checkins.main()
+tracing.main()
