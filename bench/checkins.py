@@ -342,6 +342,7 @@ def main() -> None:
             "CIVICPASS_PASSWORD_TIME_COST": "1",
             "CIVICPASS_PASSWORD_MEMORY_COST": "1024",
             "CIVICPASS_SWEEP_INTERVAL_SECONDS": "0",
+            "CIVICPASS_LOG_INTERVAL_SECONDS": "0",
         }
         try:
             city = City(env)

@@ -26,6 +26,7 @@ def bench_settings(url: str, data_dir: Path, schema: str | None) -> Settings:
         password_time_cost=1,
         password_memory_cost=1024,
         sweep_interval_seconds=0,
+        log_interval_seconds=0,
         checkin_maintenance_interval_seconds=0,
         **random_keys(),
     )

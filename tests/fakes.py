@@ -17,10 +17,13 @@ from types import TracebackType
 from typing import Any, Self
 from zoneinfo import ZoneInfo
 
+import rfc8785
+
 from civicpass.adapters.codes import CoseCodeCodec
 from civicpass.adapters.crypto.keystore import FileKeyStore
 from civicpass.adapters.crypto.signing import Ed25519Signer, Ed25519Verifier
 from civicpass.adapters.messaging import MemoryMessenger
+from civicpass.domain import merkle
 from civicpass.domain import tracing as tr
 from civicpass.domain.access import AccessRecord
 from civicpass.domain.appeals import Appeal, AppealState
@@ -41,7 +44,17 @@ from civicpass.domain.staff import StaffMember
 from civicpass.domain.tasks import Task
 from civicpass.domain.venues import Venue
 from civicpass.services.context import Deps, IssuerInfo, Limits
-from civicpass.services.ports import RiskArea, SessionHolder, StoredBatch, StoredResponse, StoredStatus
+from civicpass.services.ports import (
+    LogHead,
+    LogLeaf,
+    NewLeaf,
+    RiskArea,
+    SessionHolder,
+    StoredBatch,
+    StoredEvent,
+    StoredResponse,
+    StoredStatus,
+)
 
 
 def make_resident(
@@ -147,6 +160,9 @@ class FakeStore:
     statuses: dict[str, StoredStatus] = field(default_factory=dict)
     status_history: list[StoredStatus] = field(default_factory=list)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    event_times: list[datetime] = field(default_factory=list)
+    log_leaves: list[LogLeaf] = field(default_factory=list)
+    log_last_event: int = 0
     risk_areas: list[RiskArea] = field(default_factory=list)
     checkins: list[CheckIn] = field(default_factory=list)
     cases: dict[str, Case] = field(default_factory=dict)
@@ -180,6 +196,9 @@ class _Residents:
 
     def by_phone(self, phone: str) -> Resident | None:
         return next((r for r in self.s.residents.values() if r.pii.phone == phone), None)
+
+    def pseudonyms(self, resident_ids: Collection[str]) -> dict[str, str]:
+        return {r: self.s.residents[r].pseudonym for r in resident_ids if r in self.s.residents}
 
     def ids_by_documents(self, documents: Collection[Document]) -> dict[str, tuple[str, str]]:
         wanted = {d.index_material for d in documents if d.number}
@@ -584,6 +603,11 @@ class _Events:
 
     def add(self, name: str, payload: dict[str, Any], at: datetime) -> None:
         self.s.events.append((name, payload))
+        self.s.event_times.append(at)
+
+    def after(self, event_id: int, limit: int) -> list[StoredEvent]:
+        chosen = list(enumerate(zip(self.s.events, self.s.event_times, strict=True), start=1))[event_id:]
+        return [StoredEvent(i, name, payload, at) for i, ((name, payload), at) in chosen[:limit]]
 
     def add_many(self, events: Sequence[tuple[str, dict[str, Any], datetime]]) -> None:
         for name, payload, at in events:
@@ -743,6 +767,40 @@ class _Appeals:
         return sorted(found, key=lambda a: (a.due_at, a.id))[:limit]
 
 
+class _Log:
+    """The log over a list of leaves; subtree hashes computed from them (the SQL log stores them)."""
+
+    def __init__(self, s: FakeStore) -> None:
+        self.s = s
+
+    def head(self) -> LogHead:
+        hashes = [leaf.leaf_hash for leaf in self.s.log_leaves]
+        return LogHead(len(hashes), merkle.root(hashes), self.s.log_last_event)
+
+    def lock_head(self) -> LogHead:
+        return self.head()
+
+    def nodes(self, coords: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        hashes = [leaf.leaf_hash for leaf in self.s.log_leaves]
+        return {
+            (level, i): merkle.root(hashes[i << level : (i + 1) << level])
+            for level, i in coords
+            if (i + 1) << level <= len(hashes)
+        }
+
+    def append(self, entries: Sequence[NewLeaf], last_event_id: int, at: datetime) -> LogHead:
+        for entry in entries:
+            data = rfc8785.dumps(dict(entry.document))
+            self.s.log_leaves.append(
+                LogLeaf(len(self.s.log_leaves), entry.name, data.decode(), merkle.leaf_hash(data), entry.at)
+            )
+        self.s.log_last_event = last_event_id
+        return self.head()
+
+    def leaves(self, start: int, end: int) -> list[LogLeaf]:
+        return self.s.log_leaves[start:end]
+
+
 def _visit(c: CheckIn) -> tr.Visit:
     return tr.Visit(c.id, c.resident_id, c.venue_id, c.at, c.evidence, c.direction)
 
@@ -813,6 +871,7 @@ class FakeUnitOfWork:
             ("feeds", _Feeds),
             ("tasks", _Tasks),
             ("appeals", _Appeals),
+            ("log", _Log),
         ):
             setattr(self, name, cls(s))
 

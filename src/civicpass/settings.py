@@ -92,6 +92,9 @@ class Settings(BaseSettings):
         None, description="base64 32-byte Ed25519 seed: the instance's signing key"
     )
 
+    log_interval_seconds: int = Field(
+        5, ge=0, description="how often the server appends new events to the transparency log (0: never)"
+    )
     sweep_interval_seconds: int = Field(
         60,
         description="how often the server re-evaluates statuses due for review (0: never; use `civicpass status sweep`)",

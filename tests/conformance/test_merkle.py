@@ -101,3 +101,26 @@ def test_generated_consistency_proofs_verify_and_catch_a_rewritten_history(case:
         forked = merkle.root([merkle.leaf_hash(b"rewritten"), *leaves[1:size1]])
         with pytest.raises(merkle.ProofError):
             merkle.verify_consistency(size1, size2, proof, forked, root2)
+
+
+def _from_pieces(leaves: list[bytes], ranges: list[tuple[int, int]]) -> list[bytes]:
+    """Each range's MTH computed the way the log does: fold the stored perfect subtrees."""
+    return [
+        merkle.fold([merkle.root(leaves[i << level : (i + 1) << level]) for level, i in merkle.pieces(a, b)])
+        for a, b in ranges
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=1, max_value=70).flatmap(lambda n: st.tuples(st.integers(0, n - 1), st.just(n))))
+def test_proofs_from_stored_subtrees_equal_the_rfc_definitions(case: tuple[int, int]) -> None:
+    index, size = case
+    leaves = _leaves(size)
+    assert merkle.fold(
+        [merkle.root(leaves[i << lv : (i + 1) << lv]) for lv, i in merkle.pieces(0, size)]
+    ) == (merkle.root(leaves))
+    assert _from_pieces(leaves, merkle.inclusion_ranges(index, size)) == merkle.inclusion_proof(index, leaves)
+    size1 = index + 1
+    assert _from_pieces(leaves, merkle.consistency_ranges(size1, size)) == merkle.consistency_proof(
+        size1, leaves
+    )

@@ -164,3 +164,69 @@ def verify_consistency(size1: int, size2: int, proof: Sequence[bytes], root1: by
     _match("first root", first, root1)
     second = _chain_border_right(_chain_inner(seed, rest[:inner], mask), rest[inner:])
     _match("second root", second, root2)
+
+
+# -- proofs from stored subtree hashes ----------------------------------------------------------------
+#
+# A log stores the hash of every complete (perfect) subtree: node (level, i) covers leaves
+# [i * 2**level, (i + 1) * 2**level). Any range that MTH's recursion produces is a run of such subtrees,
+# largest first, so a root or a proof needs O(log n) stored hashes, which ``ranges`` and ``pieces`` name.
+
+Node = tuple[int, int]  # (level, index at that level)
+Range = tuple[int, int]  # leaves [start, end)
+
+
+def pieces(start: int, end: int) -> list[Node]:
+    """The perfect subtrees, largest first, whose fold is MTH of leaves [start, end) (an MTH range)."""
+    found = []
+    while start < end:
+        level = (end - start).bit_length() - 1
+        found.append((level, start >> level))
+        start += 1 << level
+    return found
+
+
+def fold(hashes: Sequence[bytes]) -> bytes:
+    """MTH of a range from its pieces' hashes: H(p1, H(p2, ... H(pk-1, pk)))."""
+    if not hashes:
+        return EMPTY_ROOT
+    result = hashes[-1]
+    for h in reversed(hashes[:-1]):
+        result = node_hash(h, result)
+    return result
+
+
+def inclusion_ranges(index: int, size: int) -> list[Range]:
+    """The leaf ranges whose MTHs are PATH(index, D[size]), in proof order."""
+    if not 0 <= index < size:
+        raise ProofError(f"leaf index {index} is outside a tree of {size} leaves")
+    found: list[Range] = []
+    start, end = 0, size
+    while end - start > 1:
+        k = _split(end - start)
+        if index < start + k:
+            found.append((start + k, end))
+            end = start + k
+        else:
+            found.append((start, start + k))
+            start += k
+    return found[::-1]
+
+
+def consistency_ranges(size1: int, size2: int) -> list[Range]:
+    """The leaf ranges whose MTHs are PROOF(size1, D[size2]), in proof order (0 < size1 <= size2)."""
+    if not 1 <= size1 <= size2:
+        raise ProofError(f"size1 {size1} is outside 1..{size2}")
+    found: list[Range] = []
+    start, end, m, complete = 0, size2, size1, True
+    while m != end - start:
+        k = _split(end - start)
+        if m <= k:
+            found.append((start + k, end))
+            end = start + k
+        else:
+            found.append((start, start + k))
+            start, m, complete = start + k, m - k, False
+    if not complete:
+        found.append((start, end))
+    return found[::-1]

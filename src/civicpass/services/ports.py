@@ -64,6 +64,7 @@ class ResidentRepository(Protocol):
     def get(self, resident_id: str) -> Resident | None: ...
     def by_document(self, document: Document) -> Resident | None: ...
     def by_phone(self, phone: str) -> Resident | None: ...
+    def pseudonyms(self, resident_ids: Collection[str]) -> dict[str, str]: ...
     def ids_by_documents(self, documents: Collection[Document]) -> dict[str, tuple[str, str]]:
         """(id, region code) of active residents by their document's ``index_material``."""
         ...
@@ -235,8 +236,17 @@ class StatusRepository(Protocol):
     def due(self, now: datetime, limit: int) -> list[str]: ...
 
 
+@dataclass(frozen=True)
+class StoredEvent:
+    id: int
+    name: str
+    payload: Mapping[str, Any]
+    at: datetime
+
+
 class EventRepository(Protocol):
     def add(self, name: str, payload: dict[str, Any], at: datetime) -> None: ...
+    def after(self, event_id: int, limit: int) -> list[StoredEvent]: ...
     def add_many(self, events: Sequence[tuple[str, dict[str, Any], datetime]]) -> None: ...
 
 
@@ -341,6 +351,41 @@ class AppealRepository(Protocol):
     def in_region(self, prefix: str, open_only: bool, limit: int) -> list[Appeal]: ...
 
 
+@dataclass(frozen=True)
+class LogHead:
+    size: int
+    root: bytes
+    last_event_id: int  # the last event published as a leaf
+
+
+@dataclass(frozen=True)
+class NewLeaf:
+    name: str  # the event's source:subject:action
+    document: Mapping[str, Any]  # stored as RFC 8785 canonical JSON
+    at: datetime
+    event_id: int | None
+
+
+@dataclass(frozen=True)
+class LogLeaf:
+    index: int
+    name: str
+    data: str  # the canonical JSON the leaf hash covers
+    leaf_hash: bytes
+    at: datetime
+
+
+class LogRepository(Protocol):
+    def head(self) -> LogHead: ...
+    def lock_head(self) -> LogHead: ...
+    def nodes(self, coords: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]: ...
+    def append(self, entries: Sequence[NewLeaf], last_event_id: int, at: datetime) -> LogHead:
+        """Leaves at the end, one writer at a time (the head is locked until the transaction ends)."""
+        ...
+
+    def leaves(self, start: int, end: int) -> list[LogLeaf]: ...
+
+
 class SignatureVerifier(Protocol):
     def verify(self, public_key: str, message: bytes, signature: str) -> bool:
         """Ed25519 (RFC 8032): keys and signatures unpadded base64url."""
@@ -398,6 +443,7 @@ class UnitOfWork(Protocol):
     feeds: FeedRepository
     tasks: TaskRepository
     appeals: AppealRepository
+    log: LogRepository
     tracing: TracingEngine
 
     def __enter__(self) -> Self: ...

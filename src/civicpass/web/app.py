@@ -16,6 +16,7 @@ from civicpass.bootstrap import Container, build
 from civicpass.services.intake import CheckinIntake
 from civicpass.services.maintenance import maintain
 from civicpass.services.status import sweep
+from civicpass.services.transparency import publish
 from civicpass.settings import Settings
 from civicpass.web import pages, problems
 from civicpass.web.fastlane import LaneApp
@@ -35,6 +36,7 @@ from civicpass.web.routes import (
     staff,
     status,
 )
+from civicpass.web.routes import log as transparency_log
 
 log = logging.getLogger("civicpass.web")
 
@@ -51,6 +53,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             asyncio.create_task(_every(interval, name, job))
             for interval, name, job in (
                 (config.sweep_interval_seconds, "status sweep", lambda: sweep(wired.deps)),
+                (config.log_interval_seconds, "transparency log", lambda: publish(wired.deps)),
                 (
                     config.checkin_maintenance_interval_seconds,
                     "check-in maintenance",
@@ -98,6 +101,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         cases,
         feeds,
         followup,
+        transparency_log,
         rulesets,
         regions,
     )

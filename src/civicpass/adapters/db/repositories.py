@@ -107,6 +107,14 @@ class SqlResidents(_Repo):
             return None
         return self._one(t.residents.c.doc_index == self.digest.blind_index(document.index_material))
 
+    def pseudonyms(self, resident_ids: Collection[str]) -> dict[str, str]:
+        """Each resident's pseudonym (what the transparency log names them by), no PII opened."""
+        if not resident_ids:
+            return {}
+        r = t.residents.c
+        rows = self.conn.execute(sa.select(r.id, r.pseudonym).where(t.among(self.conn, r.id, resident_ids)))
+        return {row.id: row.pseudonym for row in rows}
+
     def ids_by_documents(self, documents: Collection[Document]) -> dict[str, tuple[str, str]]:
         """(id, region) of the residents holding these documents, by ``index_material`` (no PII opened)."""
         wanted = {self.digest.blind_index(d.index_material): d.index_material for d in documents if d.number}

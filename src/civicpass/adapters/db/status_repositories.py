@@ -14,7 +14,7 @@ from civicpass.adapters.db import pg_hot
 from civicpass.adapters.db import tables as t
 from civicpass.domain.facts import Fact, FactKind, FactSource, FactState
 from civicpass.domain.rulesets import RuleSetState, RuleSetVersion, parse_ruleset
-from civicpass.services.ports import RiskArea, StoredStatus
+from civicpass.services.ports import RiskArea, StoredEvent, StoredStatus
 
 
 class _Repo:
@@ -240,6 +240,11 @@ class SqlStatuses(_Repo):
 class SqlEvents(_Repo):
     def add(self, name: str, payload: dict[str, Any], at: datetime) -> None:
         self.conn.execute(t.events.insert(), {"name": name, "payload": payload, "created_at": at})
+
+    def after(self, event_id: int, limit: int) -> list[StoredEvent]:
+        e = t.events.c
+        rows = self.conn.execute(sa.select(t.events).where(e.id > event_id).order_by(e.id).limit(limit))
+        return [StoredEvent(int(r.id), r.name, r.payload, r.created_at) for r in rows]
 
     def add_many(self, events: Sequence[tuple[str, dict[str, Any], datetime]]) -> None:
         """Events in their order (COPY on PostgreSQL keeps the order of the ids it draws)."""

@@ -364,6 +364,38 @@ appeals = sa.Table(
     sa.Column("retracted", JSONType, nullable=False),
 )
 
+log_leaves = sa.Table(
+    "log_leaves",
+    metadata,
+    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("leaf_hash", sa.LargeBinary(32), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("event_id", sa.BigInteger, unique=True),
+)
+"""The transparency log's leaves: RFC 8785 canonical JSON of one event each, no personal data."""
+
+log_nodes = sa.Table(
+    "log_nodes",
+    metadata,
+    sa.Column("level", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.LargeBinary(32), nullable=False),
+)
+"""The hash of every complete subtree: (level, idx) covers leaves [idx * 2**level, (idx + 1) * 2**level)."""
+
+log_state = sa.Table(
+    "log_state",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("root", sa.LargeBinary(32), nullable=False),
+    sa.Column("last_event_id", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+"""One row: the log's size and root, and the last event published; appenders lock it (one at a time)."""
+
 feed_sources = sa.Table(
     "feed_sources",
     metadata,

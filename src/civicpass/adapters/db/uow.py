@@ -17,6 +17,7 @@ from civicpass.adapters.crypto.pii import HmacDigest, PiiCipher
 from civicpass.adapters.db import checkin_repositories as c
 from civicpass.adapters.db import feed_repositories as fr
 from civicpass.adapters.db import followup_repositories as fu
+from civicpass.adapters.db import log_repositories as lr
 from civicpass.adapters.db import repositories as r
 from civicpass.adapters.db import status_repositories as s
 from civicpass.adapters.db import tracing_repositories as tr
@@ -73,6 +74,7 @@ class SqlUnitOfWork:
     feeds: ports.FeedRepository
     tasks: ports.TaskRepository
     appeals: ports.AppealRepository
+    log: ports.LogRepository
     tracing: ports.TracingEngine
 
     def __init__(self, engine: sa.Engine, cipher: PiiCipher, digest: HmacDigest) -> None:
@@ -114,6 +116,7 @@ class SqlUnitOfWork:
         self.feeds = fr.SqlFeeds(self.conn)
         self.tasks = fu.SqlTasks(self.conn)
         self.appeals = fu.SqlAppeals(self.conn)
+        self.log = lr.SqlLog(self.conn)
         return self
 
     def __exit__(

@@ -1,0 +1,124 @@
+"""The transparency log's storage: leaves, the hash of every complete subtree, and the head.
+
+Appends are serialised by the head row (``log_state``): on PostgreSQL ``SELECT ... FOR UPDATE`` holds it
+until the transaction ends, and SQLite has one writer anyway, so leaf indexes never race. An append reads
+only the right edge of the tree (one stored hash per set bit of the size) and writes each new leaf and the
+subtrees it completes, so a proof or a root later costs O(log n) reads (``domain.merkle.pieces``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import rfc8785
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from civicpass.adapters.db import pg_hot
+from civicpass.adapters.db import tables as t
+from civicpass.domain import merkle
+from civicpass.services.ports import LogHead, LogLeaf, NewLeaf
+
+_HEAD = 1
+
+
+class SqlLog:
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def _head_row(self, *, lock: bool) -> sa.Row[Any] | None:
+        query = sa.select(t.log_state).where(t.log_state.c.id == _HEAD)
+        if not (lock and self.conn.dialect.name == "postgresql"):
+            return self.conn.execute(query).first()
+        row = self.conn.execute(query.with_for_update()).first()
+        if row is None:  # the migration makes the row; if it is gone, make it without racing another appender
+            empty = {"id": _HEAD, "size": 0, "root": merkle.EMPTY_ROOT, "last_event_id": 0}
+            self.conn.execute(
+                pg_insert(t.log_state)
+                .values(**empty, updated_at=datetime(2020, 1, 1, tzinfo=UTC))
+                .on_conflict_do_nothing()
+            )
+            row = self.conn.execute(query.with_for_update()).first()
+        return row
+
+    def lock_head(self) -> LogHead:
+        """The head, locked until the transaction ends (PostgreSQL; SQLite's writer holds the database)."""
+        row = self._head_row(lock=True)
+        return self.head() if row is None else LogHead(int(row.size), bytes(row.root), int(row.last_event_id))
+
+    def head(self) -> LogHead:
+        row = self._head_row(lock=False)
+        if row is None:
+            return LogHead(0, merkle.EMPTY_ROOT, 0)
+        return LogHead(int(row.size), bytes(row.root), int(row.last_event_id))
+
+    def nodes(self, coords: Collection[merkle.Node]) -> dict[merkle.Node, bytes]:
+        """Stored subtree hashes by (level, index); missing ones are absent from the answer."""
+        found: dict[merkle.Node, bytes] = {}
+        by_level: dict[int, list[int]] = {}
+        for level, idx in set(coords):
+            by_level.setdefault(level, []).append(idx)
+        n = t.log_nodes.c
+        for level, indexes in by_level.items():
+            query = sa.select(n.idx, n.hash).where(n.level == level, n.idx.in_(indexes))
+            for row in self.conn.execute(query):
+                found[(level, int(row.idx))] = bytes(row.hash)
+        return found
+
+    def append(self, entries: Sequence[NewLeaf], last_event_id: int, at: datetime) -> LogHead:
+        """Append leaves at the end (canonical JSON of each document) and move the head; one writer at a time."""
+        row = self._head_row(lock=True)  # None only on SQLite without the migration's row (one writer)
+        head = LogHead(int(row.size), bytes(row.root), int(row.last_event_id)) if row else self.head()
+        known = self.nodes(merkle.pieces(0, head.size))
+        leaves, nodes = [], []
+        size = head.size
+        for entry in entries:
+            data = rfc8785.dumps(dict(entry.document))
+            h = merkle.leaf_hash(data)
+            leaves.append(
+                {
+                    "idx": size,
+                    "name": entry.name,
+                    "data": data.decode(),
+                    "leaf_hash": h,
+                    "created_at": entry.at,
+                    "event_id": entry.event_id,
+                }
+            )
+            level, i = 0, size
+            known[(0, i)] = h
+            nodes.append({"level": 0, "idx": i, "hash": h})
+            while i % 2 == 1:  # this subtree completes its parent
+                parent = merkle.node_hash(known[(level, i - 1)], known[(level, i)])
+                level, i = level + 1, i // 2
+                known[(level, i)] = parent
+                nodes.append({"level": level, "idx": i, "hash": parent})
+            size += 1
+        root = merkle.fold([known[c] for c in merkle.pieces(0, size)])
+        self._insert(t.log_leaves, leaves)
+        self._insert(t.log_nodes, nodes)
+        state = {"size": size, "root": root, "last_event_id": last_event_id, "updated_at": at}
+        if row is None:
+            self.conn.execute(t.log_state.insert(), {"id": _HEAD, **state})
+        else:
+            self.conn.execute(t.log_state.update().where(t.log_state.c.id == _HEAD).values(**state))
+        return LogHead(size, root, last_event_id)
+
+    def _insert(self, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        if pg := pg_hot.connection(self.conn):
+            pg_hot.copy_rows(pg, table, rows)
+        else:
+            self.conn.execute(table.insert(), list(rows))
+
+    def leaves(self, start: int, end: int) -> list[LogLeaf]:
+        c = t.log_leaves.c
+        rows = self.conn.execute(
+            sa.select(c.idx, c.name, c.data, c.leaf_hash, c.created_at)
+            .where(c.idx >= start, c.idx < end)
+            .order_by(c.idx)
+        )
+        return [LogLeaf(int(r.idx), r.name, r.data, bytes(r.leaf_hash), r.created_at) for r in rows]

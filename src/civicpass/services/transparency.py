@@ -1,0 +1,128 @@
+"""The transparency log's publisher and proofs (RFC 9162; ``domain.merkle``).
+
+Every change civicpass makes is first an event in the outbox (``events``, written in the same transaction
+as the change, named ``source:subject:action``). ``publish`` appends the events not yet in the log as
+leaves, in event order, each the RFC 8785 canonical JSON of ``{"name", "at", "event", "data"}`` where
+residents appear by pseudonym, never by id or personal data. Proofs are computed from the stored
+subtree hashes: O(log n) reads.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from civicpass.domain import merkle
+from civicpass.domain.errors import FieldError, InvalidInput, Message
+from civicpass.services.context import Deps
+from civicpass.services.ports import LogHead, LogLeaf, NewLeaf, UnitOfWork
+
+RESIDENT_KEYS = ("subject", "resident", "contact")
+"""Payload keys that hold a resident's database id: the leaf names their pseudonym instead."""
+PUBLISH_BATCH = 5000
+LEAVES_PAGE = 1000
+
+
+def b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def publish(deps: Deps, limit: int = PUBLISH_BATCH) -> int:
+    """Append the events not yet published as leaves (one writer at a time); how many were appended."""
+    with deps.uow() as uow:
+        head = uow.log.lock_head()
+        events = uow.events.after(head.last_event_id, limit)
+        if not events:
+            return 0
+        ids = {str(e.payload[k]) for e in events for k in RESIDENT_KEYS if isinstance(e.payload.get(k), str)}
+        pseudonyms = uow.residents.pseudonyms(ids)
+        leaves = [
+            NewLeaf(
+                e.name,
+                {
+                    "name": e.name,
+                    "at": e.at.isoformat(),
+                    "event": e.id,
+                    "data": _pseudonymous(e.payload, pseudonyms),
+                },
+                e.at,
+                e.id,
+            )
+            for e in events
+        ]
+        uow.log.append(leaves, events[-1].id, deps.clock.now())
+        uow.commit()
+    return len(events)
+
+
+def _pseudonymous(payload: Mapping[str, Any], pseudonyms: Mapping[str, str]) -> dict[str, Any]:
+    data = dict(payload)
+    for key in RESIDENT_KEYS:
+        value = data.get(key)
+        if isinstance(value, str):
+            data[key] = {"pseudonym": pseudonyms.get(value, "unknown")}
+    return data
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    index: int
+    size: int
+    leaf_hash: bytes
+    proof: list[bytes]
+    root: bytes
+
+
+def _invalid(name: str, text: str) -> InvalidInput:
+    return InvalidInput(
+        "log_range_invalid",
+        Message(text, "日志范围无效"),
+        errors=[FieldError((name,), "log_range_invalid", text)],
+    )
+
+
+def _hashes(uow: UnitOfWork, ranges: list[merkle.Range]) -> list[bytes]:
+    wanted = {c for a, b in ranges for c in merkle.pieces(a, b)}
+    nodes = uow.log.nodes(wanted)
+    return [merkle.fold([nodes[c] for c in merkle.pieces(a, b)]) for a, b in ranges]
+
+
+def head(deps: Deps) -> LogHead:
+    with deps.uow() as uow:
+        return uow.log.head()
+
+
+def root_at(uow: UnitOfWork, size: int) -> bytes:
+    return _hashes(uow, [(0, size)])[0] if size else merkle.EMPTY_ROOT
+
+
+def inclusion(deps: Deps, index: int, size: int | None = None) -> InclusionProof:
+    """The audit path of leaf ``index`` in the tree of ``size`` leaves (default: the current tree)."""
+    with deps.uow() as uow:
+        current = uow.log.head().size
+        size = current if size is None else size
+        if not 0 <= index < size <= current:
+            raise _invalid("index", f"need 0 <= index < size <= {current}")
+        (leaf,) = _hashes(uow, [(index, index + 1)])
+        proof = _hashes(uow, merkle.inclusion_ranges(index, size))
+        return InclusionProof(index, size, leaf, proof, root_at(uow, size))
+
+
+def consistency(deps: Deps, size1: int, size2: int | None = None) -> tuple[list[bytes], bytes, bytes, int]:
+    """PROOF(size1, size2) with both roots (size2 default: the current tree)."""
+    with deps.uow() as uow:
+        current = uow.log.head().size
+        size2 = current if size2 is None else size2
+        if not 1 <= size1 <= size2 <= current:
+            raise _invalid("size1", f"need 1 <= size1 <= size2 <= {current}")
+        proof = _hashes(uow, merkle.consistency_ranges(size1, size2))
+        return proof, root_at(uow, size1), root_at(uow, size2), size2
+
+
+def leaves(deps: Deps, start: int, end: int) -> list[LogLeaf]:
+    if not 0 <= start < end or end - start > LEAVES_PAGE:
+        raise _invalid("start", f"need 0 <= start < end and at most {LEAVES_PAGE} leaves")
+    with deps.uow() as uow:
+        return uow.log.leaves(start, end)

@@ -1,0 +1,111 @@
+"""The transparency log on both databases: events become leaves in order, residents by pseudonym; roots,
+inclusion and consistency proofs from the stored subtree hashes verify with the RFC 9162 verifier;
+concurrent publishers never race for a leaf index."""
+
+from __future__ import annotations
+
+import base64
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+
+from civicpass.bootstrap import Container
+from civicpass.domain import merkle
+from civicpass.services import transparency as tl
+from tests.fakes import make_resident
+
+
+def _events(container: Container, count: int, start: int = 0) -> list[str]:
+    """``count`` events about residents (each added as a resident first)."""
+    ids = []
+    with container.deps.uow() as uow:
+        for n in range(start, start + count):
+            resident = replace(make_resident(f"00000000-0000-4000-8000-{n:012d}"), pseudonym=f"p{n:04d}")
+            uow.residents.add(resident)
+            uow.events.add(
+                "fact:resident:recorded",
+                {"subject": resident.id, "kind": "test_result", "n": n},
+                datetime(2022, 5, 3, 8, tzinfo=UTC),
+            )
+            ids.append(resident.id)
+        uow.commit()
+    return ids
+
+
+def _b(text: str) -> bytes:
+    return base64.b64decode(text)
+
+
+def test_events_become_leaves_with_pseudonyms_and_every_proof_verifies(
+    client: TestClient, container: Container
+) -> None:
+    deps = container.deps
+    tl.publish(deps)  # what migrating wrote (the bundled rule set's installation)
+    base = tl.head(deps).size
+    residents = _events(container, 37)
+    assert tl.publish(deps) == 37
+    assert tl.publish(deps) == 0  # nothing new: nothing appended
+    size = base + 37
+    head = client.get("/v1/log").json()
+    assert head["size"] == size
+    leaves = client.get("/v1/log/leaves", params={"start": 0, "end": size}).json()
+    assert [leaf["data"]["data"]["n"] for leaf in leaves[base:]] == list(range(37))
+    hashes = [_b(leaf["leaf_hash"]) for leaf in leaves]
+    assert all(
+        merkle.leaf_hash(leaf["canonical"].encode()) == h for leaf, h in zip(leaves, hashes, strict=True)
+    )
+    assert _b(head["root"]) == merkle.root(hashes)
+    text = json.dumps(leaves)
+    assert not any(r in text for r in residents)  # no database id of a resident in any leaf
+    assert leaves[base]["data"]["data"]["subject"] == {"pseudonym": "p0000"}
+    for index in (0, 1, 17, size - 1):
+        for tree in sorted({index + 1, max(index + 1, 20), size}):
+            proof = client.get("/v1/log/proofs/inclusion", params={"index": index, "size": tree}).json()
+            merkle.verify_inclusion(
+                index, tree, hashes[index], [_b(p) for p in proof["proof"]], _b(proof["root"])
+            )
+            assert _b(proof["root"]) == merkle.root(hashes[:tree])
+
+    _events(container, 30, start=100)
+    assert tl.publish(deps, limit=11) == 11  # in pages
+    assert tl.publish(deps) == 19
+    final = size + 30
+    for size1 in (1, 5, size - 1, size, final - 3):
+        answer = client.get("/v1/log/proofs/consistency", params={"size1": size1}).json()
+        assert answer["size2"] == final
+        proof = [_b(p) for p in answer["proof"]]
+        merkle.verify_consistency(size1, final, proof, _b(answer["root1"]), _b(answer["root2"]))
+        if size1 <= size:
+            assert _b(answer["root1"]) == merkle.root(hashes[:size1])
+    for params in ({"index": final}, {"index": 0, "size": final + 1}, {"index": -1}):
+        assert client.get("/v1/log/proofs/inclusion", params=params).status_code == 422
+    too_far = client.get("/v1/log/proofs/consistency", params={"size1": final + 1})
+    assert too_far.json()["reason"] == "log_range_invalid"
+
+
+@pytest.mark.postgres
+def test_concurrent_publishers_never_append_an_event_twice_or_skip_an_index(container: Container) -> None:
+    if container.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has a single writer; the race is PostgreSQL's")
+    tl.publish(container.deps)
+    base = tl.head(container.deps).size
+    _events(container, 400)
+    with ThreadPoolExecutor(4) as pool:
+        appended = list(pool.map(lambda _: _publish_quietly(container), range(8)))
+    assert sum(appended) == 400
+    with container.deps.uow() as uow:
+        leaves = uow.log.leaves(0, 1000)
+        head = uow.log.head()
+    assert [leaf.index for leaf in leaves] == list(range(base + 400))
+    assert [json.loads(leaf.data)["event"] for leaf in leaves] == sorted(
+        json.loads(leaf.data)["event"] for leaf in leaves
+    )
+    assert head.root == merkle.root([leaf.leaf_hash for leaf in leaves])
+
+
+def _publish_quietly(container: Container) -> int:
+    return tl.publish(container.deps, limit=50) + tl.publish(container.deps, limit=400)
