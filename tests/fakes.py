@@ -54,6 +54,7 @@ from civicpass.services.ports import (
     StoredEvent,
     StoredResponse,
     StoredStatus,
+    WitnessedLog,
 )
 
 
@@ -163,6 +164,9 @@ class FakeStore:
     event_times: list[datetime] = field(default_factory=list)
     log_leaves: list[LogLeaf] = field(default_factory=list)
     log_last_event: int = 0
+    log_checkpoints: dict[int, str] = field(default_factory=dict)
+    log_cosignatures: dict[tuple[int, str], str] = field(default_factory=dict)
+    witnessed: dict[str, WitnessedLog] = field(default_factory=dict)
     risk_areas: list[RiskArea] = field(default_factory=list)
     checkins: list[CheckIn] = field(default_factory=list)
     cases: dict[str, Case] = field(default_factory=dict)
@@ -800,6 +804,33 @@ class _Log:
     def leaves(self, start: int, end: int) -> list[LogLeaf]:
         return self.s.log_leaves[start:end]
 
+    def add_checkpoint(self, size: int, note: str, at: datetime) -> None:
+        self.s.log_checkpoints.setdefault(size, note)
+
+    def checkpoint(self, size: int | None = None) -> tuple[int, str] | None:
+        if not self.s.log_checkpoints:
+            return None
+        chosen = max(self.s.log_checkpoints) if size is None else size
+        note = self.s.log_checkpoints.get(chosen)
+        return None if note is None else (chosen, note)
+
+    def add_cosignature(self, size: int, witness: str, line: str, at: datetime) -> None:
+        self.s.log_cosignatures[(size, witness)] = line
+
+    def cosignatures(self, size: int) -> list[str]:
+        return [line for (n, _), line in sorted(self.s.log_cosignatures.items()) if n == size]
+
+
+class _Witnessed:
+    def __init__(self, s: FakeStore) -> None:
+        self.s = s
+
+    def get(self, origin: str) -> WitnessedLog | None:
+        return self.s.witnessed.get(origin)
+
+    def put(self, seen: WitnessedLog, at: datetime) -> None:
+        self.s.witnessed[seen.origin] = seen
+
 
 def _visit(c: CheckIn) -> tr.Visit:
     return tr.Visit(c.id, c.resident_id, c.venue_id, c.at, c.evidence, c.direction)
@@ -872,6 +903,7 @@ class FakeUnitOfWork:
             ("tasks", _Tasks),
             ("appeals", _Appeals),
             ("log", _Log),
+            ("witnessed", _Witnessed),
         ):
             setattr(self, name, cls(s))
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from civicpass.adapters.analytics import DuckDbTracing
 from civicpass.adapters.codes import CoseCodeCodec
 from civicpass.adapters.crypto.keystore import FileKeyStore
+from civicpass.adapters.crypto.notes import Ed25519NoteKeys
 from civicpass.adapters.crypto.passwords import Argon2Passwords
 from civicpass.adapters.crypto.pii import HmacDigest, PiiCipher
 from civicpass.adapters.crypto.signing import Ed25519Signer, Ed25519Verifier
@@ -21,6 +22,7 @@ from civicpass.adapters.files import bundled_forms, bundled_ruleset, read_region
 from civicpass.adapters.messaging import ConsoleMessenger
 from civicpass.adapters.secrets import KeyMaterial, key_material
 from civicpass.adapters.system import SystemClock, SystemRandom
+from civicpass.domain.notes import VerifierKey
 from civicpass.domain.tracing import TracingPolicy
 from civicpass.services.context import Deps, IssuerInfo, Limits
 from civicpass.services.declarations import sync_forms
@@ -110,6 +112,8 @@ def build(
         tracing=tracing_policy(settings),
         analytics=DuckDbTracing(settings.data_dir / "exports"),
         signatures=Ed25519Verifier(),
+        notes=Ed25519NoteKeys(keys.signing_key, settings.log_origin, settings.witness_name),
+        log_witnesses=tuple(VerifierKey.parse(k) for k in settings.log_witnesses.split(",") if k.strip()),
     )
     return Container(settings, engine, deps, keys)
 

@@ -92,6 +92,22 @@ class Settings(BaseSettings):
         None, description="base64 32-byte Ed25519 seed: the instance's signing key"
     )
 
+    log_origin: str = Field(
+        "civicpass.local/log",
+        min_length=1,
+        max_length=200,
+        description="the transparency log's origin line and note key name",
+    )
+    witness_name: str = Field(
+        "civicpass.local/witness",
+        min_length=1,
+        max_length=200,
+        description="this instance's name when it witnesses other logs",
+    )
+    log_witnesses: str = Field(
+        "",
+        description="verifier keys (<name>+<id>+<key>, comma-separated) of the witnesses whose cosignatures this log serves",
+    )
     log_interval_seconds: int = Field(
         5, ge=0, description="how often the server appends new events to the transparency log (0: never)"
     )

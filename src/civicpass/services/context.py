@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
 
+from civicpass.domain.notes import VerifierKey
 from civicpass.domain.tracing import TracingPolicy
 from civicpass.services.ports import (
     Clock,
@@ -13,6 +14,7 @@ from civicpass.services.ports import (
     KeyedDigest,
     KeyStore,
     Messenger,
+    NoteKeys,
     PasswordHasher,
     Randomness,
     SignatureVerifier,
@@ -72,3 +74,5 @@ class Deps:
     tracing: TracingPolicy = TracingPolicy()  # noqa: RUF009 - frozen, so one shared default is safe
     analytics: TracingEngine | None = None  # DuckDB over the Parquet exports, for large tracing jobs
     signatures: SignatureVerifier | None = None  # data-source systems' signatures (feeds)
+    notes: NoteKeys | None = None  # this instance's checkpoint and cosignature keys
+    log_witnesses: tuple[VerifierKey, ...] = ()  # whose cosignatures this log accepts and serves

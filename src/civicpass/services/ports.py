@@ -18,6 +18,7 @@ from civicpass.domain.facts import Fact
 from civicpass.domain.feeds import FeedSource, Rejected
 from civicpass.domain.forms import FormVersion
 from civicpass.domain.identity import Document
+from civicpass.domain.notes import SignatureLine, VerifierKey
 from civicpass.domain.phone import PhoneChallenge
 from civicpass.domain.proposals import TracingProposal
 from civicpass.domain.regions import Region
@@ -384,6 +385,42 @@ class LogRepository(Protocol):
         ...
 
     def leaves(self, start: int, end: int) -> list[LogLeaf]: ...
+    def add_checkpoint(self, size: int, note: str, at: datetime) -> None: ...
+    def checkpoint(self, size: int | None = None) -> tuple[int, str] | None: ...
+    def add_cosignature(self, size: int, witness: str, line: str, at: datetime) -> None: ...
+    def cosignatures(self, size: int) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class WitnessedLog:
+    origin: str
+    size: int
+    root: bytes
+    note: str
+
+
+class WitnessedRepository(Protocol):
+    def get(self, origin: str) -> WitnessedLog | None: ...
+    def put(self, seen: WitnessedLog, at: datetime) -> None: ...
+
+
+class NoteKeys(Protocol):
+    """This instance's note (checkpoint) key and witness (cosignature) key."""
+
+    note_key: VerifierKey
+    witness_key: VerifierKey
+
+    def sign(self, text: str) -> SignatureLine: ...
+    def cosign(self, checkpoint_text: str, timestamp: int) -> SignatureLine: ...
+    def verify(self, key: VerifierKey, text: str, line: SignatureLine) -> bool: ...
+
+
+class LogClient(Protocol):
+    """Another instance's log, as its witness reads it (HTTP)."""
+
+    def checkpoint(self) -> str: ...
+    def consistency(self, size1: int, size2: int) -> list[bytes]: ...
+    def submit_cosignature(self, size: int, line: str) -> None: ...
 
 
 class SignatureVerifier(Protocol):
@@ -444,6 +481,7 @@ class UnitOfWork(Protocol):
     tasks: TaskRepository
     appeals: AppealRepository
     log: LogRepository
+    witnessed: WitnessedRepository
     tracing: TracingEngine
 
     def __enter__(self) -> Self: ...

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from civicpass.domain import merkle
-from civicpass.domain.errors import FieldError, InvalidInput, Message
+from civicpass.domain.errors import FieldError, InvalidInput, Message, NotFound, PermissionDenied
+from civicpass.domain.notes import Checkpoint, NoteError, SignedNote
 from civicpass.services.context import Deps
 from civicpass.services.ports import LogHead, LogLeaf, NewLeaf, UnitOfWork
 
@@ -52,9 +53,57 @@ def publish(deps: Deps, limit: int = PUBLISH_BATCH) -> int:
             )
             for e in events
         ]
-        uow.log.append(leaves, events[-1].id, deps.clock.now())
+        grown = uow.log.append(leaves, events[-1].id, deps.clock.now())
+        _sign_checkpoint(uow, deps, grown)
         uow.commit()
     return len(events)
+
+
+def _sign_checkpoint(uow: UnitOfWork, deps: Deps, head: LogHead) -> None:
+    if deps.notes is None or head.size == 0:
+        return
+    text = Checkpoint(deps.notes.note_key.name, head.size, head.root).text()
+    note = SignedNote(text, (deps.notes.sign(text),)).encode()
+    uow.log.add_checkpoint(head.size, note, deps.clock.now())
+
+
+def checkpoint(deps: Deps) -> str:
+    """The latest signed checkpoint with the witnesses' cosignatures of it (a C2SP signed note)."""
+    with deps.uow() as uow:
+        found = uow.log.checkpoint()
+        if found is None:
+            raise NotFound("checkpoint_missing", Message("the log has no checkpoint yet", "日志尚无检查点"))
+        size, note = found
+        return note + "".join(uow.log.cosignatures(size))
+
+
+def add_cosignature(deps: Deps, size: int, line: str) -> None:
+    """Keep a configured witness's cosignature of our checkpoint of ``size``, after verifying it."""
+    try:
+        (signature,) = SignedNote.parse("x\n\n" + line.rstrip("\n") + "\n").signatures
+    except (NoteError, ValueError):
+        raise InvalidInput(
+            "cosignature_malformed", Message("not a signature line", "签名行格式无效")
+        ) from None
+    witness = next(
+        (k for k in deps.log_witnesses if k.name == signature.name and k.id == signature.key_id), None
+    )
+    if witness is None or deps.notes is None:
+        raise PermissionDenied(
+            "witness_unknown", Message("this log does not know that witness", "本日志未配置该见证方")
+        )
+    with deps.uow() as uow:
+        found = uow.log.checkpoint(size)
+        if found is None:
+            raise NotFound("checkpoint_missing", Message("no checkpoint of that size", "无该大小的检查点"))
+        text = SignedNote.parse(found[1]).text
+        if not deps.notes.verify(witness, text, signature):
+            raise InvalidInput(
+                "cosignature_invalid", Message("the cosignature does not verify", "见证签名验证失败")
+            )
+        uow.log.add_cosignature(size, witness.name, signature.encode(), deps.clock.now())
+        uow.events.add("log:checkpoint:cosigned", {"size": size, "witness": witness.name}, deps.clock.now())
+        uow.commit()
 
 
 def _pseudonymous(payload: Mapping[str, Any], pseudonyms: Mapping[str, str]) -> dict[str, Any]:

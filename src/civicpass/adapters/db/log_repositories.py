@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from civicpass.adapters.db import pg_hot
 from civicpass.adapters.db import tables as t
 from civicpass.domain import merkle
-from civicpass.services.ports import LogHead, LogLeaf, NewLeaf
+from civicpass.services.ports import LogHead, LogLeaf, NewLeaf, WitnessedLog
 
 _HEAD = 1
 
@@ -122,3 +122,50 @@ class SqlLog:
             .order_by(c.idx)
         )
         return [LogLeaf(int(r.idx), r.name, r.data, bytes(r.leaf_hash), r.created_at) for r in rows]
+
+    def add_checkpoint(self, size: int, note: str, at: datetime) -> None:
+        c = t.log_checkpoints.c
+        if self.conn.execute(sa.select(c.size).where(c.size == size)).first() is None:
+            self.conn.execute(t.log_checkpoints.insert(), {"size": size, "note": note, "created_at": at})
+
+    def checkpoint(self, size: int | None = None) -> tuple[int, str] | None:
+        """The checkpoint note of ``size`` (default: the latest)."""
+        c = t.log_checkpoints.c
+        query = sa.select(c.size, c.note)
+        query = query.where(c.size == size) if size is not None else query.order_by(c.size.desc()).limit(1)
+        row = self.conn.execute(query).first()
+        return None if row is None else (int(row.size), row.note)
+
+    def add_cosignature(self, size: int, witness: str, line: str, at: datetime) -> None:
+        c = t.log_cosignatures.c
+        self.conn.execute(t.log_cosignatures.delete().where(c.size == size, c.witness == witness))
+        self.conn.execute(
+            t.log_cosignatures.insert(), {"size": size, "witness": witness, "line": line, "created_at": at}
+        )
+
+    def cosignatures(self, size: int) -> list[str]:
+        c = t.log_cosignatures.c
+        return list(self.conn.execute(sa.select(c.line).where(c.size == size).order_by(c.witness)).scalars())
+
+
+class SqlWitnessed:
+    """As a witness: the latest verified checkpoint of each log witnessed."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def get(self, origin: str) -> WitnessedLog | None:
+        w = t.witnessed_logs.c
+        row = self.conn.execute(sa.select(t.witnessed_logs).where(w.origin == origin)).first()
+        return None if row is None else WitnessedLog(row.origin, int(row.size), bytes(row.root), row.note)
+
+    def put(self, seen: WitnessedLog, at: datetime) -> None:
+        w = t.witnessed_logs.c
+        values = {"size": seen.size, "root": seen.root, "note": seen.note, "updated_at": at}
+        if (
+            self.conn.execute(
+                t.witnessed_logs.update().where(w.origin == seen.origin).values(**values)
+            ).rowcount
+            == 0
+        ):
+            self.conn.execute(t.witnessed_logs.insert(), {"origin": seen.origin, **values})

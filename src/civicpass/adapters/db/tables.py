@@ -396,6 +396,36 @@ log_state = sa.Table(
 )
 """One row: the log's size and root, and the last event published; appenders lock it (one at a time)."""
 
+log_checkpoints = sa.Table(
+    "log_checkpoints",
+    metadata,
+    sa.Column("size", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+"""This log's signed checkpoints (C2SP tlog-checkpoint notes), one per size published."""
+
+log_cosignatures = sa.Table(
+    "log_cosignatures",
+    metadata,
+    sa.Column("size", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("witness", sa.String(200), primary_key=True),
+    sa.Column("line", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+"""Witnesses' cosignatures of this log's checkpoints, served with them."""
+
+witnessed_logs = sa.Table(
+    "witnessed_logs",
+    metadata,
+    sa.Column("origin", sa.String(200), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("root", sa.LargeBinary(32), nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+"""As a witness: the latest checkpoint of each log this instance witnesses, verified consistent."""
+
 feed_sources = sa.Table(
     "feed_sources",
     metadata,

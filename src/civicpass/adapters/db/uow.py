@@ -75,6 +75,7 @@ class SqlUnitOfWork:
     tasks: ports.TaskRepository
     appeals: ports.AppealRepository
     log: ports.LogRepository
+    witnessed: ports.WitnessedRepository
     tracing: ports.TracingEngine
 
     def __init__(self, engine: sa.Engine, cipher: PiiCipher, digest: HmacDigest) -> None:
@@ -117,6 +118,7 @@ class SqlUnitOfWork:
         self.tasks = fu.SqlTasks(self.conn)
         self.appeals = fu.SqlAppeals(self.conn)
         self.log = lr.SqlLog(self.conn)
+        self.witnessed = lr.SqlWitnessed(self.conn)
         return self
 
     def __exit__(

@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import PlainTextResponse
+from pydantic import Field
 
 from civicpass.services import transparency as tl
 from civicpass.web.deps import ServiceDeps
+from civicpass.web.schemas import Strict
 
 router = APIRouter(prefix="/v1/log", tags=["transparency log"])
 
@@ -65,4 +68,38 @@ def consistency_proof(
         "proof": [tl.b64(h) for h in proof],
         "root1": tl.b64(root1),
         "root2": tl.b64(root2),
+    }
+
+
+class CosignatureIn(Strict):
+    size: int = Field(ge=1, le=2**62)
+    line: str = Field(
+        min_length=10, max_length=400, description="'— <witness name> <base64>' (C2SP tlog-cosignature)"
+    )
+
+
+@router.post("/cosignatures", status_code=status.HTTP_204_NO_CONTENT)
+def add_cosignature(body: CosignatureIn, deps: ServiceDeps) -> Response:
+    """A configured witness's cosignature of one of our checkpoints; served with the checkpoint."""
+    tl.add_cosignature(deps, body.size, body.line)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+well_known = APIRouter(tags=["transparency log"])
+
+
+@well_known.get("/.well-known/civicpass/checkpoint", response_class=PlainTextResponse)
+def latest_checkpoint(deps: ServiceDeps) -> PlainTextResponse:
+    """The latest checkpoint as a C2SP signed note, with the witnesses' cosignatures."""
+    return PlainTextResponse(tl.checkpoint(deps), media_type="text/plain; charset=utf-8")
+
+
+@well_known.get("/.well-known/civicpass/log-keys")
+def log_keys(deps: ServiceDeps) -> dict[str, Any]:
+    """This instance's verifier keys: the log's note key, its witness key, and the witnesses it serves."""
+    notes = deps.notes
+    return {
+        "note_key": notes.note_key.encode() if notes else None,
+        "witness_key": notes.witness_key.encode() if notes else None,
+        "witnesses": [k.encode() for k in deps.log_witnesses],
     }
