@@ -814,6 +814,9 @@ class _Log:
         note = self.s.log_checkpoints.get(chosen)
         return None if note is None else (chosen, note)
 
+    def checkpoints(self, after: int, limit: int) -> list[tuple[int, str]]:
+        return [(n, note) for n, note in sorted(self.s.log_checkpoints.items()) if n > after][:limit]
+
     def add_cosignature(self, size: int, witness: str, line: str, at: datetime) -> None:
         self.s.log_cosignatures[(size, witness)] = line
 

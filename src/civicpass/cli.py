@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -24,6 +24,7 @@ from civicpass.domain.policy import ResidentActor, StaffActor
 from civicpass.domain.staff import Role
 from civicpass.services import codes, demo, rulesets, simulation, staff, trust
 from civicpass.services import status as status_service
+from civicpass.services.ports import NoteKeys
 from civicpass.services.regions import load_regions
 from civicpass.settings import Settings
 
@@ -471,6 +472,113 @@ def feeds_import(
         console.print(json.dumps({k: v for k, v in report.items() if k != "rejections"}))
         for rejection in report["rejections"][:20]:
             console.print(f"  line {rejection['line']}: {rejection['errors']}")
+
+
+audit_app = typer.Typer(help="the transparency log: verify, export, tail, witness, keys")
+app.add_typer(audit_app, name="audit")
+
+
+def _audit_source(log: str) -> tuple[Any, str | None]:
+    from civicpass.adapters.log_files import DirSource, HttpSource
+
+    if log.startswith(("http://", "https://")):
+        import httpx2
+
+        source = HttpSource(httpx2.Client(base_url=log.rstrip("/"), timeout=30))
+        return source, None
+    source_dir = DirSource(Path(log))
+    return source_dir, source_dir.key()
+
+
+def _notes(c: Container) -> NoteKeys:
+    if c.deps.notes is None:  # bootstrap always sets them; a container built otherwise has no log keys
+        console.print("[red]this instance has no log keys[/red]")
+        raise typer.Exit(2)
+    return c.deps.notes
+
+
+@audit_app.command("verify")
+def audit_verify(
+    log: Annotated[str, typer.Option(help="an instance's URL, or a directory from `audit export`")],
+    key: Annotated[
+        str | None,
+        typer.Option(help="the log's verifier key (default: the export's, or asked of the server)"),
+    ] = None,
+    leaves: Annotated[
+        bool, typer.Option("--leaves", help="also check every leaf and stored subtree")
+    ] = False,
+) -> None:
+    """Check every checkpoint's signature, their consistency and (--leaves) every leaf; exit 1 on failure."""
+    from civicpass.adapters.crypto.notes import Ed25519NoteKeys
+    from civicpass.domain.notes import VerifierKey
+    from civicpass.services import audit
+
+    source, exported_key = _audit_source(log)
+    text = key or exported_key
+    if text is None:
+        text = source.key()
+        console.print(f"[yellow]trusting the key the server names: {text} (pass --key to pin it)[/yellow]")
+    verifier = VerifierKey.parse(text)
+    report = audit.verify(source, verifier, Ed25519NoteKeys(bytes(32), "-", "-"), with_leaves=leaves)
+    summary = f"{report.checkpoints} checkpoints, size {report.size}, {report.leaves} leaves, {report.nodes} subtrees"
+    if not report.ok:
+        where = f" (first bad index {report.bad_index})" if report.bad_index is not None else ""
+        console.print(f"[red]FAIL[/red]{where}: {report.failure}")
+        raise typer.Exit(1)
+    console.print(f"OK: {summary} verified against {verifier.name}")
+
+
+@audit_app.command("export")
+def audit_export(
+    out: Annotated[Path, typer.Argument(file_okay=False, help="the directory to write")],
+) -> None:
+    """Write the log as stored (leaves, subtree hashes, checkpoints, key) for offline audit."""
+    from civicpass.adapters.log_files import export_log
+
+    with _container() as c:
+        count = export_log(c.engine, _notes(c).note_key.encode(), out)
+        console.print(f"{count} leaves written to {out}")
+
+
+@audit_app.command("tail")
+def audit_tail(
+    count: Annotated[int, typer.Option("-n", min=1, max=1000, help="how many leaves")] = 20,
+) -> None:
+    """The last leaves of this instance's log, newest last."""
+    from civicpass.services import transparency
+
+    with _container() as c:
+        size = transparency.head(c.deps).size
+        for leaf in transparency.leaves(c.deps, max(0, size - count), size) if size else []:
+            console.print(
+                f"{leaf.index:>8}  {leaf.at.isoformat()}  {leaf.name}  {leaf.data}",
+                markup=False,
+                highlight=False,
+            )
+
+
+@audit_app.command("keys")
+def audit_keys() -> None:
+    """This instance's log note key and witness key (give the witness key to the logs you witness)."""
+    with _container() as c:
+        notes = _notes(c)
+        console.print(f"log key:     {notes.note_key.encode()}", markup=False)
+        console.print(f"witness key: {notes.witness_key.encode()}", markup=False)
+
+
+@audit_app.command("witness")
+def audit_witness(
+    log: Annotated[str, typer.Option(help="the URL of the instance whose log to witness")],
+    key: Annotated[str, typer.Option(help="that log's verifier key")],
+) -> None:
+    """Witness another log once: verify, check consistency, cosign (exit 1 on any alarm)."""
+    from civicpass.adapters.federation import HttpLogClient
+    from civicpass.domain.notes import VerifierKey
+    from civicpass.services import witness
+
+    with _container() as c:
+        seen = witness.observe(c.deps, HttpLogClient(log), VerifierKey.parse(key))
+        console.print(f"cosigned {seen.origin} at size {seen.size} (before: {seen.previous})")
 
 
 def main(argv: list[str] | None = None) -> None:

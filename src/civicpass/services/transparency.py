@@ -175,3 +175,9 @@ def leaves(deps: Deps, start: int, end: int) -> list[LogLeaf]:
         raise _invalid("start", f"need 0 <= start < end and at most {LEAVES_PAGE} leaves")
     with deps.uow() as uow:
         return uow.log.leaves(start, end)
+
+
+def checkpoints(deps: Deps, after: int, limit: int = LEAVES_PAGE) -> list[str]:
+    """Signed checkpoints of sizes above ``after``, smallest first (an auditor reads them all)."""
+    with deps.uow() as uow:
+        return [note for _, note in uow.log.checkpoints(after, min(limit, LEAVES_PAGE))]

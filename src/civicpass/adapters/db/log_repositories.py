@@ -136,6 +136,13 @@ class SqlLog:
         row = self.conn.execute(query).first()
         return None if row is None else (int(row.size), row.note)
 
+    def checkpoints(self, after: int, limit: int) -> list[tuple[int, str]]:
+        c = t.log_checkpoints.c
+        rows = self.conn.execute(
+            sa.select(c.size, c.note).where(c.size > after).order_by(c.size).limit(limit)
+        )
+        return [(int(r.size), r.note) for r in rows]
+
     def add_cosignature(self, size: int, witness: str, line: str, at: datetime) -> None:
         c = t.log_cosignatures.c
         self.conn.execute(t.log_cosignatures.delete().where(c.size == size, c.witness == witness))

@@ -24,6 +24,12 @@ def log_head(deps: ServiceDeps) -> dict[str, Any]:
     return {"size": head.size, "root": tl.b64(head.root)}
 
 
+@router.get("/checkpoints")
+def log_checkpoints(deps: ServiceDeps, after: int = Query(0, ge=0, le=2**62)) -> list[str]:
+    """Every signed checkpoint above size ``after`` (at most 1,000, smallest first), for auditors."""
+    return tl.checkpoints(deps, after)
+
+
 @router.get("/leaves")
 def log_leaves(
     deps: ServiceDeps, start: int = Query(ge=0, le=2**62), end: int = Query(ge=1, le=2**62)
