@@ -9,6 +9,7 @@ import copy
 import hashlib
 import hmac
 import itertools
+import json
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -609,6 +610,14 @@ class _Events:
         self.s.events.append((name, payload))
         self.s.event_times.append(at)
 
+    def of_subject(self, name: str, subject_id: str, limit: int) -> list[StoredEvent]:
+        found = [
+            e
+            for e in self.after(0, len(self.s.events))
+            if e.name == name and e.payload.get("subject") == subject_id
+        ]
+        return found[::-1][:limit]
+
     def after(self, event_id: int, limit: int) -> list[StoredEvent]:
         chosen = list(enumerate(zip(self.s.events, self.s.event_times, strict=True), start=1))[event_id:]
         return [StoredEvent(i, name, payload, at) for i, ((name, payload), at) in chosen[:limit]]
@@ -803,6 +812,14 @@ class _Log:
 
     def leaves(self, start: int, end: int) -> list[LogLeaf]:
         return self.s.log_leaves[start:end]
+
+    def leaves_of_events(self, event_ids: Collection[int]) -> dict[int, LogLeaf]:
+        found = {}
+        for leaf in self.s.log_leaves:
+            event = json.loads(leaf.data).get("event")
+            if event in event_ids:
+                found[event] = leaf
+        return found
 
     def add_checkpoint(self, size: int, note: str, at: datetime) -> None:
         self.s.log_checkpoints.setdefault(size, note)

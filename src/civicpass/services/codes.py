@@ -17,7 +17,7 @@ from civicpass.domain.errors import FieldError, InvalidInput, Message, NotFound
 from civicpass.domain.masking import mask_name
 from civicpass.domain.policy import Action, ResidentActor, StaffActor, authorize
 from civicpass.domain.trustlist import IssuerKey, TrustList
-from civicpass.services import status
+from civicpass.services import access, status
 from civicpass.services.checkins import record_checkpoint_scan
 from civicpass.services.context import Deps
 from civicpass.services.trust import longest_code, own_trust_list
@@ -113,7 +113,9 @@ def verify_online(
     current = status.fresh(deps, resident.id)
     changed = current.version != offline.claims.status_version or current.color != offline.color
     with deps.uow() as uow:
-        uow.access_log.add(
+        access.record(
+            uow,
+            deps,
             AccessRecord(
                 id=deps.random.new_id(),
                 at=deps.clock.now(),
@@ -123,7 +125,7 @@ def verify_online(
                 action=Action.CODE_VERIFY.value,
                 purpose=StatedPurpose(Purpose.CODE_VERIFICATION, "checkpoint scan"),
                 fields=("masked_name", "status"),
-            )
+            ),
         )
         if venue_id is not None:
             record_checkpoint_scan(

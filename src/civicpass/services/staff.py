@@ -13,6 +13,7 @@ from civicpass.domain.regions import check_region_code, prefix_of
 from civicpass.domain.residents import Resident
 from civicpass.domain.sessions import SubjectKind
 from civicpass.domain.staff import Role, StaffMember, check_password, check_username
+from civicpass.services import access
 from civicpass.services.auth import open_session
 from civicpass.services.context import Deps
 
@@ -96,7 +97,9 @@ def look_up_resident(deps: Deps, actor: StaffActor, document: Document, purpose:
                 "resident_not_found", Message("no resident with this document", "未找到该证件对应的居民")
             )
         authorize(actor, Action.RESIDENT_PII_READ, Target(region=resident.region_code)).enforce()
-        uow.access_log.add(
+        access.record(
+            uow,
+            deps,
             AccessRecord(
                 id=deps.random.new_id(),
                 at=deps.clock.now(),
@@ -106,7 +109,7 @@ def look_up_resident(deps: Deps, actor: StaffActor, document: Document, purpose:
                 action=Action.RESIDENT_PII_READ.value,
                 purpose=purpose,
                 fields=PII_FIELDS,
-            )
+            ),
         )
         uow.commit()
     return resident

@@ -12,13 +12,17 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from civicpass.domain import merkle
+from civicpass.domain.access import AccessRecord
 from civicpass.domain.errors import FieldError, InvalidInput, Message, NotFound, PermissionDenied
 from civicpass.domain.notes import Checkpoint, NoteError, SignedNote
+from civicpass.domain.policy import Action, ResidentActor, Target, authorize
 from civicpass.services.context import Deps
 from civicpass.services.ports import LogHead, LogLeaf, NewLeaf, UnitOfWork
+from civicpass.services.status import STATUS_CHANGED
 
 RESIDENT_KEYS = ("subject", "resident", "contact")
 """Payload keys that hold a resident's database id: the leaf names their pseudonym instead."""
@@ -181,3 +185,53 @@ def checkpoints(deps: Deps, after: int, limit: int = LEAVES_PAGE) -> list[str]:
     """Signed checkpoints of sizes above ``after``, smallest first (an auditor reads them all)."""
     with deps.uow() as uow:
         return [note for _, note in uow.log.checkpoints(after, min(limit, LEAVES_PAGE))]
+
+
+@dataclass(frozen=True)
+class LoggedChange:
+    """One of a resident's status changes, with the proof that the log holds it (None: not yet published)."""
+
+    version: int
+    color: str
+    previous: str | None
+    at: datetime
+    leaf: LogLeaf | None
+    proof: InclusionProof | None
+
+
+def my_status_changes(
+    deps: Deps, actor: ResidentActor, subject_id: str, limit: int = 50
+) -> list[LoggedChange]:
+    """A resident's (or dependent's) status changes, newest first, each with its inclusion proof in the
+    current tree, so they can check the log cannot deny or alter it (verify against the checkpoint)."""
+    authorize(actor, Action.DECLARE_FOR, Target(resident_id=subject_id)).enforce()
+    with deps.uow() as uow:
+        events = uow.events.of_subject(STATUS_CHANGED, subject_id, min(limit, 200))
+        leaves = uow.log.leaves_of_events([e.id for e in events])
+        size = uow.log.head().size
+        found = []
+        for event in events:
+            leaf = leaves.get(event.id)
+            proof = None
+            if leaf is not None:
+                path = _hashes(uow, merkle.inclusion_ranges(leaf.index, size))
+                proof = InclusionProof(leaf.index, size, leaf.leaf_hash, path, root_at(uow, size))
+            payload = event.payload
+            found.append(
+                LoggedChange(
+                    int(payload["version"]),
+                    str(payload["color"]),
+                    payload.get("previous"),
+                    event.at,
+                    leaf,
+                    proof,
+                )
+            )
+        return found
+
+
+def who_read(deps: Deps, actor: ResidentActor, subject_id: str, limit: int = 100) -> list[AccessRecord]:
+    """Who read the resident's (or dependent's) personal data, when, for what purpose; newest first."""
+    authorize(actor, Action.DECLARE_FOR, Target(resident_id=subject_id)).enforce()
+    with deps.uow() as uow:
+        return uow.access_log.list(subject_id, "", min(limit, 500))

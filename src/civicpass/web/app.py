@@ -108,6 +108,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     for module in routers:
         app.include_router(module.router)
     app.include_router(transparency_log.well_known)
+    app.include_router(transparency_log.me)
     app.include_router(pages.router)
     app.add_middleware(
         RequestLimits,

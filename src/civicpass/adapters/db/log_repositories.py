@@ -123,6 +123,21 @@ class SqlLog:
         )
         return [LogLeaf(int(r.idx), r.name, r.data, bytes(r.leaf_hash), r.created_at) for r in rows]
 
+    def leaves_of_events(self, event_ids: Collection[int]) -> dict[int, LogLeaf]:
+        """The leaves that published these events, by event id (events not yet published are absent)."""
+        if not event_ids:
+            return {}
+        c = t.log_leaves.c
+        rows = self.conn.execute(
+            sa.select(c.idx, c.name, c.data, c.leaf_hash, c.created_at, c.event_id).where(
+                c.event_id.in_(list(event_ids))
+            )
+        )
+        return {
+            int(r.event_id): LogLeaf(int(r.idx), r.name, r.data, bytes(r.leaf_hash), r.created_at)
+            for r in rows
+        }
+
     def add_checkpoint(self, size: int, note: str, at: datetime) -> None:
         c = t.log_checkpoints.c
         if self.conn.execute(sa.select(c.size).where(c.size == size)).first() is None:

@@ -241,6 +241,17 @@ class SqlEvents(_Repo):
     def add(self, name: str, payload: dict[str, Any], at: datetime) -> None:
         self.conn.execute(t.events.insert(), {"name": name, "payload": payload, "created_at": at})
 
+    def of_subject(self, name: str, subject_id: str, limit: int) -> list[StoredEvent]:
+        """The latest events ``name`` about one resident (payload ``subject``), newest first."""
+        e = t.events.c
+        query = (
+            sa.select(t.events)
+            .where(e.name == name, e.payload["subject"].as_string() == subject_id)
+            .order_by(e.id.desc())
+            .limit(limit)
+        )
+        return [StoredEvent(int(r.id), r.name, r.payload, r.created_at) for r in self.conn.execute(query)]
+
     def after(self, event_id: int, limit: int) -> list[StoredEvent]:
         e = t.events.c
         rows = self.conn.execute(sa.select(t.events).where(e.id > event_id).order_by(e.id).limit(limit))

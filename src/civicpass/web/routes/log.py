@@ -11,7 +11,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import Field
 
 from civicpass.services import transparency as tl
-from civicpass.web.deps import ServiceDeps
+from civicpass.web.deps import CurrentResident, ServiceDeps
 from civicpass.web.schemas import Strict
 
 router = APIRouter(prefix="/v1/log", tags=["transparency log"])
@@ -109,3 +109,56 @@ def log_keys(deps: ServiceDeps) -> dict[str, Any]:
         "witness_key": notes.witness_key.encode() if notes else None,
         "witnesses": [k.encode() for k in deps.log_witnesses],
     }
+
+
+me = APIRouter(prefix="/v1/me", tags=["transparency log"])
+
+
+@me.get("/status/changes")
+def my_status_changes(
+    actor: CurrentResident, deps: ServiceDeps, subject_id: str | None = Query(None, max_length=36)
+) -> list[dict[str, Any]]:
+    """Your status changes (or a dependent's), newest first, each with its inclusion proof in the
+    transparency log: check it against the checkpoint at /.well-known/civicpass/checkpoint."""
+    found = tl.my_status_changes(deps, actor, subject_id or actor.id)
+    return [
+        {
+            "version": change.version,
+            "color": change.color,
+            "previous": change.previous,
+            "at": change.at.isoformat(),
+            "published": change.leaf is not None,
+            "leaf": None
+            if change.leaf is None
+            else {
+                "index": change.leaf.index,
+                "canonical": change.leaf.data,
+                "leaf_hash": tl.b64(change.leaf.leaf_hash),
+            },
+            "inclusion": None
+            if change.proof is None
+            else {
+                "size": change.proof.size,
+                "proof": [tl.b64(h) for h in change.proof.proof],
+                "root": tl.b64(change.proof.root),
+            },
+        }
+        for change in found
+    ]
+
+
+@me.get("/access-log")
+def who_read_my_data(
+    actor: CurrentResident, deps: ServiceDeps, subject_id: str | None = Query(None, max_length=36)
+) -> list[dict[str, Any]]:
+    """Who read your personal data (or a dependent's), when and for what purpose, newest first."""
+    return [
+        {
+            "at": r.at.isoformat(),
+            "staff_id": r.staff_id,
+            "action": r.action,
+            "purpose": {"code": r.purpose.code.value, "text": r.purpose.text},
+            "fields": list(r.fields),
+        }
+        for r in tl.who_read(deps, actor, subject_id or actor.id)
+    ]
