@@ -1,8 +1,9 @@
 """Run every benchmark: ``python -m bench`` (what ``make bench`` does)."""
 
-from bench import checkins, foundation, recompute, tracing
+from bench import audit, checkins, foundation, recompute, tracing
 
 foundation.main()
 recompute.main()
 checkins.main()
 tracing.main()
+audit.main()

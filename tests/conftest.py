@@ -114,6 +114,7 @@ def _settings(url: str, data_dir: Path, schema: str | None = None, **overrides: 
         feed_max_bytes=256 * 1024,  # the feed route's own body limit, small enough for the size sweeps
         sweep_interval_seconds=0,
         log_interval_seconds=0,
+        alarm_interval_seconds=0,
         checkin_maintenance_interval_seconds=0,
         **TEST_KEYS,
         **overrides,

@@ -610,6 +610,9 @@ class _Events:
         self.s.events.append((name, payload))
         self.s.event_times.append(at)
 
+    def since(self, names: Sequence[str], start: datetime) -> list[StoredEvent]:
+        return [e for e in self.after(0, len(self.s.events)) if e.name in names and e.at >= start]
+
     def of_subject(self, name: str, subject_id: str, limit: int) -> list[StoredEvent]:
         found = [
             e

@@ -16,6 +16,7 @@ from civicpass.adapters.crypto.passwords import Argon2Passwords
 from civicpass.adapters.crypto.pii import HmacDigest, PiiCipher
 from civicpass.adapters.crypto.signing import Ed25519Signer, Ed25519Verifier
 from civicpass.adapters.db.engine import make_engine
+from civicpass.adapters.db.log_reader import SqlLogReader
 from civicpass.adapters.db.migrate import upgrade
 from civicpass.adapters.db.uow import SqlUnitOfWorkFactory
 from civicpass.adapters.files import bundled_forms, bundled_ruleset, read_regions
@@ -40,6 +41,8 @@ class Container:
     keys: KeyMaterial
 
     def dispose(self) -> None:
+        if isinstance(self.deps.log_reader, SqlLogReader):
+            self.deps.log_reader.dispose()
         self.engine.dispose()
 
 
@@ -59,7 +62,17 @@ def limits_from(settings: Settings) -> Limits:
         contact_fact_days=settings.contact_fact_days,
         appeal_sla_hours=settings.appeal_sla_hours,
         feed_sync_residents=settings.feed_sync_residents,
+        alarm_facts_per_hour=settings.alarm_facts_per_hour,
+        alarm_reads_per_hour=settings.alarm_reads_per_hour,
     )
+
+
+def _log_reader(settings: Settings, engine: sa.Engine) -> SqlLogReader:
+    """The log reader's own small pool on PostgreSQL, without a ping per checkout; SQLite shares one."""
+    if engine.dialect.name != "postgresql":
+        return SqlLogReader(engine)
+    own = make_engine(settings.database_url, pool_size=4, schema=settings.database_schema, pre_ping=False)
+    return SqlLogReader(own, owns_engine=True)
 
 
 def tracing_policy(settings: Settings) -> TracingPolicy:
@@ -90,6 +103,7 @@ def build(
     )
     engine = make_engine(settings.database_url, schema=settings.database_schema)
     digest = HmacDigest(keys.blind_index_key)
+    reader = _log_reader(settings, engine)
     deps = Deps(
         uow=SqlUnitOfWorkFactory(engine, PiiCipher(keys.pii_keys, keys.pii_active), digest),
         clock=clock or SystemClock(),
@@ -113,6 +127,7 @@ def build(
         analytics=DuckDbTracing(settings.data_dir / "exports"),
         signatures=Ed25519Verifier(),
         notes=Ed25519NoteKeys(keys.signing_key, settings.log_origin, settings.witness_name),
+        log_reader=reader,
         log_witnesses=tuple(VerifierKey.parse(k) for k in settings.log_witnesses.split(",") if k.strip()),
     )
     return Container(settings, engine, deps, keys)

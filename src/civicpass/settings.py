@@ -82,6 +82,14 @@ class Settings(BaseSettings):
     appeal_sla_hours: int = Field(
         72, ge=1, description="the deadline for deciding an appeal, from its filing"
     )
+    alarm_facts_per_hour: int = Field(
+        50,
+        ge=1,
+        description="residents one staff member may record facts about by hand in an hour before an alarm",
+    )
+    alarm_reads_per_hour: int = Field(
+        30, ge=1, description="residents whose data one staff member may look up in an hour before an alarm"
+    )
     feed_sync_residents: int = Field(
         1000,
         ge=0,
@@ -107,6 +115,11 @@ class Settings(BaseSettings):
     log_witnesses: str = Field(
         "",
         description="verifier keys (<name>+<id>+<key>, comma-separated) of the witnesses whose cosignatures this log serves",
+    )
+    alarm_interval_seconds: int = Field(
+        60,
+        ge=0,
+        description="how often the server checks for misuse alarms (0: never; `civicpass audit alarms`)",
     )
     log_interval_seconds: int = Field(
         5, ge=0, description="how often the server appends new events to the transparency log (0: never)"

@@ -13,6 +13,7 @@ from civicpass.services.ports import (
     CodeCodec,
     KeyedDigest,
     KeyStore,
+    LogReader,
     Messenger,
     NoteKeys,
     PasswordHasher,
@@ -44,6 +45,8 @@ class Limits:
     contact_fact_days: int = 21
     appeal_sla_hours: int = 72
     feed_sync_residents: int = 1000
+    alarm_facts_per_hour: int = 50
+    alarm_reads_per_hour: int = 30
     case_list_limit: int = 500
 
 
@@ -76,3 +79,4 @@ class Deps:
     signatures: SignatureVerifier | None = None  # data-source systems' signatures (feeds)
     notes: NoteKeys | None = None  # this instance's checkpoint and cosignature keys
     log_witnesses: tuple[VerifierKey, ...] = ()  # whose cosignatures this log accepts and serves
+    log_reader: LogReader | None = None  # proofs without a transaction (else through a unit of work)

@@ -21,7 +21,7 @@ from civicpass.domain.errors import FieldError, InvalidInput, Message, NotFound,
 from civicpass.domain.notes import Checkpoint, NoteError, SignedNote
 from civicpass.domain.policy import Action, ResidentActor, Target, authorize
 from civicpass.services.context import Deps
-from civicpass.services.ports import LogHead, LogLeaf, NewLeaf, UnitOfWork
+from civicpass.services.ports import LogHead, LogLeaf, LogRepository, LogView, NewLeaf, UnitOfWork
 from civicpass.services.status import STATUS_CHANGED
 
 RESIDENT_KEYS = ("subject", "resident", "contact")
@@ -153,14 +153,22 @@ def root_at(uow: UnitOfWork, size: int) -> bytes:
 
 def inclusion(deps: Deps, index: int, size: int | None = None) -> InclusionProof:
     """The audit path of leaf ``index`` in the tree of ``size`` leaves (default: the current tree)."""
-    with deps.uow() as uow:
-        current = uow.log.head().size
-        size = current if size is None else size
-        if not 0 <= index < size <= current:
-            raise _invalid("index", f"need 0 <= index < size <= {current}")
-        (leaf,) = _hashes(uow, [(index, index + 1)])
-        proof = _hashes(uow, merkle.inclusion_ranges(index, size))
-        return InclusionProof(index, size, leaf, proof, root_at(uow, size))
+    if deps.log_reader is None:
+        with deps.uow() as uow:
+            return _inclusion(uow.log, index, size)
+    with deps.log_reader.snapshot() as view:
+        return _inclusion(view, index, size)
+
+
+def _inclusion(reader: LogView | LogRepository, index: int, size: int | None) -> InclusionProof:
+    current = reader.head().size
+    size = current if size is None else size
+    if not 0 <= index < size <= current:
+        raise _invalid("index", f"need 0 <= index < size <= {current}")
+    ranges = [(index, index + 1), *merkle.inclusion_ranges(index, size), (0, size)]
+    nodes = reader.nodes({c for a, b in ranges for c in merkle.pieces(a, b)})  # one read
+    leaf, *proof, tree_root = [merkle.fold([nodes[c] for c in merkle.pieces(a, b)]) for a, b in ranges]
+    return InclusionProof(index, size, leaf, proof, tree_root)
 
 
 def consistency(deps: Deps, size1: int, size2: int | None = None) -> tuple[list[bytes], bytes, bytes, int]:

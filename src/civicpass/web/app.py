@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from civicpass import __version__
 from civicpass.adapters.db.partitions import SqlCheckinStorage
 from civicpass.bootstrap import Container, build
+from civicpass.services import alarms
 from civicpass.services.intake import CheckinIntake
 from civicpass.services.maintenance import maintain
 from civicpass.services.status import sweep
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             for interval, name, job in (
                 (config.sweep_interval_seconds, "status sweep", lambda: sweep(wired.deps)),
                 (config.log_interval_seconds, "transparency log", lambda: publish(wired.deps)),
+                (config.alarm_interval_seconds, "misuse alarms", lambda: alarms.scan(wired.deps)),
                 (
                     config.checkin_maintenance_interval_seconds,
                     "check-in maintenance",
@@ -109,6 +111,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         app.include_router(module.router)
     app.include_router(transparency_log.well_known)
     app.include_router(transparency_log.me)
+    app.include_router(transparency_log.staff)
     app.include_router(pages.router)
     app.add_middleware(
         RequestLimits,

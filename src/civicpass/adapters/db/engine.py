@@ -21,7 +21,7 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, pool_size: int = 10, schema: str | None = None) -> Engine:
+def make_engine(url: str, *, pool_size: int = 10, schema: str | None = None, pre_ping: bool = True) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
@@ -29,7 +29,7 @@ def make_engine(url: str, *, pool_size: int = 10, schema: str | None = None) -> 
     if schema:
         connect_args["options"] = f"-c search_path={schema}"
     return sa.create_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, connect_args=connect_args
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping, connect_args=connect_args
     )
 
 

@@ -252,6 +252,12 @@ class SqlEvents(_Repo):
         )
         return [StoredEvent(int(r.id), r.name, r.payload, r.created_at) for r in self.conn.execute(query)]
 
+    def since(self, names: Sequence[str], start: datetime) -> list[StoredEvent]:
+        """Events of these names from ``start`` on, oldest first."""
+        e = t.events.c
+        query = sa.select(t.events).where(e.name.in_(list(names)), e.created_at >= start).order_by(e.id)
+        return [StoredEvent(int(r.id), r.name, r.payload, r.created_at) for r in self.conn.execute(query)]
+
     def after(self, event_id: int, limit: int) -> list[StoredEvent]:
         e = t.events.c
         rows = self.conn.execute(sa.select(t.events).where(e.id > event_id).order_by(e.id).limit(limit))

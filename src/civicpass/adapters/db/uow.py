@@ -27,11 +27,11 @@ from civicpass.services import ports
 _UNAVAILABLE = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
 _UNSTORABLE = (DataError, psycopg.DataError)
 _CONFLICT = (IntegrityError, psycopg.IntegrityError)
-_TRANSLATED = (*_UNAVAILABLE, *_UNSTORABLE, *_CONFLICT)
+TRANSLATED = (*_UNAVAILABLE, *_UNSTORABLE, *_CONFLICT)
 """SQLAlchemy's errors, and psycopg's own from the plain-SQL fast path (``pg_hot``), which bypasses them."""
 
 
-def _translate(exc: BaseException) -> CivicpassError:
+def translate(exc: BaseException) -> CivicpassError:
     """Database refusals as domain errors: a constraint race is a conflict, an unstorable value bad input,
     an unreachable, locked, cancelled or deadlocked database a 503 to retry (nothing was committed).
 
@@ -87,12 +87,12 @@ class SqlUnitOfWork:
         try:
             self.conn = self.engine.connect()
         except OperationalError as exc:
-            raise _translate(exc) from exc
+            raise translate(exc) from exc
         try:
             self.conn.begin()
         except OperationalError as exc:
             self.conn.close()
-            raise _translate(exc) from exc
+            raise translate(exc) from exc
         self.residents = r.SqlResidents(self.conn, self.cipher, self.digest)
         self.guardianships = r.SqlGuardianships(self.conn)
         self.challenges = r.SqlChallenges(self.conn, self.cipher, self.digest)
@@ -126,18 +126,18 @@ class SqlUnitOfWork:
     ) -> None:
         try:
             self.rollback()
-        except _TRANSLATED:  # the connection broke (what failed the work, likely): never reuse it
+        except TRANSLATED:  # the connection broke (what failed the work, likely): never reuse it
             self.conn.invalidate()
         finally:
             self.conn.close()
-        if isinstance(exc, _TRANSLATED):
-            raise _translate(exc) from exc
+        if isinstance(exc, TRANSLATED):
+            raise translate(exc) from exc
 
     def commit(self) -> None:
         try:
             self.conn.commit()
-        except _TRANSLATED as exc:
-            raise _translate(exc) from exc
+        except TRANSLATED as exc:
+            raise translate(exc) from exc
 
     def rollback(self) -> None:
         if self.conn.in_transaction():

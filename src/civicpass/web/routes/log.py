@@ -10,8 +10,9 @@ from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import PlainTextResponse
 from pydantic import Field
 
+from civicpass.services import alarms
 from civicpass.services import transparency as tl
-from civicpass.web.deps import CurrentResident, ServiceDeps
+from civicpass.web.deps import CurrentResident, CurrentStaff, ServiceDeps
 from civicpass.web.schemas import Strict
 
 router = APIRouter(prefix="/v1/log", tags=["transparency log"])
@@ -161,4 +162,18 @@ def who_read_my_data(
             "fields": list(r.fields),
         }
         for r in tl.who_read(deps, actor, subject_id or actor.id)
+    ]
+
+
+staff = APIRouter(prefix="/v1/staff", tags=["transparency log"])
+
+
+@staff.get("/alarms")
+def misuse_alarms(
+    actor: CurrentStaff, deps: ServiceDeps, days: int = Query(7, ge=1, le=90)
+) -> list[dict[str, Any]]:
+    """Misuse alarms of the last days, newest first (auditors): bulk hand-made facts or bulk look-ups."""
+    return [
+        {"id": e.id, "kind": e.name, "at": e.at.isoformat(), **e.payload}
+        for e in alarms.recent(deps, actor, days)
     ]
