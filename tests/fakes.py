@@ -855,6 +855,67 @@ class _Witnessed:
         self.s.witnessed[seen.origin] = seen
 
 
+class _Privacy:
+    """Retention and shutdown over the in-memory store (the classes the fakes keep times for)."""
+
+    def __init__(self, s: FakeStore) -> None:
+        self.s = s
+
+    def delete_before(self, data_class: str, cutoff: datetime) -> int:
+        if data_class == "declarations":
+            old = [k for k, d in self.s.declarations.items() if d.submitted_at < cutoff]
+            for k in old:
+                del self.s.declarations[k]
+            return len(old)
+        if data_class == "access_log":
+            before = len(self.s.access_log)
+            self.s.access_log = [a for a in self.s.access_log if a.at >= cutoff]
+            return before - len(self.s.access_log)
+        if data_class == "expired_facts":
+            old = [k for k, f in self.s.facts.items() if f.expires_at is not None and f.expires_at < cutoff]
+            for k in old:
+                del self.s.facts[k]
+            return len(old)
+        return 0
+
+    def counts(self) -> dict[str, Any]:
+        colors: dict[tuple[str, str], int] = {}
+        for sid, status in self.s.statuses.items():
+            key = (status.color, self.s.residents[sid].region_code[:4])
+            colors[key] = colors.get(key, 0) + 1
+        return {
+            "statuses_by_color_and_city": [
+                {"color": c, "city": r, "count": n} for (c, r), n in sorted(colors.items())
+            ],
+            "checkins_by_day": [],
+            "cases_by_state": [],
+            "residents": len(self.s.residents),
+        }
+
+    def destroy_personal_data(self) -> dict[str, int]:
+        deleted = {
+            "residents": len(self.s.residents),
+            "facts": len(self.s.facts),
+            "checkins": len(self.s.checkins),
+        }
+        for name in (
+            "residents",
+            "facts",
+            "statuses",
+            "declarations",
+            "cases",
+            "proposals",
+            "tasks",
+            "appeals",
+        ):
+            getattr(self.s, name).clear()
+        self.s.checkins.clear()
+        self.s.access_log.clear()
+        self.s.status_history.clear()
+        self.s.guardianships.clear()
+        return deleted
+
+
 def _visit(c: CheckIn) -> tr.Visit:
     return tr.Visit(c.id, c.resident_id, c.venue_id, c.at, c.evidence, c.direction)
 
@@ -927,6 +988,7 @@ class FakeUnitOfWork:
             ("appeals", _Appeals),
             ("log", _Log),
             ("witnessed", _Witnessed),
+            ("privacy", _Privacy),
         ):
             setattr(self, name, cls(s))
 

@@ -63,6 +63,15 @@ def limits_from(settings: Settings) -> Limits:
         appeal_sla_hours=settings.appeal_sla_hours,
         feed_sync_residents=settings.feed_sync_residents,
         alarm_facts_per_hour=settings.alarm_facts_per_hour,
+        retention_days=(
+            ("access_log", settings.retention_access_log_days),
+            ("declarations", settings.retention_declarations_days),
+            ("expired_facts", settings.retention_expired_facts_days),
+            ("feed_quarantine", settings.retention_feed_quarantine_days),
+            ("idempotency", 2),
+            ("phone_challenges", 1),
+            ("sessions", 7),
+        ),
         alarm_reads_per_hour=settings.alarm_reads_per_hour,
     )
 

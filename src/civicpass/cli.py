@@ -581,6 +581,31 @@ def audit_witness(
         console.print(f"cosigned {seen.origin} at size {seen.size} (before: {seen.previous})")
 
 
+@app.command("shutdown-epidemic")
+def shutdown_epidemic(
+    out: Annotated[Path, typer.Option(dir_okay=False, help="where to write the aggregate statistics (JSON)")],
+    yes: Annotated[bool, typer.Option("--yes", help="confirm: personal data is deleted for good")] = False,
+) -> None:
+    """End of the epidemic: keep aggregate statistics, delete all personal data, destroy the PII keys held
+    here, and append a signed deletion record to the transparency log (which still verifies)."""
+    from civicpass.adapters.secrets import destroy_dev_pii_keys
+    from civicpass.services import privacy
+
+    if not yes:
+        console.print("[red]this deletes all personal data for good; run again with --yes[/red]")
+        raise typer.Exit(2)
+    with _container() as c:
+        destroyed = c.settings.pii_keys is None and destroy_dev_pii_keys(c.settings.data_dir)
+        done = privacy.shutdown(c.deps, destroyed)
+    out.write_text(json.dumps(done["statistics"], ensure_ascii=False, indent=1) + "\n")
+    console.print(f"statistics written to {out} (sha256 {done['statistics_sha256']})")
+    console.print("deleted: " + ", ".join(f"{k} {v}" for k, v in done["deleted"].items() if v))
+    if not destroyed:
+        console.print(
+            "[yellow]the PII keys are configured outside this instance: destroy CIVICPASS_PII_KEYS where it is kept[/yellow]"
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     command: Callable[..., object] = app
     command(args=argv if argv is not None else sys.argv[1:])

@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     trust_list_hours: int = Field(24, description="how long a published trust list is valid")
     venue_code_window_seconds: int = Field(300, description="how long a rotating venue code is valid")
     checkin_retention_days: int = Field(21, description="days check-ins are kept before they are purged")
+    retention_declarations_days: int = Field(30, ge=1, description="days declarations are kept")
+    retention_access_log_days: int = Field(
+        365, ge=30, description="days the record of reads of personal data is kept"
+    )
+    retention_feed_quarantine_days: int = Field(30, ge=1, description="days rejected feed records are kept")
+    retention_expired_facts_days: int = Field(90, ge=1, description="days a fact is kept after it expired")
     tracing_dwell_minutes: int = Field(60, ge=1, description="how long a venue check-in counts as presence")
     tracing_ride_minutes: int = Field(
         60, ge=1, description="how long a vehicle boarding counts as presence when no alighting is recorded"

@@ -55,9 +55,12 @@ def test_maintain_makes_yesterday_to_a_week_ahead_and_purges_whole_days_then_the
     assert (done.purge.cutoff, done.purge.rows) == (cutoff, 2)
     assert done.purge.partitions_dropped == ("checkins_p20220420",)
     assert [c.id for c in store.checkins] == ["c3"]
-    assert store.events == [
-        (
-            "checkin:retention:purged",
-            {"before": "2022-04-23T08:00:00+00:00", "rows": 2, "partitions_dropped": 1},
-        )
-    ]
+    assert store.events[0] == (
+        "checkin:retention:purged",
+        {"before": "2022-04-23T08:00:00+00:00", "rows": 2, "partitions_dropped": 1},
+    )
+    # Then every other data class past its retention, each purge logged.
+    assert {name for name, _ in store.events[1:]} == {
+        f"retention:{data_class}:purged" for data_class, _ in deps.limits.retention_days
+    }
+    assert done.retention == dict.fromkeys(dict(deps.limits.retention_days), 0)

@@ -109,3 +109,24 @@ def key_material(
         _key32(keystore_text, "keystore key"),
         demo_secret,
     )
+
+
+def destroy_dev_pii_keys(data_dir: Path) -> bool:
+    """Crypto-shredding for the end of the epidemic: drop the development PII keyring from ``secrets.json``
+    (a new one is made on the next start). False when the keys are not held here (configured keys must be
+    destroyed where they are kept)."""
+    path = data_dir / "secrets.json"
+    if not path.exists():
+        return False
+    stored: dict[str, str] = json.loads(path.read_text())
+    if "pii_keys" not in stored:
+        return False
+    del stored["pii_keys"]
+    temporary = path.with_suffix(".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(stored, handle, indent=2)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    return True

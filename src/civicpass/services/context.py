@@ -46,6 +46,15 @@ class Limits:
     appeal_sla_hours: int = 72
     feed_sync_residents: int = 1000
     alarm_facts_per_hour: int = 50
+    retention_days: tuple[tuple[str, int], ...] = (
+        ("access_log", 365),
+        ("declarations", 30),
+        ("expired_facts", 90),
+        ("feed_quarantine", 30),
+        ("idempotency", 2),
+        ("phone_challenges", 1),
+        ("sessions", 7),
+    )
     alarm_reads_per_hour: int = 30
     case_list_limit: int = 500
 

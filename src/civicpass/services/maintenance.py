@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from civicpass.services import privacy
 from civicpass.services.context import Deps
 from civicpass.services.ports import CheckinStorage
 
@@ -32,6 +33,7 @@ class Purge:
 class Maintenance:
     partitions_created: list[str]
     purge: Purge
+    retention: dict[str, int]  # rows purged per other data class (services/privacy.py)
 
 
 def retention_cutoff(deps: Deps) -> datetime:
@@ -60,7 +62,8 @@ def purge_expired(deps: Deps, storage: CheckinStorage) -> Purge:
 
 
 def maintain(deps: Deps, storage: CheckinStorage) -> Maintenance:
-    """Make the partitions of yesterday .. a week ahead (UTC days), then purge expired check-ins."""
+    """Make the partitions of yesterday .. a week ahead (UTC days), purge expired check-ins, then every
+    other data class past its retention."""
     today = deps.clock.now().astimezone(UTC).date()
     created = storage.ensure_days(today - timedelta(days=DAYS_BEHIND), today + timedelta(days=DAYS_AHEAD))
-    return Maintenance(created, purge_expired(deps, storage))
+    return Maintenance(created, purge_expired(deps, storage), privacy.purge(deps))

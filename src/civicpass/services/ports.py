@@ -439,6 +439,12 @@ class LogClient(Protocol):
     def submit_cosignature(self, size: int, line: str) -> None: ...
 
 
+class PrivacyRepository(Protocol):
+    def delete_before(self, data_class: str, cutoff: datetime) -> int: ...
+    def counts(self) -> dict[str, Any]: ...
+    def destroy_personal_data(self) -> dict[str, int]: ...
+
+
 class SignatureVerifier(Protocol):
     def verify(self, public_key: str, message: bytes, signature: str) -> bool:
         """Ed25519 (RFC 8032): keys and signatures unpadded base64url."""
@@ -498,6 +504,7 @@ class UnitOfWork(Protocol):
     appeals: AppealRepository
     log: LogRepository
     witnessed: WitnessedRepository
+    privacy: PrivacyRepository
     tracing: TracingEngine
 
     def __enter__(self) -> Self: ...

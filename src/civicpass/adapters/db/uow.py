@@ -18,6 +18,7 @@ from civicpass.adapters.db import checkin_repositories as c
 from civicpass.adapters.db import feed_repositories as fr
 from civicpass.adapters.db import followup_repositories as fu
 from civicpass.adapters.db import log_repositories as lr
+from civicpass.adapters.db import privacy_repositories as pr
 from civicpass.adapters.db import repositories as r
 from civicpass.adapters.db import status_repositories as s
 from civicpass.adapters.db import tracing_repositories as tr
@@ -76,6 +77,7 @@ class SqlUnitOfWork:
     appeals: ports.AppealRepository
     log: ports.LogRepository
     witnessed: ports.WitnessedRepository
+    privacy: ports.PrivacyRepository
     tracing: ports.TracingEngine
 
     def __init__(self, engine: sa.Engine, cipher: PiiCipher, digest: HmacDigest) -> None:
@@ -119,6 +121,7 @@ class SqlUnitOfWork:
         self.appeals = fu.SqlAppeals(self.conn)
         self.log = lr.SqlLog(self.conn)
         self.witnessed = lr.SqlWitnessed(self.conn)
+        self.privacy = pr.SqlPrivacy(self.conn)
         return self
 
     def __exit__(

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import PlainTextResponse
 from pydantic import Field
 
-from civicpass.services import alarms
+from civicpass.services import alarms, privacy
 from civicpass.services import transparency as tl
 from civicpass.web.deps import CurrentResident, CurrentStaff, ServiceDeps
 from civicpass.web.schemas import Strict
@@ -177,3 +177,11 @@ def misuse_alarms(
         {"id": e.id, "kind": e.name, "at": e.at.isoformat(), **e.payload}
         for e in alarms.recent(deps, actor, days)
     ]
+
+
+@me.get("/export")
+def export_my_data(
+    actor: CurrentResident, deps: ServiceDeps, subject_id: str | None = Query(None, max_length=36)
+) -> dict[str, Any]:
+    """Everything civicpass holds about you (or a dependent), as JSON."""
+    return privacy.export_me(deps, actor, subject_id or actor.id)
