@@ -65,7 +65,9 @@ def test_a_resident_downloads_everything_held_about_them(
     assert [d["form_key"] for d in body["declarations"]] == ["health"]
     assert body["status"]["color"] == "yellow"
     assert {f["kind"] for f in body["facts"]} == {"health_declaration"}
-    other, _ = enrol(client, messenger, phone="13900139000", name="王五", number=resident_id_number(serial="456"))
+    other, _ = enrol(
+        client, messenger, phone="13900139000", name="王五", number=resident_id_number(serial="456")
+    )
     assert client.get("/v1/me/export", headers=me, params={"subject_id": other["id"]}).status_code == 403
 
 
