@@ -73,8 +73,10 @@ def test_an_instance_witnesses_another_over_http_and_catches_a_split_view(
         # Another server with the same log key and origin but its own history: a split view.
         with serving(tmp_path / "b", settings) as impostor:
             _checkpoint(impostor, again.size)
+            impostor_client = HttpLogClient(impostor.url)
             with pytest.raises(Conflict) as caught:
-                witness.observe(container.deps, HttpLogClient(impostor.url), log_key)
+                witness.observe(container.deps, impostor_client, log_key)
+            impostor_client.close()
     assert caught.value.reason in ("log_fork", "log_inconsistent", "log_rollback")
     with container.deps.uow() as uow:
         alarms = [

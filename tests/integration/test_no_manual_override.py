@@ -414,7 +414,17 @@ def test_only_the_status_repository_touches_the_status_tables() -> None:
                 source = ast.unparse(fn)
                 if ("t.statuses" in source or "t.status_history" in source) and writes.search(source):
                     writers[f"{cls.name}.{fn.name}"] = fn
-    assert set(writers) == {"SqlStatuses.save", "SqlStatuses.save_many", "SqlStatuses.mark_due"}
+    assert set(writers) == {
+        "SqlStatuses.save",
+        "SqlStatuses.save_many",
+        "SqlStatuses.mark_due",
+        "SqlStatuses.destroy_all",
+    }
+    # destroy_all (the end-of-epidemic shutdown) only deletes: it cannot leave a color behind.
+    calls = [
+        ast.unparse(n.func) for n in ast.walk(writers["SqlStatuses.destroy_all"]) if isinstance(n, ast.Call)
+    ]
+    assert not [c for c in calls if c.endswith((".insert", ".update", ".values", "copy_rows"))], calls
     due = writers["SqlStatuses.mark_due"]
     values = [n for n in ast.walk(due) if isinstance(n, ast.Call) and ast.unparse(n.func).endswith(".values")]
     assert [sorted(k.arg for k in n.keywords if k.arg) for n in values] == [["review_at"]], ast.unparse(due)

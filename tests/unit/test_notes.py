@@ -76,3 +76,10 @@ def test_a_cosignature_covers_the_checkpoint_and_its_time() -> None:
     assert not keys.verify(keys.witness_key, text.replace("12", "13"), line)
     assert not keys.verify(keys.note_key, text, line)  # a cosignature is not a note signature
     assert SignedNote.parse(text + "\n" + line.encode()).by(keys.witness_key) == [line]
+
+
+def test_a_verifier_key_whose_base64_holds_a_plus_sign_parses() -> None:
+    for n in range(64):  # some of these keys' base64 has "+" in it
+        keys = Ed25519NoteKeys(bytes([n]) * 32, "city-a.example/log", "city-a.example/witness")
+        for key in (keys.note_key, keys.witness_key):
+            assert VerifierKey.parse(key.encode()) == key

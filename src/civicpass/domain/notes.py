@@ -53,7 +53,7 @@ class VerifierKey:
     @classmethod
     def parse(cls, text: str) -> VerifierKey:
         try:
-            name, hex_id, raw_b64 = text.strip().split("+")
+            name, hex_id, raw_b64 = text.strip().split("+", 2)  # the key's base64 may hold "+" too
             raw = base64.b64decode(raw_b64, validate=True)
         except (ValueError, binascii.Error):
             raise NoteError(f"not a verifier key <name>+<id>+<key>: {text[:80]!r}") from None

@@ -76,7 +76,7 @@ def export_me(deps: Deps, actor: ResidentActor, subject_id: str) -> dict[str, An
                 "declarations": uow.declarations.for_subject(subject_id, 10_000),
                 "facts": uow.facts.for_subjects([subject_id])[subject_id],
                 "status": status,
-                "status_history": uow.statuses.history(subject_id, 10_000),
+                "status_versions": uow.statuses.history(subject_id, 10_000),
                 "checkins": uow.checkins.of_resident(subject_id, now - timedelta(days=366), now),
                 "cases": uow.cases.of_resident(subject_id),
                 "appeals": uow.appeals.of_resident(subject_id),

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from civicpass.adapters.db import tables as t
+from civicpass.adapters.db.status_repositories import SqlStatuses
 
 _TABLES = t.metadata.tables
 RETAINED: Mapping[str, tuple[sa.Table, str]] = {
@@ -31,8 +32,6 @@ PERSONAL = (
     "feed_quarantine",
     "checkins",
     "declarations",
-    "status_history",
-    "statuses",
     "facts",
     "cases",
     "access_log",
@@ -42,7 +41,8 @@ PERSONAL = (
     "guardianships",
     "residents",
 )
-"""Tables holding personal data, in an order foreign keys allow deleting them."""
+"""Tables holding personal data, in an order foreign keys allow deleting them (statuses, which refer to
+residents, are deleted first by their own repository: only it touches them)."""
 
 
 class SqlPrivacy:
@@ -55,14 +55,9 @@ class SqlPrivacy:
 
     def counts(self) -> dict[str, Any]:
         """Aggregate statistics worth keeping after the personal data is gone (no one identifiable)."""
-        s, r, c, k = t.statuses.c, t.residents.c, t.checkins.c, t.cases.c
+        c, k = t.checkins.c, t.cases.c
         by_city: dict[tuple[str, str], int] = {}
-        rows = self.conn.execute(
-            sa.select(s.color, r.region_code, sa.func.count())
-            .join(t.residents, r.id == s.subject_id)
-            .group_by(s.color, r.region_code)
-        )
-        for color, region, n in rows:  # districts to cities (GB/T 2260: the first four digits)
+        for color, region, n in SqlStatuses(self.conn).colors_by_region():  # districts to cities (GB/T 2260)
             by_city[(color, region[:4])] = by_city.get((color, region[:4]), 0) + int(n)
         day = sa.func.date(c.at)
         checkins = self.conn.execute(sa.select(day, sa.func.count()).group_by(day).order_by(day))
@@ -80,7 +75,7 @@ class SqlPrivacy:
 
     def destroy_personal_data(self) -> dict[str, int]:
         """Delete every row of every table with personal data; the rows deleted per table."""
-        deleted = {}
+        deleted = {"status": SqlStatuses(self.conn).destroy_all()}
         for name in PERSONAL:
             table = t.metadata.tables[name]
             deleted[name] = int(self.conn.execute(table.delete()).rowcount or 0)

@@ -212,6 +212,22 @@ class SqlStatuses(_Repo):
         elif history:
             self.conn.execute(t.status_history.insert(), history)
 
+    def colors_by_region(self) -> list[tuple[str, str, int]]:
+        """(color, region code, how many residents) of every current status: the aggregates kept."""
+        s, r = t.statuses.c, t.residents.c
+        rows = self.conn.execute(
+            sa.select(s.color, r.region_code, sa.func.count())
+            .join(t.residents, r.id == s.subject_id)
+            .group_by(s.color, r.region_code)
+        )
+        return [(color, region, int(n)) for color, region, n in rows]
+
+    def destroy_all(self) -> int:
+        """Delete every status and its history (the end-of-epidemic shutdown); the rows deleted."""
+        history = self.conn.execute(t.status_history.delete()).rowcount or 0
+        current = self.conn.execute(t.statuses.delete()).rowcount or 0
+        return int(history) + int(current)
+
     def mark_due(self, subject_ids: Sequence[str], at: datetime) -> None:
         """Due for review at ``at`` (the sweep, or the next read, re-evaluates them)."""
         s = t.statuses.c
