@@ -27,10 +27,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
-import sqlalchemy as sa
 
-from bench.common import bench_settings
-from civicpass.adapters.db.engine import make_engine
+from bench.common import bench_settings, reset_schema
 from civicpass.adapters.messaging import MemoryMessenger
 from civicpass.bootstrap import build, migrate
 from civicpass.domain import merkle
@@ -45,12 +43,7 @@ PROCESSES = int(os.environ.get("CIVICPASS_BENCH_PROOF_PROCESSES", "2"))
 
 
 def _reset(create: bool = True) -> None:
-    admin = make_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
-        if create:
-            conn.execute(sa.text(f'CREATE SCHEMA "{SCHEMA}"'))
-    admin.dispose()
+    reset_schema(POSTGRES_URL, SCHEMA, create)
 
 
 def _connect() -> psycopg.Connection[tuple[object, ...]]:

@@ -41,11 +41,9 @@ from pathlib import Path
 
 import httpx2
 import psycopg
-import sqlalchemy as sa
 
 from bench import loadgen
-from bench.common import random_keys
-from civicpass.adapters.db.engine import make_engine
+from bench.common import random_keys, reset_schema
 from civicpass.adapters.db.partitions import ensure_partitions
 from civicpass.adapters.messaging import MemoryMessenger
 from civicpass.bootstrap import build, migrate
@@ -77,12 +75,7 @@ def _free_port() -> int:
 
 
 def _reset_schema(create: bool = True) -> None:
-    admin = make_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
-        if create:
-            conn.execute(sa.text(f'CREATE SCHEMA "{SCHEMA}"'))
-    admin.dispose()
+    reset_schema(POSTGRES_URL, SCHEMA, create)
 
 
 class City:

@@ -30,3 +30,17 @@ def bench_settings(url: str, data_dir: Path, schema: str | None) -> Settings:
         checkin_maintenance_interval_seconds=0,
         **random_keys(),
     )
+
+
+def reset_schema(url: str, schema: str, create: bool = True) -> None:
+    """Drop a benchmark's PostgreSQL schema (and make it again, empty, with ``create``)."""
+    import sqlalchemy as sa
+
+    from civicpass.adapters.db.engine import make_engine
+
+    admin = make_engine(url)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        if create:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()

@@ -33,11 +33,10 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bench.common import bench_settings
+from bench.common import bench_settings, reset_schema
 from civicpass import __version__
 from civicpass.adapters.analytics import DuckDbTracing
 from civicpass.adapters.crypto import b64url
-from civicpass.adapters.db.engine import make_engine
 from civicpass.adapters.db.partitions import ensure_partitions
 from civicpass.adapters.db.tracing_repositories import SqlTracing
 from civicpass.adapters.exports import Manifest, day_dir
@@ -208,12 +207,7 @@ def duckdb_part(tmp: Path) -> None:
 
 
 def _reset_schema(create: bool = True) -> None:
-    admin = make_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
-        if create:
-            conn.execute(sa.text(f'CREATE SCHEMA "{SCHEMA}"'))
-    admin.dispose()
+    reset_schema(POSTGRES_URL, SCHEMA, create)
 
 
 def postgres_part(tmp: Path) -> None:

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import httpx2
 
 from civicpass.domain.errors import Conflict, Message, Unavailable
+
+
+def _unavailable(detail: str) -> Unavailable:
+    return Unavailable(
+        "peer_unavailable",
+        Message(f"the other log did not answer: {detail}", "对方日志无应答"),
+        extra={"retry_after": 30},
+    )
 
 
 class HttpLogClient:
@@ -15,46 +24,30 @@ class HttpLogClient:
     ) -> None:
         self.client = httpx2.Client(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport)
 
-    def _get(self, path: str, **params: int) -> httpx2.Response:
+    def _call(self, method: str, path: str, **kwargs: Any) -> httpx2.Response:
+        """One request; unreachable or failing (5xx): ``Unavailable``, try later; refused (4xx): ``Conflict``,
+        which the witness judges."""
         try:
-            response = self.client.get(path, params=params)
+            response = self.client.request(method, path, **kwargs)
         except httpx2.HTTPError as exc:
-            raise Unavailable(
-                "peer_unavailable",
-                Message(f"the other log did not answer: {exc}", "对方日志无应答"),
-                extra={"retry_after": 30},
-            ) from None
-        if 400 <= response.status_code < 500:  # the log answered and refused: the witness judges that
+            raise _unavailable(str(exc)) from None
+        if 400 <= response.status_code < 500:
             raise Conflict(
                 "peer_refused", Message(f"the other log refused: {response.text[:300]}", "对方日志拒绝请求")
             )
-        try:
-            response.raise_for_status()
-        except httpx2.HTTPError as exc:
-            raise Unavailable(
-                "peer_unavailable",
-                Message(f"the other log did not answer: {exc}", "对方日志无应答"),
-                extra={"retry_after": 30},
-            ) from None
+        if response.status_code >= 500:
+            raise _unavailable(f"status {response.status_code}")
         return response
 
     def checkpoint(self) -> str:
-        return self._get("/.well-known/civicpass/checkpoint").text
+        return self._call("GET", "/.well-known/civicpass/checkpoint").text
 
     def consistency(self, size1: int, size2: int) -> list[bytes]:
-        body = self._get("/v1/log/proofs/consistency", size1=size1, size2=size2).json()
+        body = self._call("GET", "/v1/log/proofs/consistency", params={"size1": size1, "size2": size2}).json()
         return [base64.b64decode(h) for h in body["proof"]]
 
     def submit_cosignature(self, size: int, line: str) -> None:
-        try:
-            response = self.client.post("/v1/log/cosignatures", json={"size": size, "line": line})
-            response.raise_for_status()
-        except httpx2.HTTPError as exc:
-            raise Unavailable(
-                "peer_unavailable",
-                Message(f"the other log refused the cosignature: {exc}", "对方日志拒绝见证签名"),
-                extra={"retry_after": 30},
-            ) from None
+        self._call("POST", "/v1/log/cosignatures", json={"size": size, "line": line})
 
     def close(self) -> None:
         self.client.close()

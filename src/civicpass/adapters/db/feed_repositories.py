@@ -24,12 +24,7 @@ class SqlFeeds:
         self.conn = conn
 
     def _insert(self, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        if pg := pg_hot.connection(self.conn):
-            pg_hot.copy_rows(pg, table, rows)
-        else:
-            self.conn.execute(table.insert(), list(rows))
+        pg_hot.insert_rows(self.conn, table, rows)
 
     def add_source(self, source: FeedSource) -> None:
         self.conn.execute(t.feed_sources.insert(), {**vars(source), "kind": source.kind.value})

@@ -103,12 +103,7 @@ class SqlLog:
         return LogHead(size, root, last_event_id)
 
     def _insert(self, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        if pg := pg_hot.connection(self.conn):
-            pg_hot.copy_rows(pg, table, rows)
-        else:
-            self.conn.execute(table.insert(), list(rows))
+        pg_hot.insert_rows(self.conn, table, rows)
 
     def leaves(self, start: int, end: int) -> list[LogLeaf]:
         c = t.log_leaves.c

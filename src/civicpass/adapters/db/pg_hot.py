@@ -211,3 +211,13 @@ def copy_rows(pg: psycopg.Connection[Any], table: sa.Table, rows: Sequence[dict[
             copy.write_row(
                 [naive_utc(row[n]) if n in times else Jsonb(row[n]) if n in jsons else row[n] for n in names]
             )
+
+
+def insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Many rows at once: COPY on PostgreSQL, one executemany elsewhere."""
+    if not rows:
+        return
+    if pg := connection(conn):
+        copy_rows(pg, table, rows)
+    else:
+        conn.execute(table.insert(), list(rows))

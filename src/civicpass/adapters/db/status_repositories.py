@@ -50,13 +50,7 @@ class SqlFacts(_Repo):
 
     def add_many(self, facts: Sequence[Fact]) -> None:
         """Many facts at once (COPY on PostgreSQL: a feed's batch)."""
-        rows = [_fact_row(f) for f in facts]
-        if not rows:
-            return
-        if pg := pg_hot.connection(self.conn):
-            pg_hot.copy_rows(pg, t.facts, rows)
-        else:
-            self.conn.execute(t.facts.insert(), rows)
+        pg_hot.insert_rows(self.conn, t.facts, [_fact_row(f) for f in facts])
 
     def get(self, fact_id: str) -> Fact | None:
         row = self.conn.execute(sa.select(t.facts).where(t.facts.c.id == fact_id)).first()
@@ -282,10 +276,7 @@ class SqlEvents(_Repo):
     def add_many(self, events: Sequence[tuple[str, dict[str, Any], datetime]]) -> None:
         """Events in their order (COPY on PostgreSQL keeps the order of the ids it draws)."""
         rows = [{"name": name, "payload": payload, "created_at": at} for name, payload, at in events]
-        if pg := pg_hot.connection(self.conn):
-            pg_hot.copy_rows(pg, t.events, rows)
-        elif rows:
-            self.conn.execute(t.events.insert(), rows)
+        pg_hot.insert_rows(self.conn, t.events, rows)
 
 
 class SqlRiskAreas(_Repo):
