@@ -621,7 +621,12 @@ class _Events:
         ]
         return found[::-1][:limit]
 
-    def after(self, event_id: int, limit: int) -> list[StoredEvent]:
+    def committed_bound(self) -> int | None:
+        return None
+
+    def after(self, event_id: int, limit: int, up_to: int | None = None) -> list[StoredEvent]:
+        if up_to is not None:
+            return [e for e in self.after(event_id, limit) if e.id <= up_to]
         chosen = list(enumerate(zip(self.s.events, self.s.event_times, strict=True), start=1))[event_id:]
         return [StoredEvent(i, name, payload, at) for i, ((name, payload), at) in chosen[:limit]]
 

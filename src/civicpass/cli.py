@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -517,7 +518,10 @@ def audit_verify(
     text = key or exported_key
     if text is None:
         text = source.key()
-        console.print(f"[yellow]trusting the key the server names: {text} (pass --key to pin it)[/yellow]")
+    if key is None:  # a key from the source being checked proves only that it is self-consistent
+        console.print(
+            f"[yellow]trusting the key the log itself names: {text} (pass --key to pin it)[/yellow]"
+        )
     verifier = VerifierKey.parse(text)
     report = audit.verify(source, verifier, Ed25519NoteKeys(bytes(32), "-", "-"), with_leaves=leaves)
     summary = f"{report.checkpoints} checkpoints, size {report.size}, {report.leaves} leaves, {report.nodes} subtrees"
@@ -596,7 +600,11 @@ def shutdown_epidemic(
         raise typer.Exit(2)
     with _container() as c:
         destroyed = c.settings.pii_keys is None and destroy_dev_pii_keys(c.settings.data_dir)
-        done = privacy.shutdown(c.deps, destroyed)
+        exports = c.settings.data_dir / "exports" / "checkins"  # daily check-in exports name residents
+        removed = sum(1 for _ in exports.rglob("*.parquet")) if exports.exists() else 0
+        if exports.exists():
+            shutil.rmtree(exports)
+        done = privacy.shutdown(c.deps, destroyed, {"checkin_export_files": removed})
     out.write_text(json.dumps(done["statistics"], ensure_ascii=False, indent=1) + "\n")
     console.print(f"statistics written to {out} (sha256 {done['statistics_sha256']})")
     console.print("deleted: " + ", ".join(f"{k} {v}" for k, v in done["deleted"].items() if v))

@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from civicpass.bootstrap import Container
@@ -109,3 +110,23 @@ def test_concurrent_publishers_never_append_an_event_twice_or_skip_an_index(cont
 
 def _publish_quietly(container: Container) -> int:
     return tl.publish(container.deps, limit=50) + tl.publish(container.deps, limit=400)
+
+
+@pytest.mark.postgres
+def test_an_event_still_being_written_is_never_skipped(container: Container) -> None:
+    """Ids are drawn at insert, not at commit: a later event can be visible before an earlier one."""
+    if container.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has a single writer: no event is in flight while another commits")
+    tl.publish(container.deps)
+    slow = container.engine.connect()
+    slow.execute(
+        sa.text("INSERT INTO events (name, payload, created_at) VALUES ('test:slow:one', '{}', now())")
+    )
+    _events(container, 1, start=500)  # a later id, committed first
+    assert tl.publish(container.deps) == 0  # waits briefly, then leaves both for the next round
+    slow.commit()
+    slow.close()
+    assert tl.publish(container.deps) == 2
+    with container.deps.uow() as uow:
+        names = [leaf.name for leaf in uow.log.leaves(0, 10_000)][-2:]
+    assert names == ["test:slow:one", "fact:resident:recorded"]

@@ -256,3 +256,19 @@ def test_a_bulk_batch_marks_its_residents_due_and_their_next_read_is_red() -> No
     assert lab.store.statuses["r-0"].review_at == lab.clock.now()  # but due now
     assert status_service.fresh(lab.deps, "r-0").color == "red"  # the next code or verification sees it
     assert status_service.sweep(lab.deps) == 0  # nothing left due
+
+
+def test_nul_characters_and_broken_csv_are_refused_record_by_record() -> None:
+    lab = _lab()
+    good = json.dumps(_result("ok", NUMBERS[0]))
+    with_nul = json.dumps(_result("nul", NUMBERS[1], sampled_at="2022-05-02T09:00:00+08:00\u0000"))
+    report = lab.send([good, with_nul, '{"broken\x00'])
+    assert (report["accepted"], report["rejected"]) == (1, 2)
+    reasons = {r["line"]: r["errors"][0]["reason"] for r in report["rejections"]}
+    assert reasons == {2: "nul_character", 3: "malformed_json"}
+    assert all("\x00" not in r.raw for _, _, r in lab.store.feed_quarantine)
+    body = (
+        'record_id,kind,document_type,document_number\nx,test_result,passport,"E1' + "1" * 200_000
+    ).encode()
+    broken = lab.send_bytes(body, "csv-broken", "text/csv")
+    assert broken["rejections"][-1]["errors"][0]["reason"] == "malformed_csv"

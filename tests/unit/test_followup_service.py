@@ -168,3 +168,18 @@ def test_status_appeals_name_the_facts_to_retract_or_are_dismissed_with_a_reason
     assert [a.id for a in appeals.listing(world.deps, CDC_C, overdue=True, limit=10)] == [for_child.id]
     with pytest.raises(NotFound):
         appeals.file(world.deps, guardian, CLOSE, "no-such-fact", "what fact?")
+
+
+def test_no_author_of_a_fact_behind_a_status_decides_an_appeal_against_that_status(world: World) -> None:
+    _traced(world)
+    appeal = appeals.file(
+        world.deps, ResidentActor(CLOSE, frozenset({CHILD})), CLOSE, None, "my status is wrong"
+    )
+    for author in (CDC_A, CDC_B):  # proposed / approved the close-contact fact that makes CLOSE red
+        with pytest.raises(PermissionDenied) as own:
+            appeals.decide(world.deps, author, appeal.id, False, "nothing to change")
+        assert own.value.reason == "own_fact"
+    assert (
+        appeals.decide(world.deps, CDC_C, appeal.id, False, "the contact was real").state
+        is AppealState.DISMISSED
+    )

@@ -228,3 +228,13 @@ def test_a_case_cannot_open_in_a_closed_state_or_for_a_resident_elsewhere(world:
         cases.open_case(world.deps, CDC_A, cases.NewCase(FAR, CaseState.RECOVERED))
     with pytest.raises(PermissionDenied):
         cases.open_case(world.deps, CDC_SHENZHEN, cases.NewCase(FAR, CaseState.CONFIRMED))
+
+
+def test_a_case_fact_can_only_move_the_case_of_the_person_it_is_about(world: World) -> None:
+    case_id = world.positive_case()
+    with pytest.raises(InvalidInput) as refused:
+        facts.record(
+            world.deps, CDC_A, NewFact(FAR, "case", {"classification": "excluded", "case_id": case_id})
+        )
+    assert refused.value.reason == "case_not_of_subject"
+    assert world.store.cases[case_id].state is CaseState.SUSPECTED

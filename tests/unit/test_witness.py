@@ -131,3 +131,20 @@ def test_a_checkpoint_not_signed_by_the_logs_key_is_refused(pair: tuple[Deps, De
         witness.observe(watcher, Forged(log, note), log.notes.note_key)
     assert refused.value.reason == "log_unsigned"
     assert base64.b64encode(bytes(32)).decode() in note
+
+
+def test_a_cosignature_sent_again_changes_nothing(pair: tuple[Deps, Deps, FakeStore]) -> None:
+    log, watcher, _ = pair
+    assert log.notes is not None
+    assert watcher.notes is not None
+    _events(log, 3)
+    tl.publish(log)
+    witness.observe(watcher, Direct(log), log.notes.note_key)
+    note = SignedNote.parse(tl.checkpoint(log))
+    (line,) = note.by(watcher.notes.witness_key)
+    tl.publish(log)  # the log's note of the first cosignature
+    size = tl.head(log).size
+    tl.add_cosignature(log, 3, line.encode())  # a replay of the public line, twice
+    tl.add_cosignature(log, 3, line.encode())
+    tl.publish(log)
+    assert tl.head(log).size == size  # no new leaves

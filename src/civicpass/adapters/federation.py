@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 from typing import Any
 
 import httpx2
@@ -31,6 +32,8 @@ class HttpLogClient:
             response = self.client.request(method, path, **kwargs)
         except httpx2.HTTPError as exc:
             raise _unavailable(str(exc)) from None
+        if response.status_code in (408, 425, 429):  # busy or slow: try later, nothing is wrong yet
+            raise _unavailable(f"status {response.status_code}")
         if 400 <= response.status_code < 500:
             raise Conflict(
                 "peer_refused", Message(f"the other log refused: {response.text[:300]}", "对方日志拒绝请求")
@@ -43,8 +46,19 @@ class HttpLogClient:
         return self._call("GET", "/.well-known/civicpass/checkpoint").text
 
     def consistency(self, size1: int, size2: int) -> list[bytes]:
-        body = self._call("GET", "/v1/log/proofs/consistency", params={"size1": size1, "size2": size2}).json()
-        return [base64.b64decode(h) for h in body["proof"]]
+        response = self._call("GET", "/v1/log/proofs/consistency", params={"size1": size1, "size2": size2})
+        try:
+            return [base64.b64decode(h, validate=True) for h in response.json()["proof"]]
+        except (
+            ValueError,
+            KeyError,
+            TypeError,
+            binascii.Error,
+        ):  # the log answered nonsense: the witness judges
+            raise Conflict(
+                "peer_malformed",
+                Message("the other log's proof is not well formed", "对方日志的证明格式无效"),
+            ) from None
 
     def submit_cosignature(self, size: int, line: str) -> None:
         self._call("POST", "/v1/log/cosignatures", json={"size": size, "line": line})

@@ -174,9 +174,9 @@ def validate(line: int, raw: Mapping[str, Any], accepted: frozenset[str], text: 
         if kind == "travel" and not problems and _order(raw) < 0:
             problems.append(FieldError(("to",), "invalid", "not before from"))
     if problems or document is None or not isinstance(kind, str) or record_id is None:
-        return Rejected(line, record_id, tuple(problems), text[:MAX_RECORD_BYTES])
+        return Rejected(line, record_id, tuple(problems), _kept(text))
     data = {name: raw[name] for name in _FIELDS[kind]}
-    return FeedRecord(line, record_id, kind, document, data, text[:MAX_RECORD_BYTES])
+    return FeedRecord(line, record_id, kind, document, data, _kept(text))
 
 
 def _order(raw: Mapping[str, Any]) -> int:
@@ -185,8 +185,13 @@ def _order(raw: Mapping[str, Any]) -> int:
     return (end > start) - (end < start)
 
 
+def _kept(text: str) -> str:
+    """The text as quarantine keeps it: bounded, and without NUL (no database stores it in text)."""
+    return text[:MAX_RECORD_BYTES].replace("\x00", "")
+
+
 def _rejected_line(line: int, text: str, reason: str, expected: str) -> Rejected:
-    return Rejected(line, None, (FieldError((), reason, expected),), text[:MAX_RECORD_BYTES])
+    return Rejected(line, None, (FieldError((), reason, expected),), _kept(text))
 
 
 def parse(body: bytes, media_type: str, accepted: frozenset[str]) -> list[FeedRecord | Rejected]:
@@ -214,6 +219,9 @@ def parse(body: bytes, media_type: str, accepted: frozenset[str]) -> list[FeedRe
         if not isinstance(raw, dict):
             found.append(_rejected_line(n, line, "not_an_object", "one JSON object per line"))
             continue
+        if "\x00" in line or "\\u0000" in line:  # no database stores NUL in text: refuse the record alone
+            found.append(_rejected_line(n, line, "nul_character", "text without NUL"))
+            continue
         found.append(validate(n, raw, accepted, line))
     return found
 
@@ -229,8 +237,19 @@ def _parse_csv(text: str, accepted: frozenset[str]) -> list[FeedRecord | Rejecte
             Message("the CSV header must name record_id, kind and the record's fields", "CSV 表头缺少必需列"),
         )
     found: list[FeedRecord | Rejected] = []
-    for n, row in enumerate(reader, start=1):
+    rows = enumerate(reader, start=1)
+    while True:
+        try:
+            n, row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # an unclosed quote or a huge field: this line and the rest are unreadable
+            found.append(_rejected_line(len(found) + 1, str(exc), "malformed_csv", "RFC 4180 CSV"))
+            break
         line = ",".join(str(v) for v in row.values())
+        if "\x00" in line:
+            found.append(_rejected_line(n, line, "nul_character", "text without NUL"))
+            continue
         if None in row:  # more cells than the header names
             found.append(_rejected_line(n, line, "extra_cells", "as many cells as the header"))
             continue

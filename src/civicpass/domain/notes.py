@@ -87,7 +87,7 @@ class Checkpoint:
         if len(lines) < 4 or lines[-1] != "" or any(line == "" for line in lines[:-1]):
             raise NoteError("a checkpoint is origin, size and root hash lines, each ended by a newline")
         origin, size, root, *extensions = lines[:-1]
-        if not size.isdigit() or (size != "0" and size.startswith("0")):
+        if not (size.isascii() and size.isdigit()) or (size != "0" and size.startswith("0")):
             raise NoteError(f"the tree size must be a decimal number, not {size!r}")
         try:
             hash_bytes = base64.b64decode(root, validate=True)

@@ -14,6 +14,7 @@ from civicpass.domain.facts import Fact, FactState
 from civicpass.domain.policy import Action, ResidentActor, StaffActor, Target, authorize
 from civicpass.domain.regions import prefix_of
 from civicpass.services.context import Deps
+from civicpass.services.facts import RAISING_KINDS
 from civicpass.services.notices import tell
 from civicpass.services.ports import UnitOfWork
 from civicpass.services.status import StatusChange, notify, recompute_in
@@ -109,6 +110,9 @@ def decide(
         else:
             wanted = []
         contested: list[Fact] = [live[i] if i in live else _fact(uow, i) for i in wanted]
+        # A status appeal contests every fact that can raise the color: none of their authors decides it.
+        behind = [f for f in live.values() if f.kind in RAISING_KINDS] if appeal.fact_id is None else []
+        ap.decide(appeal, actor.id, [*contested, *behind], upheld, reason.strip(), now)  # authorship check
         decided = ap.decide(appeal, actor.id, contested, upheld, reason.strip(), now)
         uow.appeals.update(decided)
         for fact in contested if upheld else []:

@@ -69,8 +69,14 @@ def follow(uow: UnitOfWork, deps: Deps, fact: Fact) -> list[str]:
     now = deps.clock.now()
     if fact.kind is FactKind.CASE and "case_id" in fact.data:
         case = uow.cases.get(str(fact.data["case_id"]))
-        if case is None:
-            return []
+        if case is None or case.resident_id != fact.subject_id:
+            raise InvalidInput(
+                "case_not_of_subject",
+                Message("the case named is not this person's", "所指病例不属于该人员"),
+                errors=[
+                    FieldError(("data", "case_id"), "case_not_of_subject", "a case of the fact's subject")
+                ],
+            )
         if fact.state is FactState.REJECTED:
             if case.state is c.CaseState.PROPOSED:  # the opening was refused: the case never was
                 closed = replace(case, state=c.CaseState.CLOSED, updated_at=now)
@@ -165,7 +171,9 @@ def open_case(deps: Deps, actor: StaffActor, new: NewCase) -> tuple[c.Case, Fact
         uow.facts.add(fact)
         uow.events.add("case:resident:opened", _event(case), now)
         uow.events.add(
-            "fact:resident:proposed", {"fact": fact.id, "subject": case.resident_id, "kind": "case"}, now
+            "fact:resident:proposed",
+            {"fact": fact.id, "subject": case.resident_id, "kind": "case", "authority": actor.id},
+            now,
         )
         uow.commit()
     return case, fact
@@ -189,11 +197,15 @@ def propose_transition(deps: Deps, actor: StaffActor, case_id: str, to: c.CaseSt
             follow(uow, deps, fact)
             changes = recompute_in(uow, deps, [case.resident_id])
             uow.events.add(
-                "fact:resident:recorded", {"fact": fact.id, "subject": case.resident_id, "kind": "case"}, now
+                "fact:resident:recorded",
+                {"fact": fact.id, "subject": case.resident_id, "kind": "case", "authority": actor.id},
+                now,
             )
         else:
             uow.events.add(
-                "fact:resident:proposed", {"fact": fact.id, "subject": case.resident_id, "kind": "case"}, now
+                "fact:resident:proposed",
+                {"fact": fact.id, "subject": case.resident_id, "kind": "case", "authority": actor.id},
+                now,
             )
         uow.commit()
     notify(deps, changes)

@@ -103,13 +103,13 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def shutdown(deps: Deps, keys_destroyed: bool) -> dict[str, Any]:
+def shutdown(deps: Deps, keys_destroyed: bool, removed: dict[str, int] | None = None) -> dict[str, Any]:
     """End of the epidemic: statistics kept, personal data deleted, a signed deletion record logged."""
     stats = statistics(deps)
     digest = hashlib.sha256(json.dumps(stats, sort_keys=True).encode()).hexdigest()
     transparency.publish(deps)  # everything before the shutdown is in the log first
     with deps.uow() as uow:
-        deleted = uow.privacy.destroy_personal_data()
+        deleted = {**uow.privacy.destroy_personal_data(), **(removed or {})}
         uow.events.add(
             "privacy:instance:shutdown",
             {"statistics_sha256": digest, "deleted": deleted, "pii_keys_destroyed": keys_destroyed},

@@ -38,7 +38,10 @@ def publish(deps: Deps, limit: int = PUBLISH_BATCH) -> int:
     """Append the events not yet published as leaves (one writer at a time); how many were appended."""
     with deps.uow() as uow:
         head = uow.log.lock_head()
-        events = uow.events.after(head.last_event_id, limit)
+        bound = uow.events.committed_bound()  # never step past an event still being written
+        if bound == -1:
+            return 0
+        events = uow.events.after(head.last_event_id, limit, bound)
         if not events:
             return 0
         ids = {str(e.payload[k]) for e in events for k in RESIDENT_KEYS if isinstance(e.payload.get(k), str)}
@@ -105,7 +108,10 @@ def add_cosignature(deps: Deps, size: int, line: str) -> None:
             raise InvalidInput(
                 "cosignature_invalid", Message("the cosignature does not verify", "见证签名验证失败")
             )
-        uow.log.add_cosignature(size, witness.name, signature.encode(), deps.clock.now())
+        line_text = signature.encode()
+        if line_text in uow.log.cosignatures(size):
+            return  # the same cosignature again (a retry, or a replay of a public line): nothing changes
+        uow.log.add_cosignature(size, witness.name, line_text, deps.clock.now())
         uow.events.add("log:checkpoint:cosigned", {"size": size, "witness": witness.name}, deps.clock.now())
         uow.commit()
 

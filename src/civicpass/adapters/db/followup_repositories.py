@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from civicpass.adapters.db import tables as t
 from civicpass.domain.appeals import Appeal, AppealState
+from civicpass.domain.errors import conflicting_write
 from civicpass.domain.tasks import Task, TaskKind, TaskOutcome
 
 
@@ -38,7 +39,13 @@ class SqlTasks:
         return None if row is None else _task(row._mapping)
 
     def update(self, task: Task) -> None:
-        self.conn.execute(t.tasks.update().where(t.tasks.c.id == task.id).values(**_task_row(task)))
+        """Close a task; only an open one (a concurrent second outcome conflicts)."""
+        c = t.tasks.c
+        closed = self.conn.execute(
+            t.tasks.update().where(c.id == task.id, c.outcome.is_(None)).values(**_task_row(task))
+        )
+        if closed.rowcount != 1:
+            raise conflicting_write()
 
     def in_region(self, prefix: str, open_only: bool, due_before: datetime | None, limit: int) -> list[Task]:
         c = t.tasks.c
@@ -79,7 +86,15 @@ class SqlAppeals:
         return None if row is None else _appeal(row._mapping)
 
     def update(self, appeal: Appeal) -> None:
-        self.conn.execute(t.appeals.update().where(t.appeals.c.id == appeal.id).values(**_appeal_row(appeal)))
+        """Decide an appeal; only an open one (a concurrent second decision conflicts)."""
+        c = t.appeals.c
+        decided = self.conn.execute(
+            t.appeals.update()
+            .where(c.id == appeal.id, c.state == AppealState.OPEN.value)
+            .values(**_appeal_row(appeal))
+        )
+        if decided.rowcount != 1:
+            raise conflicting_write()
 
     def of_resident(self, resident_id: str) -> list[Appeal]:
         c = t.appeals.c

@@ -42,7 +42,9 @@ PERSONAL = (
     "residents",
 )
 """Tables holding personal data, in an order foreign keys allow deleting them (statuses, which refer to
-residents, are deleted first by their own repository: only it touches them)."""
+residents, are deleted first by their own repository: only it touches them). The event outbox's payloads
+name residents by id; they are emptied (everything in them is in the log already, by pseudonym) and the
+rows kept, so event ids keep counting up from where the log stopped."""
 
 
 class SqlPrivacy:
@@ -79,4 +81,5 @@ class SqlPrivacy:
         for name in PERSONAL:
             table = t.metadata.tables[name]
             deleted[name] = int(self.conn.execute(table.delete()).rowcount or 0)
+        deleted["event_payloads"] = int(self.conn.execute(t.events.update().values(payload={})).rowcount or 0)
         return deleted

@@ -268,10 +268,36 @@ class SqlEvents(_Repo):
         query = sa.select(t.events).where(e.name.in_(list(names)), e.created_at >= start).order_by(e.id)
         return [StoredEvent(int(r.id), r.name, r.payload, r.created_at) for r in self.conn.execute(query)]
 
-    def after(self, event_id: int, limit: int) -> list[StoredEvent]:
+    def after(self, event_id: int, limit: int, up_to: int | None = None) -> list[StoredEvent]:
         e = t.events.c
-        rows = self.conn.execute(sa.select(t.events).where(e.id > event_id).order_by(e.id).limit(limit))
+        query = sa.select(t.events).where(e.id > event_id)
+        if up_to is not None:
+            query = query.where(e.id <= up_to)
+        rows = self.conn.execute(query.order_by(e.id).limit(limit))
         return [StoredEvent(int(r.id), r.name, r.payload, r.created_at) for r in rows]
+
+    def committed_bound(self) -> int | None:
+        """An event id at or below which every event is committed (None: no bound needed, or none now).
+
+        On PostgreSQL ids are drawn when a row is inserted, not when its transaction commits, so a later
+        id can be visible while an earlier one is still in flight; a reader that moved past the gap would
+        never see that event. Taking the table's EXCLUSIVE lock, briefly, on another connection waits for
+        every transaction that inserted events to end and keeps new ones from inserting meanwhile; the
+        highest id then is a safe bound. It waits at most 200 ms (None: try again next time) so a long
+        transaction never stalls everyone else's writes behind the lock.
+        """
+        if self.conn.dialect.name != "postgresql":
+            return None
+        with self.conn.engine.connect() as other:
+            try:
+                other.execute(sa.text("SET LOCAL lock_timeout = '200ms'"))
+                other.execute(sa.text("LOCK TABLE events IN EXCLUSIVE MODE"))
+                bound = other.execute(sa.select(sa.func.coalesce(sa.func.max(t.events.c.id), 0))).scalar_one()
+                other.commit()
+            except sa.exc.OperationalError:
+                other.rollback()
+                return -1
+        return int(bound)
 
     def add_many(self, events: Sequence[tuple[str, dict[str, Any], datetime]]) -> None:
         """Events in their order (COPY on PostgreSQL keeps the order of the ids it draws)."""

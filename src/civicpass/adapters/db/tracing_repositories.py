@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from civicpass.adapters import tracing_sql
 from civicpass.adapters.db import tables as t
 from civicpass.domain.cases import Case, CaseOrigin, CaseState
+from civicpass.domain.errors import conflicting_write
 from civicpass.domain.proposals import Decision, ProposalState, ProposedContact, TracingProposal
 from civicpass.domain.tracing import ContactGrade, Exposure, IndexPresence, TracingPolicy, Visit
 
@@ -107,8 +108,15 @@ class SqlProposals(_Repo):
         )
 
     def update(self, proposal: TracingProposal) -> None:
+        """Record a decision; only a pending proposal can be decided (a concurrent second decision conflicts)."""
         p, c = t.tracing_proposals, t.tracing_contacts
-        self.conn.execute(p.update().where(p.c.id == proposal.id).values(**_proposal_row(proposal)))
+        decided = self.conn.execute(
+            p.update()
+            .where(p.c.id == proposal.id, p.c.state == ProposalState.PENDING.value)
+            .values(**_proposal_row(proposal))
+        )
+        if decided.rowcount != 1:
+            raise conflicting_write()
         for contact in proposal.contacts:
             self.conn.execute(
                 c.update()
