@@ -223,13 +223,21 @@ def my_status_changes(
         events = uow.events.of_subject(STATUS_CHANGED, subject_id, min(limit, 200))
         leaves = uow.log.leaves_of_events([e.id for e in events])
         size = uow.log.head().size
+        paths = {leaf.index: merkle.inclusion_ranges(leaf.index, size) for leaf in leaves.values()}
+        wanted = [(0, size), *(r for ranges in paths.values() for r in ranges)]
+        nodes = uow.log.nodes({c for a, b in wanted for c in merkle.pieces(a, b)})  # one read for them all
+
+        def mth(a: int, b: int) -> bytes:
+            return merkle.fold([nodes[c] for c in merkle.pieces(a, b)])
+
+        tree_root = mth(0, size) if size else merkle.EMPTY_ROOT
         found = []
         for event in events:
             leaf = leaves.get(event.id)
             proof = None
             if leaf is not None:
-                path = _hashes(uow, merkle.inclusion_ranges(leaf.index, size))
-                proof = InclusionProof(leaf.index, size, leaf.leaf_hash, path, root_at(uow, size))
+                path = [mth(a, b) for a, b in paths[leaf.index]]
+                proof = InclusionProof(leaf.index, size, leaf.leaf_hash, path, tree_root)
             payload = event.payload
             found.append(
                 LoggedChange(
