@@ -57,14 +57,19 @@ def load_or_create_dev_secrets(data_dir: Path) -> dict[str, str]:
     secrets = {**_fresh_secrets(), **stored}
     if secrets != stored:
         data_dir.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(secrets, handle, indent=2)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
+        _write_secrets(path, secrets)
     return secrets
+
+
+def _write_secrets(path: Path, secrets: dict[str, str]) -> None:
+    """Replace ``secrets.json`` atomically, readable by the owner only, flushed to disk."""
+    temporary = path.with_suffix(".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(secrets, handle, indent=2)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
 
 
 def _key32(text: str, name: str) -> bytes:
@@ -122,11 +127,5 @@ def destroy_dev_pii_keys(data_dir: Path) -> bool:
     if "pii_keys" not in stored:
         return False
     del stored["pii_keys"]
-    temporary = path.with_suffix(".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(stored, handle, indent=2)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    _write_secrets(path, stored)
     return True
