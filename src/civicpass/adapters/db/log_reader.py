@@ -28,6 +28,8 @@ NODES = (
     " JOIN log_nodes n ON n.level = k.level AND n.idx = k.idx"
 )
 CACHED_LEVEL = 8
+WARM_SPAN = 14  # levels below the top loaded at once: 2**14 subtrees at the lowest (~5 MB)
+WARM = "SELECT level, idx, hash FROM log_nodes WHERE level >= %b"
 
 
 HEAD = "SELECT size, root, last_event_id FROM log_state WHERE id = 1"
@@ -51,6 +53,8 @@ class _View:
 
     def nodes(self, coords: Collection[merkle.Node]) -> dict[merkle.Node, bytes]:
         wanted = set(coords)
+        if self.pg is not None and wanted:
+            self.reader.warm(self.pg, max(level for level, _ in wanted))
         found = self.reader.cached(wanted)
         missing = sorted(wanted - found.keys())
         if missing:
@@ -67,18 +71,10 @@ class _View:
 
 
 class SqlLogReader:
-    def __init__(
-        self,
-        engine: sa.Engine,
-        cache_size: int = 200_000,
-        *,
-        owns_engine: bool = False,
-        head_ttl: float = 1.0,
-    ) -> None:
+    def __init__(self, engine: sa.Engine, cache_size: int = 200_000, *, owns_engine: bool = False) -> None:
         self.engine = engine
         self.owns_engine = owns_engine
-        self.head_ttl = head_ttl
-        self._head: tuple[float, LogHead] | None = None
+        self._warmed = -1
         self.cache_size = cache_size
         self._cache: OrderedDict[merkle.Node, bytes] = OrderedDict()
         self._lock = threading.Lock()
@@ -97,13 +93,23 @@ class SqlLogReader:
         except TRANSLATED as exc:
             raise translate(exc) from exc
 
+    def warm(self, pg: Any, top: int) -> None:
+        """Once a tree has grown a level, load every stored subtree of its upper levels (from
+        ``top - WARM_SPAN``: about 2 * 2**WARM_SPAN hashes whatever the size), which every proof shares."""
+        if top <= self._warmed:
+            return
+        low = max(CACHED_LEVEL, top - WARM_SPAN)
+        rows: Any = pg.execute(WARM, (low,), prepare=True)
+        self.remember({(int(r[0]), int(r[1])): bytes(r[2]) for r in rows})
+        self._warmed = top
+
     def dispose(self) -> None:
         if self.owns_engine:
             self.engine.dispose()
 
     def cached(self, wanted: set[merkle.Node]) -> dict[merkle.Node, bytes]:
         with self._lock:
-            return {c: self._cache[c] for c in wanted & self._cache.keys()}
+            return {c: self._cache[c] for c in wanted if c in self._cache}  # not keys() & wanted: O(cache)
 
     def remember(self, fetched: dict[merkle.Node, bytes]) -> None:
         with self._lock:
