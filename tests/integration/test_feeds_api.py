@@ -108,6 +108,25 @@ def test_a_signed_batch_over_http_is_stored_once_with_its_bad_records_in_quarant
     missing = client.post(
         f"/v1/feeds/{source}/batches", content=body, headers={"Content-Type": "application/jsonl"}
     )
-    assert missing.status_code == 422
+    assert missing.status_code == 401  # unsigned: refused before the body is read
+    assert missing.json()["reason"] == "feed_signature_invalid"
     outsider = staff_headers(client, container, Role.CDC)
     assert client.get(f"/v1/staff/feed-sources/{source}/quarantine", headers=outsider).status_code == 403
+
+
+def test_a_batch_for_an_unknown_source_is_refused_before_its_body_is_read(client: TestClient) -> None:
+    received: list[int] = []
+
+    def body() -> Any:  # a chunked upload; what the server read is counted
+        for _ in range(100):
+            received.append(1)
+            yield b"x" * 1024
+
+    headers = {"Content-Type": "application/jsonl", "Civicpass-Batch-Id": "b", "Civicpass-Signature": "AAAA"}
+    refused = client.post("/v1/feeds/no-such-source/batches", content=body(), headers=headers)
+    assert refused.status_code == 401
+    assert refused.json()["reason"] == "feed_signature_invalid"
+    unsigned = client.post(
+        "/v1/feeds/no-such-source/batches", content=b"{}", headers={"Content-Type": "application/jsonl"}
+    )
+    assert unsigned.status_code == 401

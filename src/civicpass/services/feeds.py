@@ -83,7 +83,15 @@ def register_source(deps: Deps, actor: StaffActor | None, new: NewSource) -> fd.
     return source
 
 
-def _unauthenticated() -> NotAuthenticated:
+def admits(deps: Deps, source_id: str) -> bool:
+    """Whether a batch for this source can be taken at all (a registered, active source), asked before
+    its body is read."""
+    with deps.uow() as uow:
+        source = uow.feeds.source(source_id)
+    return source is not None and source.active
+
+
+def unauthenticated() -> NotAuthenticated:
     return NotAuthenticated(
         "feed_signature_invalid",
         Message(
@@ -157,11 +165,11 @@ def import_batch(
     with deps.uow() as uow:
         source = uow.feeds.source(source_id)
         if source is None or not source.active or deps.signatures is None:
-            raise _unauthenticated()
+            raise unauthenticated()
         if not deps.signatures.verify(
             source.public_key, fd.signing_input(source_id, batch_id, body), signature
         ):
-            raise _unauthenticated()
+            raise unauthenticated()
         stored = uow.feeds.batch(source_id, batch_id)
         if stored is not None:
             if stored.sha256 != digest:

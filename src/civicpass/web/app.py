@@ -117,6 +117,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         RequestLimits,
         max_bytes=wired.settings.max_body_bytes,
         larger={feeds.FEED_PATH: wired.settings.feed_max_bytes},  # signed feed batches are bulk uploads
+        gates={feeds.FEED_PATH: feeds.upload_gate(wired.deps)},  # ...only from registered sources
     )
     app.lane(checkins.FAST_ROUTES, wired.settings.max_body_bytes)  # the peak's hot path, past FastAPI's stack
     return app

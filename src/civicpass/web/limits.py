@@ -6,13 +6,14 @@ Both answer RFC 9457 problem+json themselves, since they run outside FastAPI's e
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-def _problem(status: int, reason: str, en: str, zh: str, **extra: Any) -> dict[str, Any]:
+def problem_body(status: int, reason: str, en: str, zh: str, **extra: Any) -> dict[str, Any]:
+    """An RFC 9457 problem answered before routing (the app's handlers give the same shape)."""
     return {
         "type": f"urn:civicpass:problem:{reason}",
         "title": reason.replace("_", " "),
@@ -39,9 +40,14 @@ async def _send_problem(send: Send, body: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
-_NUL = _problem(
+_NUL = problem_body(
     400, "nul_character", "the URL must not contain the NUL character (%00)", "网址中不能包含空字符（%00）"
 )
+
+
+def _has_nul(scope: Scope) -> bool:
+    target = scope.get("raw_path", b"") + b"?" + scope.get("query_string", b"")
+    return b"%00" in target or b"\x00" in target or "\x00" in scope.get("path", "")
 
 
 class Limits:
@@ -49,7 +55,7 @@ class Limits:
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self.too_large = _problem(
+        self.too_large = problem_body(
             413,
             "body_too_large",
             f"the request body is larger than {max_bytes} bytes",
@@ -59,8 +65,7 @@ class Limits:
 
     async def read(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
         """The whole body if the request is within the limits; else None, the refusal already sent."""
-        target = scope.get("raw_path", b"") + b"?" + scope.get("query_string", b"")
-        if b"%00" in target or b"\x00" in target or "\x00" in scope.get("path", ""):
+        if _has_nul(scope):
             await _send_problem(send, _NUL)
             return None
         for name, value in scope.get("headers", ()):
@@ -84,13 +89,28 @@ class Limits:
         return b"".join(chunks)
 
 
-class RequestLimits:
-    """The limits as ASGI middleware: the body is read, checked and handed on to the app."""
+Gate = Callable[[Scope], Awaitable[dict[str, Any] | None]]
+"""Asked before a large body is read: None to go on, or the problem to answer instead (nothing read)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, larger: Mapping[str, int] | None = None) -> None:
+
+class RequestLimits:
+    """The limits as ASGI middleware: the body is read, checked and handed on to the app.
+
+    Paths with a larger limit (bulk uploads) may have a gate, asked before the body is read, so that
+    nobody can make the server hold a large body it would refuse anyway.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        larger: Mapping[str, int] | None = None,
+        gates: Mapping[str, Gate] | None = None,
+    ) -> None:
         self.app = app
         self.limits = Limits(max_bytes)
         self.larger = [(prefix, Limits(size)) for prefix, size in (larger or {}).items()]
+        self.gates = dict(gates or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -98,6 +118,12 @@ class RequestLimits:
             return
         path = scope.get("path", "")
         limits = next((lim for prefix, lim in self.larger if path.startswith(prefix)), self.limits)
+        for prefix, gate in self.gates.items():
+            if _has_nul(scope):
+                break  # the body limits refuse it (400) before any gate looks the path up
+            if path.startswith(prefix) and (refused := await gate(scope)) is not None:
+                await _send_problem(send, refused)
+                return
         body = await limits.read(scope, receive, send)
         if body is None:
             return

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, status
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Scope
 
+from civicpass.domain.errors import Unavailable
 from civicpass.domain.feeds import FeedSource
 from civicpass.services import feeds
+from civicpass.services.context import Deps
 from civicpass.web.deps import CurrentStaff, ServiceDeps
+from civicpass.web.limits import problem_body
 from civicpass.web.schemas import Strict
 
 router = APIRouter(prefix="/v1", tags=["feeds"])
@@ -69,3 +74,23 @@ def quarantine(
 ) -> list[dict[str, Any]]:
     """The source's rejected records, newest first, with their reasons."""
     return feeds.quarantined(deps, actor, source_id, limit)
+
+
+def upload_gate(deps: Deps) -> Callable[[Scope], Awaitable[dict[str, Any] | None]]:
+    """Before a batch's body is read: the signature headers are there and the source is registered."""
+    error = feeds.unauthenticated()
+    refused = problem_body(401, error.reason, error.message.en, error.message.zh)
+
+    async def gate(scope: Scope) -> dict[str, Any] | None:
+        parts = scope.get("path", "").split("/")  # "", "v1", "feeds", source, "batches"
+        headers = {k.lower() for k, _ in scope.get("headers", ())}
+        if len(parts) != 5 or not {b"civicpass-signature", b"civicpass-batch-id"} <= headers:
+            return refused
+        try:
+            admitted = await run_in_threadpool(feeds.admits, deps, parts[3][:64])
+        except Unavailable as exc:  # the database is down: the usual 503 (the app's handlers come later)
+            m = exc.message
+            return problem_body(503, exc.reason, m.en, m.zh, retry_after=exc.extra.get("retry_after", 2))
+        return None if admitted else refused
+
+    return gate
