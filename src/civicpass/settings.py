@@ -127,6 +127,13 @@ class Settings(BaseSettings):
         ge=0,
         description="how often the server checks for misuse alarms (0: never; `civicpass audit alarms`)",
     )
+    witness_peers: str = Field(
+        "",
+        description="logs this instance witnesses on a schedule: <url>|<verifier key>, comma-separated",
+    )
+    witness_interval_seconds: int = Field(
+        60, ge=0, description="how often the server witnesses the logs in witness_peers (0: never)"
+    )
     log_interval_seconds: int = Field(
         5, ge=0, description="how often the server appends new events to the transparency log (0: never)"
     )

@@ -148,3 +148,33 @@ def test_a_cosignature_sent_again_changes_nothing(pair: tuple[Deps, Deps, FakeSt
     tl.add_cosignature(log, 3, line.encode())
     tl.publish(log)
     assert tl.head(log).size == size  # no new leaves
+
+
+def test_scheduled_witnessing_reports_each_peer_and_a_bad_one_does_not_stop_the_others(
+    pair: tuple[Deps, Deps, FakeStore],
+) -> None:
+    log, watcher, _ = pair
+    assert log.notes is not None
+    impostor, _ = _instance(b"\x44" * 32, "city-a.example/log")  # the same origin, another key
+    _events(log, 2)
+    tl.publish(log)
+    bad = Forged(log, _forged(impostor, 2, bytes(32)))
+    done = witness.observe_all(watcher, [(bad, log.notes.note_key), (Direct(log), log.notes.note_key)])
+    assert isinstance(done[0], Conflict)
+    assert done[0].reason == "log_unsigned"
+    assert isinstance(done[1], witness.Observation)
+    assert done[1].cosigned
+
+
+def test_witness_peers_are_configured_as_url_and_verifier_key() -> None:
+    from civicpass.web.app import witness_peers
+
+    key = Ed25519NoteKeys(b"\x55" * 32, "a.example/log", "a.example/witness").note_key
+    peers = witness_peers(f"http://127.0.0.1:1|{key.encode()}, http://127.0.0.1:2|{key.encode()}")
+    try:
+        assert [k for _, k in peers] == [key, key]
+        assert str(peers[1][0].client.base_url) == "http://127.0.0.1:2"
+    finally:
+        for client, _ in peers:
+            client.close()
+    assert witness_peers("") == []

@@ -7,6 +7,7 @@ evidence (both notes) becomes an event, so it lands in this instance's own trans
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,3 +97,17 @@ def observe(deps: Deps, log: LogClient, key: VerifierKey) -> Observation:
         )
         uow.commit()
     return Observation(key.name, checkpoint.size, previous, True)
+
+
+def observe_all(
+    deps: Deps, peers: Sequence[tuple[LogClient, VerifierKey]]
+) -> list[Observation | CivicpassError]:
+    """Witness each configured peer once (the server does this on a schedule); a peer that is down or
+    misbehaves is reported and does not stop the others (its alarm is already an event)."""
+    done: list[Observation | CivicpassError] = []
+    for client, key in peers:
+        try:
+            done.append(observe(deps, client, key))
+        except CivicpassError as exc:
+            done.append(exc)
+    return done

@@ -12,8 +12,10 @@ from fastapi import FastAPI
 
 from civicpass import __version__
 from civicpass.adapters.db.partitions import SqlCheckinStorage
+from civicpass.adapters.federation import HttpLogClient
 from civicpass.bootstrap import Container, build
-from civicpass.services import alarms
+from civicpass.domain.notes import VerifierKey
+from civicpass.services import alarms, witness
 from civicpass.services.intake import CheckinIntake
 from civicpass.services.maintenance import maintain
 from civicpass.services.status import sweep
@@ -42,6 +44,16 @@ from civicpass.web.routes import log as transparency_log
 log = logging.getLogger("civicpass.web")
 
 
+def witness_peers(text: str) -> list[tuple[HttpLogClient, VerifierKey]]:
+    """``<url>|<verifier key>,...`` as clients and keys (the key pins the log's identity)."""
+    peers = []
+    for item in (i.strip() for i in text.split(",")):
+        if item:
+            url, _, key = item.partition("|")
+            peers.append((HttpLogClient(url.strip()), VerifierKey.parse(key)))
+    return peers
+
+
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> LaneApp:
     """Build the app from settings (or from an already wired container, as tests do)."""
     wired = container or build(settings or Settings())
@@ -50,12 +62,18 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         config = wired.settings
         storage = SqlCheckinStorage(wired.engine)
+        peers = witness_peers(config.witness_peers)
         chores = [
             asyncio.create_task(_every(interval, name, job))
             for interval, name, job in (
                 (config.sweep_interval_seconds, "status sweep", lambda: sweep(wired.deps)),
                 (config.log_interval_seconds, "transparency log", lambda: publish(wired.deps)),
                 (config.alarm_interval_seconds, "misuse alarms", lambda: alarms.scan(wired.deps)),
+                (
+                    config.witness_interval_seconds if peers else 0,
+                    "witnessing",
+                    lambda: witness.observe_all(wired.deps, peers),
+                ),
                 (
                     config.checkin_maintenance_interval_seconds,
                     "check-in maintenance",
@@ -69,6 +87,8 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         await intake.close()  # every waiting check-in is committed and answered before the worker exits
         for chore in chores:
             chore.cancel()
+        for client, _ in peers:
+            client.close()
         if container is None:
             wired.dispose()
 
