@@ -2,14 +2,14 @@
 
 It runs the same exposure query as the SQL engine (``adapters/tracing_sql.py``) over
 ``EXPORTS/checkins/day=*/checkins.parquet`` (see ``adapters/exports.py``), so it sees the days exported so
-far, not today's check-ins still in the operational database; ``days()`` says which days it covers. The
+far (those with a manifest), not today's check-ins still in the operational database. The
 same SQL runs on Apache Spark when a province outgrows one machine (SPEC 3).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +43,6 @@ class DuckDbTracing:
     def __init__(self, exports_dir: Path, threads: int | None = None) -> None:
         self.exports_dir = exports_dir
         self.threads = threads
-
-    def days(self) -> list[date]:
-        """The exported days this engine reads (those with a manifest: complete exports only)."""
-        return sorted(
-            date.fromisoformat(p.parent.name.removeprefix("day="))
-            for p in (self.exports_dir / "checkins").glob("day=*/manifest.json")
-        )
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         files = [

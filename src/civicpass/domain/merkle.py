@@ -17,7 +17,7 @@ keeps its own tree and proof format; this module is ~150 lines and is tested aga
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 HASH_SIZE = 32
 LEAF_PREFIX = b"\x00"
@@ -194,6 +194,16 @@ def fold(hashes: Sequence[bytes]) -> bytes:
     for h in reversed(hashes[:-1]):
         result = node_hash(h, result)
     return result
+
+
+def pieces_of(ranges: Iterable[Range]) -> set[Node]:
+    """Every stored subtree the MTHs of these ranges are made of (what to read, once, for all of them)."""
+    return {node for start, end in ranges for node in pieces(start, end)}
+
+
+def range_hashes(nodes: Mapping[Node, bytes], ranges: Iterable[Range]) -> list[bytes]:
+    """Each range's MTH from the stored subtree hashes read for ``pieces_of(ranges)``."""
+    return [fold([nodes[node] for node in pieces(start, end)]) for start, end in ranges]
 
 
 def inclusion_ranges(index: int, size: int) -> list[Range]:

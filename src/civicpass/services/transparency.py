@@ -142,19 +142,15 @@ def _invalid(name: str, text: str) -> InvalidInput:
     )
 
 
-def _hashes(uow: UnitOfWork, ranges: list[merkle.Range]) -> list[bytes]:
-    wanted = {c for a, b in ranges for c in merkle.pieces(a, b)}
-    nodes = uow.log.nodes(wanted)
-    return [merkle.fold([nodes[c] for c in merkle.pieces(a, b)]) for a, b in ranges]
+def _hashes(reader: LogView | LogRepository, ranges: list[merkle.Range]) -> list[bytes]:
+    """The MTH of each range (the empty range's is the empty tree's root), from one read of the stored
+    subtrees."""
+    return merkle.range_hashes(reader.nodes(merkle.pieces_of(ranges)), ranges)
 
 
 def head(deps: Deps) -> LogHead:
     with deps.uow() as uow:
         return uow.log.head()
-
-
-def root_at(uow: UnitOfWork, size: int) -> bytes:
-    return _hashes(uow, [(0, size)])[0] if size else merkle.EMPTY_ROOT
 
 
 def inclusion(deps: Deps, index: int, size: int | None = None) -> InclusionProof:
@@ -171,9 +167,9 @@ def _inclusion(reader: LogView | LogRepository, index: int, size: int | None) ->
     size = current if size is None else size
     if not 0 <= index < size <= current:
         raise _invalid("index", f"need 0 <= index < size <= {current}")
-    ranges = [(index, index + 1), *merkle.inclusion_ranges(index, size), (0, size)]
-    nodes = reader.nodes({c for a, b in ranges for c in merkle.pieces(a, b)})  # one read
-    leaf, *proof, tree_root = [merkle.fold([nodes[c] for c in merkle.pieces(a, b)]) for a, b in ranges]
+    leaf, *proof, tree_root = _hashes(
+        reader, [(index, index + 1), *merkle.inclusion_ranges(index, size), (0, size)]
+    )
     return InclusionProof(index, size, leaf, proof, tree_root)
 
 
@@ -184,8 +180,10 @@ def consistency(deps: Deps, size1: int, size2: int | None = None) -> tuple[list[
         size2 = current if size2 is None else size2
         if not 1 <= size1 <= size2 <= current:
             raise _invalid("size1", f"need 1 <= size1 <= size2 <= {current}")
-        proof = _hashes(uow, merkle.consistency_ranges(size1, size2))
-        return proof, root_at(uow, size1), root_at(uow, size2), size2
+        root1, root2, *proof = _hashes(
+            uow.log, [(0, size1), (0, size2), *merkle.consistency_ranges(size1, size2)]
+        )
+        return proof, root1, root2, size2
 
 
 def leaves(deps: Deps, start: int, end: int) -> list[LogLeaf]:
@@ -225,18 +223,14 @@ def my_status_changes(
         size = uow.log.head().size
         paths = {leaf.index: merkle.inclusion_ranges(leaf.index, size) for leaf in leaves.values()}
         wanted = [(0, size), *(r for ranges in paths.values() for r in ranges)]
-        nodes = uow.log.nodes({c for a, b in wanted for c in merkle.pieces(a, b)})  # one read for them all
-
-        def mth(a: int, b: int) -> bytes:
-            return merkle.fold([nodes[c] for c in merkle.pieces(a, b)])
-
-        tree_root = mth(0, size) if size else merkle.EMPTY_ROOT
+        nodes = uow.log.nodes(merkle.pieces_of(wanted))  # one read for every change's proof
+        (tree_root,) = merkle.range_hashes(nodes, [(0, size)])
         found = []
         for event in events:
             leaf = leaves.get(event.id)
             proof = None
             if leaf is not None:
-                path = [mth(a, b) for a, b in paths[leaf.index]]
+                path = merkle.range_hashes(nodes, paths[leaf.index])
                 proof = InclusionProof(leaf.index, size, leaf.leaf_hash, path, tree_root)
             payload = event.payload
             found.append(

@@ -24,6 +24,10 @@ from civicpass.services.ports import LogHead, LogLeaf, NewLeaf, WitnessedLog
 _HEAD = 1
 
 
+def _head(row: sa.Row[Any]) -> LogHead:
+    return LogHead(int(row.size), bytes(row.root), int(row.last_event_id))
+
+
 class SqlLog:
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
@@ -46,13 +50,13 @@ class SqlLog:
     def lock_head(self) -> LogHead:
         """The head, locked until the transaction ends (PostgreSQL; SQLite's writer holds the database)."""
         row = self._head_row(lock=True)
-        return self.head() if row is None else LogHead(int(row.size), bytes(row.root), int(row.last_event_id))
+        return self.head() if row is None else _head(row)
 
     def head(self) -> LogHead:
         row = self._head_row(lock=False)
         if row is None:
             return LogHead(0, merkle.EMPTY_ROOT, 0)
-        return LogHead(int(row.size), bytes(row.root), int(row.last_event_id))
+        return _head(row)
 
     def nodes(self, coords: Collection[merkle.Node]) -> dict[merkle.Node, bytes]:
         """Stored subtree hashes by (level, index), in one statement; missing ones are absent."""
@@ -66,7 +70,7 @@ class SqlLog:
     def append(self, entries: Sequence[NewLeaf], last_event_id: int, at: datetime) -> LogHead:
         """Append leaves at the end (canonical JSON of each document) and move the head; one writer at a time."""
         row = self._head_row(lock=True)  # None only on SQLite without the migration's row (one writer)
-        head = LogHead(int(row.size), bytes(row.root), int(row.last_event_id)) if row else self.head()
+        head = _head(row) if row else self.head()
         known = self.nodes(merkle.pieces(0, head.size))
         leaves, nodes = [], []
         size = head.size
@@ -92,7 +96,7 @@ class SqlLog:
                 known[(level, i)] = parent
                 nodes.append({"level": level, "idx": i, "hash": parent})
             size += 1
-        root = merkle.fold([known[c] for c in merkle.pieces(0, size)])
+        (root,) = merkle.range_hashes(known, [(0, size)])
         self._insert(t.log_leaves, leaves)
         self._insert(t.log_nodes, nodes)
         state = {"size": size, "root": root, "last_event_id": last_event_id, "updated_at": at}
