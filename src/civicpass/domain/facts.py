@@ -120,7 +120,7 @@ def check_fact_data(kind: str, data: Mapping[str, Any]) -> FactKind:
             problems.append(
                 FieldError(("data", name), "fact_field_invalid", "one of " + ", ".join(sorted(choices)))
             )
-        if name in _TIMES and not _is_iso_datetime(str(value)):
+        if name in _TIMES and not is_iso_datetime(str(value)):
             problems.append(
                 FieldError(("data", name), "fact_time_invalid", "an ISO 8601 date-time with offset")
             )
@@ -131,7 +131,8 @@ def check_fact_data(kind: str, data: Mapping[str, Any]) -> FactKind:
     return fact_kind
 
 
-def _is_iso_datetime(text: str) -> bool:
+def is_iso_datetime(text: str) -> bool:
+    """An ISO 8601 date-time with an offset (``Z`` allowed), as facts and feeds take times."""
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

@@ -31,6 +31,8 @@ from enum import StrEnum
 from typing import Any
 
 from civicpass.domain.errors import FieldError, InvalidInput, Message
+from civicpass.domain.facts import is_iso_datetime
+from civicpass.domain.features import parse_time
 from civicpass.domain.identity import Document, DocumentType, parse_document
 from civicpass.domain.regions import is_region_code
 
@@ -102,16 +104,6 @@ def signing_input(source_id: str, batch_id: str, body: bytes) -> bytes:
     )
 
 
-def _time(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return parsed.tzinfo is not None
-
-
 _FIELDS: dict[str, dict[str, tuple[str, Any]]] = {
     "test_result": {
         "test": ("choice", {"pcr", "antigen"}),
@@ -128,7 +120,7 @@ def _check_field(name: str, rule: tuple[str, Any], value: Any) -> FieldError | N
     if kind == "choice":
         ok, expected = value in arg, "one of " + ", ".join(sorted(arg))
     elif kind == "time":
-        ok, expected = _time(value), "an ISO 8601 date-time with offset"
+        ok, expected = isinstance(value, str) and is_iso_datetime(value), "an ISO 8601 date-time with offset"
     elif kind == "text":
         ok, expected = isinstance(value, str) and 0 < len(value) <= arg, f"text of 1 to {arg} characters"
     elif kind == "int":
@@ -180,8 +172,7 @@ def validate(line: int, raw: Mapping[str, Any], accepted: frozenset[str], text: 
 
 
 def _order(raw: Mapping[str, Any]) -> int:
-    start = datetime.fromisoformat(str(raw["from"]).replace("Z", "+00:00"))
-    end = datetime.fromisoformat(str(raw["to"]).replace("Z", "+00:00"))
+    start, end = parse_time(str(raw["from"])), parse_time(str(raw["to"]))
     return (end > start) - (end < start)
 
 

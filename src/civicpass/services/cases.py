@@ -15,6 +15,7 @@ from typing import Any
 from civicpass.domain import cases as c
 from civicpass.domain.errors import FieldError, InvalidInput, Message, NotFound
 from civicpass.domain.facts import Fact, FactKind, FactSource, FactState
+from civicpass.domain.features import parse_time
 from civicpass.domain.policy import Action, StaffActor, Target, authorize
 from civicpass.domain.regions import prefix_of
 from civicpass.services.context import Deps
@@ -105,7 +106,7 @@ def follow(uow: UnitOfWork, deps: Deps, fact: Fact) -> list[str]:
         origin=c.CaseOrigin.POSITIVE_RESULT,
         opened_at=now,
         opened_by=fact.authority,
-        sampled_at=_utc(datetime.fromisoformat(str(sampled).replace("Z", "+00:00"))) if sampled else None,
+        sampled_at=parse_time(str(sampled)) if sampled else None,
         source_fact_id=fact.id,
         updated_at=now,
     )
