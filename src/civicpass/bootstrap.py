@@ -80,7 +80,9 @@ def _log_reader(settings: Settings, engine: sa.Engine) -> SqlLogReader:
     """The log reader's own small pool on PostgreSQL, without a ping per checkout; SQLite shares one."""
     if engine.dialect.name != "postgresql":
         return SqlLogReader(engine)
-    own = make_engine(settings.database_url, pool_size=4, schema=settings.database_schema, pre_ping=False)
+    own = make_engine(
+        settings.database_url, pool_size=4, schema=settings.database_schema, pre_ping=False, autocommit=True
+    )
     return SqlLogReader(own, owns_engine=True)
 
 

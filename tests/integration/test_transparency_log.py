@@ -88,6 +88,29 @@ def test_events_become_leaves_with_pseudonyms_and_every_proof_verifies(
     assert too_far.json()["reason"] == "log_range_invalid"
 
 
+def test_proofs_follow_the_head_when_it_moves_between_reads(container: Container) -> None:
+    """The reader names the subtrees a proof wants for the size it saw last and reads them with the head;
+    after an append the first proofs find a bigger tree and read what it needs besides."""
+    deps = container.deps
+    _events(container, 40)
+    tl.publish(deps)
+    before = tl.head(deps)
+    assert tl.inclusion(deps, before.size - 1).size == before.size  # the reader has seen this size
+    _events(container, 25, start=200)
+    assert tl.publish(deps) == 25
+    after = tl.head(deps)
+    hashes = [leaf.leaf_hash for leaf in tl.leaves(deps, 0, after.size)]
+    assert merkle.root(hashes) == after.root
+    for index in (after.size - 1, before.size, before.size - 1, 3, 0):
+        proof = tl.inclusion(deps, index)
+        assert (proof.size, proof.root, proof.leaf_hash) == (after.size, after.root, hashes[index])
+        merkle.verify_inclusion(index, after.size, hashes[index], proof.proof, proof.root)
+        if index < before.size:  # a proof in the older tree, asked for by size, still verifies
+            older = tl.inclusion(deps, index, before.size)
+            assert older.root == before.root == merkle.root(hashes[: before.size])
+            merkle.verify_inclusion(index, before.size, hashes[index], older.proof, older.root)
+
+
 @pytest.mark.postgres
 def test_concurrent_publishers_never_append_an_event_twice_or_skip_an_index(container: Container) -> None:
     if container.engine.dialect.name != "postgresql":

@@ -403,6 +403,11 @@ class LogRepository(Protocol):
 class LogView(Protocol):
     def head(self) -> LogHead: ...
     def nodes(self, coords: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]: ...
+    def head_and_nodes(
+        self, wanted: Callable[[int], Collection[tuple[int, int]]]
+    ) -> tuple[LogHead, dict[tuple[int, int], bytes]]:
+        """The head and the stored subtrees ``wanted(head.size)`` names, read as of that head."""
+        ...
 
 
 class LogReader(Protocol):

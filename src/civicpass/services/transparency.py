@@ -10,7 +10,7 @@ subtree hashes: O(log n) reads.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -155,21 +155,44 @@ def head(deps: Deps) -> LogHead:
 
 def inclusion(deps: Deps, index: int, size: int | None = None) -> InclusionProof:
     """The audit path of leaf ``index`` in the tree of ``size`` leaves (default: the current tree)."""
+    plans: dict[int, list[list[merkle.Node]]] = {}
+
+    def plan(at: int) -> list[list[merkle.Node]]:
+        """The stored subtrees making up the leaf and each hash of its path in a tree of ``at`` leaves."""
+        if at not in plans:
+            ranges = [(index, index + 1), *merkle.inclusion_ranges(index, at)]
+            plans[at] = [merkle.pieces(start, end) for start, end in ranges]
+        return plans[at]
+
+    def wanted(current: int) -> set[merkle.Node]:
+        """What to read if the tree has ``current`` leaves (nothing if the proof cannot be given)."""
+        at = current if size is None else size
+        if not 0 <= index < at <= current:
+            return set()
+        needed = {node for pieces in plan(at) for node in pieces}
+        return needed if at == current else needed | set(merkle.pieces(0, at))
+
     if deps.log_reader is None:
         with deps.uow() as uow:
-            return _inclusion(uow.log, index, size)
+            current = uow.log.head()
+            return _inclusion(current, uow.log.nodes(wanted(current.size)), index, size, plan)
     with deps.log_reader.snapshot() as view:
-        return _inclusion(view, index, size)
+        return _inclusion(*view.head_and_nodes(wanted), index, size, plan)
 
 
-def _inclusion(reader: LogView | LogRepository, index: int, size: int | None) -> InclusionProof:
-    current = reader.head().size
-    size = current if size is None else size
-    if not 0 <= index < size <= current:
-        raise _invalid("index", f"need 0 <= index < size <= {current}")
-    leaf, *proof, tree_root = _hashes(
-        reader, [(index, index + 1), *merkle.inclusion_ranges(index, size), (0, size)]
-    )
+def _inclusion(
+    current: LogHead,
+    nodes: Mapping[merkle.Node, bytes],
+    index: int,
+    size: int | None,
+    plan: Callable[[int], list[list[merkle.Node]]],
+) -> InclusionProof:
+    """The proof from the head and the stored subtrees read for it; the current tree's root is the head's."""
+    size = current.size if size is None else size
+    if not 0 <= index < size <= current.size:
+        raise _invalid("index", f"need 0 <= index < size <= {current.size}")
+    leaf, *proof = (merkle.fold([nodes[node] for node in pieces]) for pieces in plan(size))
+    (tree_root,) = [current.root] if size == current.size else merkle.range_hashes(nodes, [(0, size)])
     return InclusionProof(index, size, leaf, proof, tree_root)
 
 

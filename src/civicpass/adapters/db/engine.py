@@ -21,13 +21,32 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, pool_size: int = 10, schema: str | None = None, pre_ping: bool = True) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    schema: str | None = None,
+    pre_ping: bool = True,
+    autocommit: bool = False,
+) -> Engine:
+    """An engine for ``url``; ``autocommit`` (PostgreSQL): every statement on its own, nothing to reset
+    when a connection goes back to the pool (the log reader's)."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
     connect_args: dict[str, Any] = {}
     if schema:
         connect_args["options"] = f"-c search_path={schema}"
+    if autocommit:
+        return sa.create_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=pre_ping,
+            connect_args=connect_args,
+            isolation_level="AUTOCOMMIT",
+            pool_reset_on_return=None,
+        )
     return sa.create_engine(
         url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping, connect_args=connect_args
     )
