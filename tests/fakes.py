@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import itertools
 import json
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -612,6 +612,17 @@ class _Events:
 
     def since(self, names: Sequence[str], start: datetime) -> list[StoredEvent]:
         return [e for e in self.after(0, len(self.s.events)) if e.name in names and e.at >= start]
+
+    def subjects_by(
+        self, names: Sequence[str], start: datetime, by: str, where: Mapping[str, str] | None = None
+    ) -> dict[str, int]:
+        found: dict[str, set[str]] = {}
+        for e in self.since(names, start):
+            key, subject = e.payload.get(by), e.payload.get("subject")
+            matches = all(e.payload.get(k) == v for k, v in (where or {}).items())
+            if matches and isinstance(key, str) and isinstance(subject, str):
+                found.setdefault(key, set()).add(subject)
+        return {key: len(subjects) for key, subjects in found.items()}
 
     def of_subject(self, name: str, subject_id: str, limit: int) -> list[StoredEvent]:
         found = [

@@ -153,3 +153,47 @@ def test_an_event_still_being_written_is_never_skipped(container: Container) -> 
     with container.deps.uow() as uow:
         names = [leaf.name for leaf in uow.log.leaves(0, 10_000)][-2:]
     assert names == ["test:slow:one", "fact:resident:recorded"]
+
+
+def test_subjects_by_counts_distinct_residents_per_staff_member_in_the_database(container: Container) -> None:
+    """What the misuse alarms ask every minute, counted by SQL on both databases: distinct subjects per
+    payload key, within the span, among the names asked, matching ``where``."""
+    start = datetime(2022, 5, 3, 8, tzinfo=UTC)
+    read = {"action": "resident_pii_read"}
+    with container.deps.uow() as uow:
+        rows = [
+            ("pii:resident:read", {"by": "staff-a", "subject": "r1", **read}, start),
+            (
+                "pii:resident:read",
+                {"by": "staff-a", "subject": "r1", **read},
+                start,
+            ),  # the same resident again
+            ("pii:resident:read", {"by": "staff-a", "subject": "r2", **read}, start),
+            ("pii:resident:read", {"by": "staff-b", "subject": "r1", **read}, start),
+            ("pii:resident:read", {"by": "staff-b", "subject": "r3", "action": "code_verify"}, start),
+            (
+                "pii:resident:read",
+                {"by": "staff-c", "subject": "r4", **read},
+                datetime(2022, 5, 3, 7, tzinfo=UTC),
+            ),
+            ("pii:resident:read", {"subject": "r5", **read}, start),  # nobody named: not counted
+            ("fact:resident:recorded", {"by": "staff-a", "subject": "r6", **read}, start),
+        ]
+        for name, payload, at in rows:
+            uow.events.add(name, payload, at)
+        uow.commit()
+    with container.deps.uow() as uow:
+        assert uow.events.subjects_by(("pii:resident:read",), start, "by", read) == {
+            "staff-a": 2,
+            "staff-b": 1,
+        }
+        assert uow.events.subjects_by(("pii:resident:read",), start, "by") == {"staff-a": 2, "staff-b": 2}
+        both = uow.events.subjects_by(("pii:resident:read", "fact:resident:recorded"), start, "by", read)
+        assert both == {"staff-a": 3, "staff-b": 1}
+        assert uow.events.subjects_by(
+            ("pii:resident:read",), datetime(2022, 5, 3, 6, tzinfo=UTC), "by", read
+        ) == {
+            "staff-a": 2,
+            "staff-b": 1,
+            "staff-c": 1,
+        }

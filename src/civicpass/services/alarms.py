@@ -13,7 +13,6 @@ transparency log too, and is raised once per staff member and hour.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -37,30 +36,14 @@ class Alarm:
     since: str
 
 
-def _by_staff(events: list[StoredEvent], who: str) -> dict[str, set[str]]:
-    found: dict[str, set[str]] = defaultdict(set)
-    for event in events:
-        staff, subject = event.payload.get(who), event.payload.get("subject")
-        if isinstance(staff, str) and isinstance(subject, str):
-            found[staff].add(subject)
-    return found
-
-
 def scan(deps: Deps) -> list[Alarm]:
     """Raise the alarms the last hour calls for (each once); the new ones."""
     now = deps.clock.now()
     since = now - WINDOW
     limits = deps.limits
     with deps.uow() as uow:
-        facts = _by_staff(uow.events.since(BY_HAND, since), "authority")
-        reads = _by_staff(
-            [
-                e
-                for e in uow.events.since((PII_READ,), since)
-                if e.payload.get("action") == Action.RESIDENT_PII_READ.value
-            ],
-            "by",
-        )
+        facts = uow.events.subjects_by(BY_HAND, since, "authority")
+        reads = uow.events.subjects_by((PII_READ,), since, "by", {"action": Action.RESIDENT_PII_READ.value})
         raised = {(e.name, e.payload.get("staff")) for e in uow.events.since((BULK_FACTS, BULK_READS), since)}
         new = []
         for kind, counts, threshold in (
@@ -68,8 +51,8 @@ def scan(deps: Deps) -> list[Alarm]:
             (BULK_READS, reads, limits.alarm_reads_per_hour),
         ):
             for staff, residents in sorted(counts.items()):
-                if len(residents) > threshold and (kind, staff) not in raised:
-                    alarm = Alarm(kind, staff, len(residents), threshold, since.isoformat())
+                if residents > threshold and (kind, staff) not in raised:
+                    alarm = Alarm(kind, staff, residents, threshold, since.isoformat())
                     uow.events.add(kind, _payload(alarm), now)
                     new.append(alarm)
         uow.commit()

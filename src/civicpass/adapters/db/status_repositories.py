@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -261,6 +261,17 @@ class SqlEvents(_Repo):
             .limit(limit)
         )
         return [StoredEvent(int(r.id), r.name, r.payload, r.created_at) for r in self.conn.execute(query)]
+
+    def subjects_by(
+        self, names: Sequence[str], start: datetime, by: str, where: Mapping[str, str] | None = None
+    ) -> dict[str, int]:
+        """Distinct payload subjects per payload ``by`` (one grouped count in the database)."""
+        e = t.events.c
+        key, subject = e.payload[by].as_string(), e.payload["subject"].as_string()
+        conditions = [e.name.in_(list(names)), e.created_at >= start, key.is_not(None), subject.is_not(None)]
+        conditions += [e.payload[k].as_string() == v for k, v in (where or {}).items()]
+        query = sa.select(key, sa.func.count(sa.distinct(subject))).where(*conditions).group_by(key)
+        return {str(row[0]): int(row[1]) for row in self.conn.execute(query)}
 
     def since(self, names: Sequence[str], start: datetime) -> list[StoredEvent]:
         """Events of these names from ``start`` on, oldest first."""

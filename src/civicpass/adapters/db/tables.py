@@ -265,7 +265,11 @@ events = sa.Table(
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("payload", JSONType, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_events_name_created_at", "name", "created_at"),
 )
+"""The outbox: every change as a named event (published to the transparency log). The index serves the
+scans by name over a recent span (the misuse alarms, every minute), which would otherwise read the
+whole table."""
 
 risk_areas = sa.Table(
     "risk_areas",
