@@ -169,3 +169,32 @@ def test_garbage_in_console_urls_never_breaks_a_page(
         )
         assert page.status_code < 500, (path, garbage, page.text[:200])
         assert page.status_code in (200, 303, 400, 403, 404, 422), (path, garbage, page.status_code)
+
+
+def test_every_page_runs_only_its_own_nonce_marked_script_and_style(
+    client: TestClient, operator: Headers
+) -> None:
+    """Content-Security-Policy on every console page (errors included): a fresh nonce per response, on
+    every inline script and style of the page and nowhere else; no inline event handlers; no framing."""
+    venue = _venue(client, operator)
+    pages = [
+        client.get("/console/sign-in"),
+        client.get("/console/venues", headers=operator),
+        client.get(f"/console/venues/{venue['id']}/display", headers=operator),
+        client.get(f"/console/venues/{venue['id']}/display?static=true", headers=operator),
+        client.get("/console/venues/00000000-0000-4000-8000-000000000000/display", headers=operator),
+    ]
+    nonces = set()
+    for page in pages:
+        policy = page.headers["content-security-policy"]
+        (nonce,) = re.findall(r"script-src 'nonce-([A-Za-z0-9_-]{20,})'", policy)
+        assert f"style-src 'nonce-{nonce}'" in policy
+        assert "frame-ancestors 'none'" in policy
+        assert "'unsafe-inline'" not in policy
+        assert page.headers["x-content-type-options"] == "nosniff"
+        tags = re.findall(r"<(script|style)\b([^>]*)>", page.text)
+        assert tags, "every page has its style"
+        assert all(f'nonce="{nonce}"' in attributes for _, attributes in tags), (page.url, tags)
+        assert not re.search(r"\son[a-z]+=", page.text), "no inline event handler"
+        nonces.add(nonce)
+    assert len(nonces) == len(pages)  # drawn per response
