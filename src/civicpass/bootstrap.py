@@ -81,7 +81,12 @@ def _log_reader(settings: Settings, engine: sa.Engine) -> SqlLogReader:
     if engine.dialect.name != "postgresql":
         return SqlLogReader(engine)
     own = make_engine(
-        settings.database_url, pool_size=4, schema=settings.database_schema, pre_ping=False, autocommit=True
+        settings.database_url,
+        pool_size=4,
+        schema=settings.database_schema,
+        pre_ping=False,
+        autocommit=True,
+        generic_plans=True,
     )
     return SqlLogReader(own, owns_engine=True)
 

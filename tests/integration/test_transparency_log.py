@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from civicpass.adapters.db import log_reader
 from civicpass.bootstrap import Container
 from civicpass.domain import merkle
 from civicpass.services import transparency as tl
@@ -109,6 +110,45 @@ def test_proofs_follow_the_head_when_it_moves_between_reads(container: Container
             older = tl.inclusion(deps, index, before.size)
             assert older.root == before.root == merkle.root(hashes[: before.size])
             merkle.verify_inclusion(index, before.size, hashes[index], older.proof, older.root)
+
+
+@pytest.mark.postgres
+def test_proofs_from_the_upper_levels_held_in_memory_verify_as_the_tree_grows(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the reader keeps the levels from 4 up in memory, packed, within a bound (made small
+    here, so the lowest level kept rises as the tree grows); every proof still verifies and every hash
+    held is the stored one."""
+    if container.engine.dialect.name != "postgresql":
+        pytest.skip("the reader keeps levels in memory on PostgreSQL only")
+    monkeypatch.setattr(log_reader, "MEMORY_HASHES", 20)
+    deps = container.deps
+    reader = deps.log_reader
+    assert isinstance(reader, log_reader.SqlLogReader)
+    floors = []
+    for start, count in ((1000, 150), (2000, 200)):
+        _events(container, count, start=start)
+        tl.publish(deps)
+        head = tl.head(deps)
+        hashes = [leaf.leaf_hash for leaf in tl.leaves(deps, 0, head.size)]
+        for index in [*range(0, head.size, 7), head.size - 1]:
+            proof = tl.inclusion(deps, index)
+            assert (proof.size, proof.root) == (head.size, head.root)
+            merkle.verify_inclusion(index, head.size, hashes[index], proof.proof, proof.root)
+        upper = reader.upper
+        assert upper.covered == head.size
+        assert upper.floor == log_reader.floor_for(head.size)
+        held = {
+            (level, i): packed[32 * i : 32 * i + 32]
+            for level, packed in upper.levels.items()
+            for i in range(len(packed) // 32)
+        }
+        assert {level for level, _ in held} == set(range(upper.floor, head.size.bit_length()))
+        assert len(held) <= 20
+        with deps.uow() as uow:
+            assert uow.log.nodes(held) == held
+        floors.append(upper.floor)
+    assert floors[0] == 4 < floors[1]  # the bigger tree keeps fewer levels within the same bound
 
 
 @pytest.mark.postgres

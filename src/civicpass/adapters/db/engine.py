@@ -28,15 +28,21 @@ def make_engine(
     schema: str | None = None,
     pre_ping: bool = True,
     autocommit: bool = False,
+    generic_plans: bool = False,
 ) -> Engine:
-    """An engine for ``url``; ``autocommit`` (PostgreSQL): every statement on its own, nothing to reset
-    when a connection goes back to the pool (the log reader's)."""
+    """An engine for ``url``. On PostgreSQL: ``autocommit``, every statement on its own, nothing to reset
+    when a connection goes back to the pool; ``generic_plans``, prepared statements are planned once, not
+    again for each execution's parameters (the log reader's lookups by primary key, whose re-planning cost
+    PostgreSQL more than running them)."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
     connect_args: dict[str, Any] = {}
-    if schema:
-        connect_args["options"] = f"-c search_path={schema}"
+    options = [f"-c search_path={schema}"] if schema else []
+    if generic_plans:
+        options.append("-c plan_cache_mode=force_generic_plan")
+    if options:
+        connect_args["options"] = " ".join(options)
     if autocommit:
         return sa.create_engine(
             url,

@@ -6,14 +6,18 @@ same transaction as the subtrees it covers. So the reader uses an autocommit con
 ROLLBACK round trips) and, on PostgreSQL, one prepared statement that reads the head and the wanted
 (level, index) pairs together: which pairs a proof wants depends on the tree's size, so the reader names
 them for the size it saw last and reads what a moved head needs besides in a second statement (the head
-moves once per publishing interval, a few seconds, so nearly every proof is one round trip). Hashes of
-subtrees of 256 leaves or more, shared by many proofs, are also kept in memory.
+moves once per publishing interval, a few seconds, so nearly every proof is one round trip).
+
+The tree's upper levels are kept in memory (``UpperLevels``): every subtree hash from level ``FLOOR``
+(subtrees of 16 leaves) up, packed 32 bytes apiece, at most ``MEMORY_HASHES`` of them (64 MiB); beyond
+that the lowest levels kept rise with the tree. So at up to 2**25 leaves a proof reads only its four
+lowest hashes from the database. The arrays grow when a proof sees a bigger head (one statement reads the
+new subtrees of every level kept).
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -32,17 +36,18 @@ NODES = (
     "SELECT n.level, n.idx, n.hash FROM unnest(%s::smallint[], %s::bigint[]) AS k(level, idx)"
     " JOIN log_nodes n ON n.level = k.level AND n.idx = k.idx"
 )
-CACHED_LEVEL = 8
-WARM_SPAN = 14  # levels below the top loaded at once: 2**14 subtrees at the lowest (~5 MB)
-WARM = "SELECT level, idx, hash FROM log_nodes WHERE level >= %b"
-
-
 HEAD = "SELECT size, root, last_event_id FROM log_state WHERE id = 1"
 HEAD_AND_NODES = (  # the head as level -1: (-1, size, root, last event), then the subtrees
     "SELECT -1::smallint, size, root, last_event_id FROM log_state WHERE id = 1 UNION ALL"
     " SELECT n.level, n.idx, n.hash, NULL FROM unnest(%s::smallint[], %s::bigint[]) AS k(level, idx)"
     " JOIN log_nodes n ON n.level = k.level AND n.idx = k.idx"
 )
+SPANS = (  # every subtree of each level from one index (inclusive) to another (exclusive), in order
+    "SELECT n.level, n.hash FROM unnest(%s::smallint[], %s::bigint[], %s::bigint[]) AS k(level, lo, hi)"
+    " JOIN log_nodes n ON n.level = k.level AND n.idx >= k.lo AND n.idx < k.hi ORDER BY n.level, n.idx"
+)
+FLOOR = 4  # levels below are always read from the database: a proof's first four hashes
+MEMORY_HASHES = 1 << 21  # at most this many upper-level hashes in memory per process (64 MiB)
 Wanted = Callable[[int], Collection[merkle.Node]]
 
 
@@ -51,6 +56,67 @@ def _arrays(coords: Collection[merkle.Node]) -> tuple[str, str]:
     levels = ",".join(str(level) for level, _ in coords)
     indexes = ",".join(str(index) for _, index in coords)
     return f"{{{levels}}}", f"{{{indexes}}}"
+
+
+def _literal(numbers: Collection[int]) -> str:
+    return "{" + ",".join(map(str, numbers)) + "}"
+
+
+def floor_for(size: int) -> int:
+    """The lowest level kept in memory for a tree of ``size`` leaves: ``FLOOR``, or higher once the levels
+    from it up would hold more than ``MEMORY_HASHES`` hashes (about ``2 * size >> level`` of them)."""
+    level = FLOOR
+    while sum(size >> k for k in range(level, size.bit_length())) > MEMORY_HASHES:
+        level += 1
+    return level
+
+
+class UpperLevels:
+    """Every complete subtree's hash from level ``floor`` up, for a tree of ``covered`` leaves: level l holds
+    nodes 0 .. (covered >> l) - 1, packed 32 bytes apiece. Shared by a process's threads."""
+
+    def __init__(self) -> None:
+        self.covered = 0
+        self.floor = FLOOR
+        self.levels: dict[int, bytearray] = {}
+        self._lock = threading.Lock()
+
+    def get(self, wanted: Collection[merkle.Node]) -> dict[merkle.Node, bytes]:
+        """The wanted subtrees held here (the others are absent)."""
+        found = {}
+        levels = self.levels
+        for level, index in wanted:
+            packed = levels.get(level)
+            if packed is not None and 32 * index + 32 <= len(packed):
+                found[(level, index)] = bytes(packed[32 * index : 32 * index + 32])
+        return found
+
+    def grow(self, pg: Any, size: int) -> None:
+        """Read the subtrees a tree of ``size`` leaves has beyond those held (one statement; none if held)."""
+        if size <= self.covered:
+            return
+        with self._lock:
+            if size <= self.covered:  # another thread grew them meanwhile
+                return
+            floor = floor_for(size)
+            kept = {level: packed for level, packed in self.levels.items() if level >= floor}
+            spans = [
+                (level, len(kept.get(level, b"")) // 32, size >> level)
+                for level in range(floor, size.bit_length())
+            ]
+            spans = [(level, lo, hi) for level, lo, hi in spans if lo < hi]
+            rows: Any = pg.execute(
+                SPANS, tuple(_literal([span[k] for span in spans]) for k in range(3)), prepare=True
+            )
+            more: dict[int, bytearray] = {level: bytearray() for level, _, _ in spans}
+            for level, digest in rows:
+                more[int(level)] += digest
+            if any(len(more[level]) != 32 * (hi - lo) for level, lo, hi in spans):
+                return  # a subtree the head covers is missing: the database answers for it, as before
+            # Extended in place, at the end only: what a reading thread finds there is always right.
+            for level, added in more.items():
+                kept.setdefault(level, bytearray()).extend(added)
+            self.levels, self.floor, self.covered = kept, floor, size
 
 
 class _View:
@@ -74,11 +140,9 @@ class _View:
         if missing:
             if self.pg is not None:
                 rows: Any = self.pg.execute(NODES, _arrays(missing), prepare=True)
-                fetched = {(int(r[0]), int(r[1])): bytes(r[2]) for r in rows}
+                found.update({(int(r[0]), int(r[1])): bytes(r[2]) for r in rows})
             else:
-                fetched = SqlLog(self.conn).nodes(missing)
-            found.update(fetched)
-            self.reader.remember(fetched)
+                found.update(SqlLog(self.conn).nodes(missing))
         return found
 
     def head_and_nodes(self, wanted: Wanted) -> tuple[LogHead, dict[merkle.Node, bytes]]:
@@ -88,40 +152,34 @@ class _View:
         guess = self.reader.last_size
         found, missing = self._known(wanted(guess))
         rows: Any = self.pg.execute(HEAD_AND_NODES, _arrays(missing), prepare=True)
-        head, fetched = LogHead(0, merkle.EMPTY_ROOT, 0), {}
+        head = LogHead(0, merkle.EMPTY_ROOT, 0)
         for r in rows:
             if r[0] < 0:
                 head = LogHead(int(r[1]), bytes(r[2]), int(r[3]))
             else:
-                fetched[(int(r[0]), int(r[1]))] = bytes(r[2])
-        found.update(fetched)
-        self.reader.remember(fetched)
+                found[(int(r[0]), int(r[1]))] = bytes(r[2])
         if head.size != guess:  # the head moved since the last read: what its size needs besides
             self.reader.last_size = head.size
+            self.reader.upper.grow(self.pg, head.size)
             needed = set(wanted(head.size))
             if not needed <= found.keys():
                 found.update(self.nodes(needed - found.keys()))
         return head, found
 
     def _known(self, coords: Collection[merkle.Node]) -> tuple[dict[merkle.Node, bytes], list[merkle.Node]]:
-        """The wanted subtrees in memory, and the others (to read), after warming the upper levels."""
+        """The wanted subtrees held in memory, and the others (to read)."""
         wanted = set(coords)
-        if self.pg is not None and wanted:
-            self.reader.warm(self.pg, max(level for level, _ in wanted))
-        found = self.reader.cached(wanted)
+        found = self.reader.upper.get(wanted) if self.pg is not None else {}
         return found, sorted(wanted - found.keys())
 
 
 class SqlLogReader:
-    def __init__(self, engine: sa.Engine, cache_size: int = 200_000, *, owns_engine: bool = False) -> None:
+    def __init__(self, engine: sa.Engine, *, owns_engine: bool = False) -> None:
         """``owns_engine``: the reader's own engine, made with ``autocommit`` (``engine.make_engine``)."""
         self.engine = engine
         self.owns_engine = owns_engine
-        self._warmed = -1
         self.last_size = 0  # the tree size the last read saw: the guess for the next
-        self.cache_size = cache_size
-        self._cache: OrderedDict[merkle.Node, bytes] = OrderedDict()
-        self._lock = threading.Lock()
+        self.upper = UpperLevels()
 
     @contextmanager
     def snapshot(self) -> Iterator[_View]:
@@ -140,28 +198,6 @@ class SqlLogReader:
         except TRANSLATED as exc:
             raise translate(exc) from exc
 
-    def warm(self, pg: Any, top: int) -> None:
-        """Once a tree has grown a level, load every stored subtree of its upper levels (from
-        ``top - WARM_SPAN``: about 2 * 2**WARM_SPAN hashes whatever the size), which every proof shares."""
-        if top <= self._warmed:
-            return
-        low = max(CACHED_LEVEL, top - WARM_SPAN)
-        rows: Any = pg.execute(WARM, (low,), prepare=True)
-        self.remember({(int(r[0]), int(r[1])): bytes(r[2]) for r in rows})
-        self._warmed = top
-
     def dispose(self) -> None:
         if self.owns_engine:
             self.engine.dispose()
-
-    def cached(self, wanted: set[merkle.Node]) -> dict[merkle.Node, bytes]:
-        with self._lock:
-            return {c: self._cache[c] for c in wanted if c in self._cache}  # not keys() & wanted: O(cache)
-
-    def remember(self, fetched: dict[merkle.Node, bytes]) -> None:
-        with self._lock:
-            for c, h in fetched.items():
-                if c[0] >= CACHED_LEVEL:  # shared by many proofs; never changes once written
-                    self._cache[c] = h
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
