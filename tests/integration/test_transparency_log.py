@@ -151,6 +151,24 @@ def test_proofs_from_the_upper_levels_held_in_memory_verify_as_the_tree_grows(
     assert floors[0] == 4 < floors[1]  # the bigger tree keeps fewer levels within the same bound
 
 
+def test_the_proof_reader_is_prepared_ahead_of_proofs(container: Container) -> None:
+    """The server's chore brings the reader's levels in memory up to the head after each publication, so
+    a worker's first proofs do not wait for them (PostgreSQL; on SQLite nothing is held)."""
+    deps = container.deps
+    _events(container, 40, start=3000)
+    tl.publish(deps)
+    size = tl.head(deps).size
+    held = tl.prepare_proofs(deps)
+    if container.engine.dialect.name == "postgresql":
+        assert isinstance(deps.log_reader, log_reader.SqlLogReader)
+        assert held == deps.log_reader.upper.covered == size
+        assert set(deps.log_reader.upper.levels) == set(range(4, size.bit_length()))
+    else:
+        assert held == 0
+    proof = tl.inclusion(deps, size - 1)
+    assert proof.size == size
+
+
 @pytest.mark.postgres
 def test_concurrent_publishers_never_append_an_event_twice_or_skip_an_index(container: Container) -> None:
     if container.engine.dialect.name != "postgresql":

@@ -422,6 +422,10 @@ class LogReader(Protocol):
     """The log's head and stored subtree hashes, read outside any transaction (for proofs)."""
 
     def snapshot(self) -> AbstractContextManager[LogView]: ...
+    def prepare(self) -> int:
+        """Bring what the reader holds in memory up to the current head, so that proofs need not; the
+        tree size it now holds (0 if it holds nothing)."""
+        ...
 
 
 @dataclass(frozen=True)

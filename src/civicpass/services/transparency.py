@@ -153,6 +153,12 @@ def head(deps: Deps) -> LogHead:
         return uow.log.head()
 
 
+def prepare_proofs(deps: Deps) -> int:
+    """Have the proof reader hold the current tree's upper levels (a chore: a worker's first proofs then do
+    not wait for them); the tree size held."""
+    return deps.log_reader.prepare() if deps.log_reader is not None else 0
+
+
 def inclusion(deps: Deps, index: int, size: int | None = None) -> InclusionProof:
     """The audit path of leaf ``index`` in the tree of ``size`` leaves (default: the current tree)."""
     plans: dict[int, list[list[merkle.Node]]] = {}

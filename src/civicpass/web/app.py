@@ -19,7 +19,7 @@ from civicpass.services import alarms, witness
 from civicpass.services.intake import CheckinIntake
 from civicpass.services.maintenance import maintain
 from civicpass.services.status import sweep
-from civicpass.services.transparency import publish
+from civicpass.services.transparency import prepare_proofs, publish
 from civicpass.settings import Settings
 from civicpass.web import pages, problems
 from civicpass.web.fastlane import LaneApp
@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             for interval, name, job in (
                 (config.sweep_interval_seconds, "status sweep", lambda: sweep(wired.deps)),
                 (config.log_interval_seconds, "transparency log", lambda: publish(wired.deps)),
+                (config.log_interval_seconds, "proof reader", lambda: prepare_proofs(wired.deps)),
                 (config.alarm_interval_seconds, "misuse alarms", lambda: alarms.scan(wired.deps)),
                 (
                     config.witness_interval_seconds if peers else 0,

@@ -198,6 +198,15 @@ class SqlLogReader:
         except TRANSLATED as exc:
             raise translate(exc) from exc
 
+    def prepare(self) -> int:
+        """Grow the levels held to the current head (the server's chore after each publication; on
+        SQLite nothing is held)."""
+        with self.snapshot() as view:
+            if view.pg is not None:
+                head = view.head()
+                self.upper.grow(view.pg, head.size)
+        return self.upper.covered
+
     def dispose(self) -> None:
         if self.owns_engine:
             self.engine.dispose()
