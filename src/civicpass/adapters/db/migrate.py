@@ -12,6 +12,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from civicpass.adapters.db import tables as t
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -20,8 +22,11 @@ PARTITION = re.compile(r"^checkins_(p\d{8}|default)$")
 
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
     """Leave out of comparisons the daily check-in partitions (managed at run time, not by migrations) and
-    declared objects made on some databases only (``ddl_if``) where the database has none."""
+    declared objects made on some databases only (``ddl_if``) where the database has none, and indexes on
+    expressions (``tables.EXPRESSION_INDEXES``), which Alembic cannot compare."""
     if type_ == "table" and reflected and name is not None and PARTITION.match(name):
+        return False
+    if type_ == "index" and name in t.EXPRESSION_INDEXES:
         return False
     return not (not reflected and compare_to is None and getattr(obj, "_ddl_if", None) is not None)
 

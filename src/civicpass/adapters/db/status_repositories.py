@@ -254,9 +254,12 @@ class SqlEvents(_Repo):
     def of_subject(self, name: str, subject_id: str, limit: int) -> list[StoredEvent]:
         """The latest events ``name`` about one resident (payload ``subject``), newest first."""
         e = t.events.c
+        # Written as the index ix_events_status_subject is (the name inline, ->> with a literal key), so that
+        # both databases use it for status changes whatever the plan.
+        subject = e.payload.op("->>")(sa.literal_column("'subject'"))
         query = (
             sa.select(t.events)
-            .where(e.name == name, e.payload["subject"].as_string() == subject_id)
+            .where(e.name == sa.bindparam("name", name, literal_execute=True), subject == subject_id)
             .order_by(e.id.desc())
             .limit(limit)
         )
