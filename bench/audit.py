@@ -47,8 +47,8 @@ def _reset(create: bool = True) -> None:
     reset_schema(POSTGRES_URL, SCHEMA, create)
 
 
-def _connect() -> psycopg.Connection[tuple[object, ...]]:
-    return psycopg.connect(POSTGRES_URL, options=f"-c search_path={SCHEMA}")
+def _connect(autocommit: bool = False) -> psycopg.Connection[tuple[object, ...]]:
+    return psycopg.connect(POSTGRES_URL, options=f"-c search_path={SCHEMA}", autocommit=autocommit)
 
 
 def append_rate(tmp: Path) -> float:
@@ -125,7 +125,7 @@ def build_big_log(tmp: Path) -> None:
         )
     # As autovacuum has long done on a live log (an insert-only table is vacuumed as it grows): hint bits
     # set and statistics taken, so that proofs do not pay for the bulk build's first reads.
-    with psycopg.connect(POSTGRES_URL, options=f"-c search_path={SCHEMA}", autocommit=True) as conn:
+    with _connect(autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE) log_nodes")
     print(
         f"[big log] {LEAVES:,} leaves' subtree hashes built by PostgreSQL in {time.perf_counter() - started:.0f} s"

@@ -43,18 +43,16 @@ def make_engine(
         options.append("-c plan_cache_mode=force_generic_plan")
     if options:
         connect_args["options"] = " ".join(options)
-    if autocommit:
-        return sa.create_engine(
-            url,
-            pool_size=pool_size,
-            max_overflow=pool_size,
-            pool_pre_ping=pre_ping,
-            connect_args=connect_args,
-            isolation_level="AUTOCOMMIT",
-            pool_reset_on_return=None,
-        )
+    each_statement: dict[str, Any] = (
+        {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if autocommit else {}
+    )
     return sa.create_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping, connect_args=connect_args
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=pre_ping,
+        connect_args=connect_args,
+        **each_statement,
     )
 
 

@@ -51,15 +51,14 @@ MEMORY_HASHES = 1 << 21  # at most this many upper-level hashes in memory per pr
 Wanted = Callable[[int], Collection[merkle.Node]]
 
 
+def _literal(numbers: Collection[int]) -> str:
+    """Whole numbers as a PostgreSQL array literal."""
+    return "{" + ",".join(map(str, numbers)) + "}"
+
+
 def _arrays(coords: Collection[merkle.Node]) -> tuple[str, str]:
     """The levels and the indexes of ``coords`` as PostgreSQL array literals."""
-    levels = ",".join(str(level) for level, _ in coords)
-    indexes = ",".join(str(index) for _, index in coords)
-    return f"{{{levels}}}", f"{{{indexes}}}"
-
-
-def _literal(numbers: Collection[int]) -> str:
-    return "{" + ",".join(map(str, numbers)) + "}"
+    return _literal([level for level, _ in coords]), _literal([index for _, index in coords])
 
 
 def floor_for(size: int) -> int:
