@@ -18,8 +18,6 @@ from types import TracebackType
 from typing import Any, Self
 from zoneinfo import ZoneInfo
 
-import rfc8785
-
 from civicpass.adapters.codes import CoseCodeCodec
 from civicpass.adapters.crypto.keystore import FileKeyStore
 from civicpass.adapters.crypto.signing import Ed25519Signer, Ed25519Verifier
@@ -28,6 +26,7 @@ from civicpass.domain import merkle
 from civicpass.domain import tracing as tr
 from civicpass.domain.access import AccessRecord
 from civicpass.domain.appeals import Appeal, AppealState
+from civicpass.domain.canonical import canonical_json
 from civicpass.domain.cases import Case, CaseState
 from civicpass.domain.checkins import CheckIn, CodeKey, Method, PriorUse
 from civicpass.domain.declarations import Declaration
@@ -822,7 +821,7 @@ class _Log:
 
     def append(self, entries: Sequence[NewLeaf], last_event_id: int, at: datetime) -> LogHead:
         for entry in entries:
-            data = rfc8785.dumps(dict(entry.document))
+            data = canonical_json(dict(entry.document))
             self.s.log_leaves.append(
                 LogLeaf(len(self.s.log_leaves), entry.name, data.decode(), merkle.leaf_hash(data), entry.at)
             )

@@ -10,17 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from civicpass.adapters.crypto import b64url
 from civicpass.adapters.crypto.cose import kid_for
+from civicpass.domain.canonical import canonical_json
 
 
 def canonical(document: Mapping[str, Any]) -> bytes:
-    return rfc8785.dumps(dict(document))
+    return canonical_json(dict(document))
 
 
 class Ed25519Signer:

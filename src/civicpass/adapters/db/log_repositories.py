@@ -12,13 +12,13 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import rfc8785
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from civicpass.adapters.db import pg_hot
 from civicpass.adapters.db import tables as t
 from civicpass.domain import merkle
+from civicpass.domain.canonical import canonical_json
 from civicpass.services.ports import LogHead, LogLeaf, NewLeaf, WitnessedLog
 
 _HEAD = 1
@@ -75,7 +75,7 @@ class SqlLog:
         leaves, nodes = [], []
         size = head.size
         for entry in entries:
-            data = rfc8785.dumps(dict(entry.document))
+            data = canonical_json(dict(entry.document))
             h = merkle.leaf_hash(data)
             leaves.append(
                 {
