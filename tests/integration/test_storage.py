@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from civicpass.adapters.db import tables as t
 from civicpass.adapters.db.migrate import include_object
 from civicpass.adapters.messaging import MemoryMessenger
 from civicpass.bootstrap import Container, build
+from civicpass.domain.facts import Fact, FactKind, FactSource, FactState
 from civicpass.domain.identity import parse_document
 from civicpass.settings import Settings
 from civicpass.web.app import create_app
@@ -137,3 +139,45 @@ def test_migrations_produce_exactly_the_declared_tables(container: Container) ->
             t.metadata,
         )
     assert diff == []
+
+
+def test_facts_stored_in_bulk_keep_awkward_json_and_times_in_any_zone(
+    client: TestClient, messenger: MemoryMessenger, container: Container
+) -> None:
+    """``facts.add_many`` is COPY on PostgreSQL (JSON as text, times as naive UTC), executemany on SQLite:
+    what comes back is what went in, whatever the text holds."""
+    resident, _ = enrol(client, messenger, number=resident_id_number(serial="361"))
+    zone = timezone(timedelta(hours=8))
+    awkward = {
+        "quote": 'a "b" \\ c',
+        "controls": "tab\there\nnew line\r\x01",
+        "text": "郑州 \u2028 😀",
+        "nested": {"list": [1, None, True, "\\N"], "empty": {}},
+    }
+    facts = [
+        Fact(
+            id=f"bulk-{n}",
+            subject_id=resident["id"],
+            kind=FactKind.TEST_RESULT,
+            data={**awkward, "n": n},
+            source=FactSource.FEED,
+            authority="feed:test",
+            effective_at=datetime(2022, 5, 2, 9, 0, tzinfo=zone),
+            expires_at=None if n else datetime(2022, 5, 16, 9, 0, tzinfo=UTC),
+            recorded_at=datetime(2022, 5, 2, 1, 30, tzinfo=UTC),
+            state=FactState.ACTIVE,
+            note="line\twith tab",
+        )
+        for n in range(3)
+    ]
+    with container.deps.uow() as uow:
+        uow.facts.add_many(facts)
+        uow.commit()
+    with container.deps.uow() as uow:
+        stored = {f.id: f for f in uow.facts.for_subjects([resident["id"]])[resident["id"]]}
+    for fact in facts:
+        back = stored[fact.id]
+        assert dict(back.data) == dict(fact.data)
+        assert back.effective_at == datetime(2022, 5, 2, 1, 0, tzinfo=UTC)
+        assert back.expires_at == fact.expires_at
+        assert back.note == fact.note

@@ -39,11 +39,20 @@ def test_check_character_matches_the_examples_of_the_standard(first17: str, chec
 
 @pytest.mark.parametrize(
     "bad",
-    ["", "1101051949123100", "110105194912310021", "1101051949123100X"],
+    ["", "1101051949123100", "110105194912310021", "1101051949123100X", "1101051949123100\u0663"],
 )
 def test_check_character_needs_exactly_seventeen_ascii_digits(bad: str) -> None:
     with pytest.raises(ValueError, match="17 digits"):
         gb11643_check_character(bad)
+
+
+@given(st.text(alphabet="0123456789", min_size=17, max_size=17))
+def test_check_character_is_iso_7064_mod_11_2_computed_digit_by_digit(first17: str) -> None:
+    # ISO 7064 MOD 11-2 as its recursive definition states it, independent of the weights table
+    p = 0
+    for digit in first17:
+        p = (p + int(digit)) * 2 % 11
+    assert gb11643_check_character(first17) == "0123456789X"[(12 - p) % 11]
 
 
 @pytest.mark.parametrize("number", ["11010519491231002X", "440524188001010014", "440106198001011230"])

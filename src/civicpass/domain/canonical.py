@@ -33,10 +33,7 @@ def _plain(value: Any) -> bool:
                 return False
         return True
     if kind is list or kind is tuple:
-        for item in value:
-            if not _plain(item):
-                return False
-        return True
+        return all(map(_plain, value))
     return False
 
 

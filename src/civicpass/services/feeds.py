@@ -101,9 +101,14 @@ def unauthenticated() -> NotAuthenticated:
 
 
 def _fact(
-    deps: Deps, source: fd.FeedSource, record: fd.FeedRecord, subject: str, kind: FactKind, days: int
+    deps: Deps,
+    source: fd.FeedSource,
+    record: fd.FeedRecord,
+    subject: str,
+    kind: FactKind,
+    days: int,
+    now: datetime,
 ) -> Fact:
-    now = deps.clock.now()
     return Fact(
         id=deps.random.new_id(),
         subject_id=subject,
@@ -124,12 +129,17 @@ def _time(text: Any) -> datetime:
 
 
 def _facts_of(
-    uow: UnitOfWork, deps: Deps, source: fd.FeedSource, record: fd.FeedRecord, subject: str
+    uow: UnitOfWork,
+    deps: Deps,
+    source: fd.FeedSource,
+    record: fd.FeedRecord,
+    subject: str,
+    now: datetime,
 ) -> Fact | None:
     if record.kind == "test_result":
-        return _fact(deps, source, record, subject, FactKind.TEST_RESULT, RESULT_FACT_DAYS)
+        return _fact(deps, source, record, subject, FactKind.TEST_RESULT, RESULT_FACT_DAYS, now)
     if record.kind == "vaccination":
-        return _fact(deps, source, record, subject, FactKind.VACCINATION, VACCINATION_FACT_DAYS)
+        return _fact(deps, source, record, subject, FactKind.VACCINATION, VACCINATION_FACT_DAYS, now)
     start, end = _time(record.data["from"]), _time(record.data["to"])
     level = risk_level(uow, str(record.data["region"]), start, end)
     if level is None:
@@ -141,7 +151,7 @@ def _facts_of(
         record.document,
         {"region": record.data["region"], "level": level, "arrived_at": end.isoformat()},
     )
-    return _fact(deps, source, arrival, subject, FactKind.RISK_AREA_ARRIVAL, ARRIVAL_FACT_DAYS)
+    return _fact(deps, source, arrival, subject, FactKind.RISK_AREA_ARRIVAL, ARRIVAL_FACT_DAYS, now)
 
 
 def import_batch(
@@ -226,7 +236,7 @@ def _apply(
         if holder is None:
             rejected.append(_reject(record, "resident_unknown", "the document of an enrolled resident"))
             continue
-        fact = _facts_of(uow, deps, source, record, holder[0])
+        fact = _facts_of(uow, deps, source, record, holder[0], now)
         if fact is not None:
             facts.append(fact)
         accepted.append((record.record_id, holder[0], fact.id if fact else None))

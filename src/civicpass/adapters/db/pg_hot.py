@@ -15,13 +15,13 @@ come out with the UTC zone attached, exactly as the Core type does.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 import sqlalchemy as sa
-from psycopg.types.json import Jsonb
 
 from civicpass.adapters.db import tables as t
 from civicpass.domain.checkins import CodeKey
@@ -200,17 +200,25 @@ def insert_checkins(pg: psycopg.Connection[Any], rows: Sequence[dict[str, Any]])
 
 
 def copy_rows(pg: psycopg.Connection[Any], table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Bulk insert through COPY (binary-safe row by row adaptation; JSON columns as JSONB)."""
+    """Bulk insert through COPY (psycopg adapts each value; times as naive UTC, JSON columns as JSON text,
+    which PostgreSQL parses into the column's type).
+
+    The columns that need converting are found once, not per value: a feed's batch COPYs 50,000 facts.
+    """
     if not rows:
         return
     names = list(rows[0])
     times = {c.name for c in table.columns if isinstance(c.type, t.UTCDateTime)}
     jsons = {c.name for c in table.columns if isinstance(c.type, sa.JSON)}
+    converters = [
+        (i, naive_utc if n in times else json.dumps) for i, n in enumerate(names) if n in times | jsons
+    ]
     with pg.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row(
-                [naive_utc(row[n]) if n in times else Jsonb(row[n]) if n in jsons else row[n] for n in names]
-            )
+            cells = [row[n] for n in names]
+            for i, convert in converters:
+                cells[i] = convert(cells[i])
+            copy.write_row(cells)
 
 
 def insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
