@@ -26,7 +26,7 @@ def _plain(value: Any) -> bool:
     if kind is str or kind is bool or value is None:
         return True
     if kind is int:
-        return -_SAFE <= value <= _SAFE
+        return bool(-_SAFE <= value <= _SAFE)
     if kind is dict:  # loops, not all() over a generator: this walk runs once per leaf
         for key, item in value.items():
             if type(key) is not str or not key.isascii() or not _plain(item):
