@@ -306,7 +306,7 @@ def feeds_part(tmp: Path) -> None:
             )
         body = "\n".join(lines).encode()
         batch_id = f"bench-{first}"
-        signature = b64url.encode(key.sign(fd.signing_input(source.id, batch_id, body)))
+        signature = b64url.encode(key.sign(fd.signing_input(source.id, batch_id, "jsonl", body)))
         started = time.perf_counter()
         report = feeds.import_batch(container.deps, source.id, batch_id, body, "application/jsonl", signature)
         seconds += time.perf_counter() - started

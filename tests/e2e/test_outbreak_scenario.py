@@ -64,7 +64,7 @@ class Lab:
             for n, doc in enumerate(documents)
         ]
         body, batch = "\n".join(lines).encode(), f"batch-{self.sent}"
-        signature = b64url.encode(self.key.sign(fd.signing_input(self.source, batch, body)))
+        signature = b64url.encode(self.key.sign(fd.signing_input(self.source, batch, "jsonl", body)))
         response = self.client.post(
             f"/v1/feeds/{self.source}/batches",
             content=body,

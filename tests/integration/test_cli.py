@@ -117,7 +117,7 @@ def test_feeds_add_source_and_import_a_signed_file(cli_env: Settings, tmp_path: 
     body = b"record_id,kind,document_type,document_number\nx1,test_result,passport,E12345\n"
     path = tmp_path / "batch.csv"
     path.write_bytes(body)
-    signature = b64url.encode(key.sign(signing_input(source, "file-1", body)))
+    signature = b64url.encode(key.sign(signing_input(source, "file-1", "csv", body)))
     args = [
         "feeds",
         "import",

@@ -36,7 +36,7 @@ def _passports(container: Container, count: int) -> list[str]:
 def _send(
     client: TestClient, key: Ed25519PrivateKey, source: str, batch: str, body: bytes, **headers: str
 ) -> Any:
-    signature = b64url.encode(key.sign(fd.signing_input(source, batch, body)))
+    signature = b64url.encode(key.sign(fd.signing_input(source, batch, "jsonl", body)))
     return client.post(
         f"/v1/feeds/{source}/batches",
         content=body,

@@ -47,7 +47,9 @@ class Lab:
         return self.send_bytes(body, batch_id, media_type)
 
     def send_bytes(self, body: bytes, batch_id: str, media_type: str = "application/jsonl") -> dict[str, Any]:
-        signature = b64url.encode(self.key.sign(fd.signing_input(self.source.id, batch_id, body)))
+        signature = b64url.encode(
+            self.key.sign(fd.signing_input(self.source.id, batch_id, fd.FORMATS[media_type], body))
+        )
         return feeds.import_batch(self.deps, self.source.id, batch_id, body, media_type, signature)
 
     def facts(self, kind: FactKind) -> list[Any]:
@@ -211,17 +213,31 @@ def test_csv_batches_are_read_like_json_lines() -> None:
     assert [r["errors"][0]["reason"] for r in report["rejections"]] == ["invalid", "extra_cells"]
 
 
+def test_the_signature_binds_the_format_a_batch_is_read_in() -> None:
+    """A body signed as JSON Lines cannot be imported as CSV (whoever intercepted it would burn its batch
+    id on a misreading); both JSON Lines media types are the one format ``jsonl``."""
+    lab = _lab()
+    body = json.dumps(_result("r1", NUMBERS[0])).encode()
+    as_jsonl = b64url.encode(lab.key.sign(fd.signing_input(lab.source.id, "b-1", "jsonl", body)))
+    with pytest.raises(NotAuthenticated) as refused:
+        feeds.import_batch(lab.deps, lab.source.id, "b-1", body, "text/csv", as_jsonl)
+    assert refused.value.reason == "feed_signature_invalid"
+    assert not lab.store.feed_batches
+    report = feeds.import_batch(lab.deps, lab.source.id, "b-1", body, "application/x-ndjson", as_jsonl)
+    assert (report["accepted"], report["replayed"]) == (1, False)
+
+
 def test_a_batch_not_signed_by_the_registered_key_is_refused_and_nothing_is_kept() -> None:
     lab = _lab()
     body = json.dumps(_result("r1", NUMBERS[0])).encode()
     other = Ed25519PrivateKey.generate()
-    forged = b64url.encode(other.sign(fd.signing_input(lab.source.id, "b-1", body)))
+    forged = b64url.encode(other.sign(fd.signing_input(lab.source.id, "b-1", "jsonl", body)))
     for source_id, signature in ((lab.source.id, forged), ("no-such-source", forged), (lab.source.id, "")):
         with pytest.raises(NotAuthenticated) as refused:
             feeds.import_batch(lab.deps, source_id, "b-1", body, "application/jsonl", signature)
         assert refused.value.reason == "feed_signature_invalid"
     # A signature over another batch id (a replayed body under a new id) does not pass either.
-    signed = b64url.encode(lab.key.sign(fd.signing_input(lab.source.id, "b-1", body)))
+    signed = b64url.encode(lab.key.sign(fd.signing_input(lab.source.id, "b-1", "jsonl", body)))
     with pytest.raises(NotAuthenticated):
         feeds.import_batch(lab.deps, lab.source.id, "b-2", body, "application/jsonl", signed)
     assert not lab.store.facts.keys() - {

@@ -2,7 +2,8 @@
 
 A data-source system has an Ed25519 key registered here. It sends a batch (JSON Lines or CSV) with a batch
 id and a signature over ``signing_input``: a domain-separated line naming the format version, the source,
-the batch and the SHA-256 of the exact body. Every record is validated on its own: good ones become facts,
+the batch, the body's format (``jsonl`` or ``csv``: the signature binds how the body is read, not only its
+bytes) and the SHA-256 of the exact body. Every record is validated on its own: good ones become facts,
 bad ones are reported with their reasons and kept in quarantine. The same batch again changes nothing
 (its stored report is returned), and a record id a source already sent is skipped (``duplicate``).
 
@@ -36,7 +37,9 @@ from civicpass.domain.features import parse_time
 from civicpass.domain.identity import Document, DocumentType, parse_document
 from civicpass.domain.regions import is_region_code
 
-SIGNING_CONTEXT = b"civicpass-feed-v1"
+SIGNING_CONTEXT = b"civicpass-feed-v2"
+FORMATS = {"application/jsonl": "jsonl", "application/x-ndjson": "jsonl", "text/csv": "csv"}
+"""The media types a batch may have, and the format each names (what the signature covers)."""
 MAX_RECORD_BYTES = 4096
 RECORD_ID_MAX = 64
 
@@ -97,10 +100,12 @@ def is_public_key(text: str) -> bool:
     return len(raw) == 32 and len(text) == 43
 
 
-def signing_input(source_id: str, batch_id: str, body: bytes) -> bytes:
-    """What a source signs: the format version, source, batch and SHA-256 of the body, one per line."""
+def signing_input(source_id: str, batch_id: str, batch_format: str, body: bytes) -> bytes:
+    """What a source signs: the format version, source, batch, body format (``jsonl``/``csv``) and SHA-256
+    of the body, one per line."""
+    digest = hashlib.sha256(body).hexdigest()
     return b"\n".join(
-        [SIGNING_CONTEXT, source_id.encode(), batch_id.encode(), hashlib.sha256(body).hexdigest().encode()]
+        [SIGNING_CONTEXT, *(part.encode() for part in (source_id, batch_id, batch_format, digest))]
     )
 
 

@@ -34,7 +34,7 @@ from civicpass.services.ports import UnitOfWork
 from civicpass.services.risk_areas import ARRIVAL_FACT_DAYS, risk_level
 from civicpass.services.status import StatusChange, notify, recompute_in
 
-MEDIA_TYPES = ("application/jsonl", "application/x-ndjson", "text/csv")
+MEDIA_TYPES = tuple(fd.FORMATS)
 RESULT_FACT_DAYS = 14
 VACCINATION_FACT_DAYS = 3650
 BATCH_ID_MAX = 64
@@ -177,7 +177,7 @@ def import_batch(
         if source is None or not source.active or deps.signatures is None:
             raise unauthenticated()
         if not deps.signatures.verify(
-            source.public_key, fd.signing_input(source_id, batch_id, body), signature
+            source.public_key, fd.signing_input(source_id, batch_id, fd.FORMATS[media_type], body), signature
         ):
             raise unauthenticated()
         stored = uow.feeds.batch(source_id, batch_id)
