@@ -211,7 +211,7 @@ def copy_rows(pg: psycopg.Connection[Any], table: sa.Table, rows: Sequence[dict[
     times = {c.name for c in table.columns if isinstance(c.type, t.UTCDateTime)}
     jsons = {c.name for c in table.columns if isinstance(c.type, sa.JSON)}
     converters = [
-        (i, naive_utc if n in times else json.dumps) for i, n in enumerate(names) if n in times | jsons
+        (i, naive_utc if n in times else json.dumps) for i, n in enumerate(names) if n in times or n in jsons
     ]
     with pg.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
         for row in rows:
