@@ -202,16 +202,14 @@ class SqlCheckins(_Repo):
             return {}
         placed: list[tuple[Any, ...]] = []
         if pg := pg_hot.connection(self.conn):
-            own = pg_hot.uses_by_residents(pg, residents, {k.venue_id for k in codes}, start, end)
+            own = pg_hot.uses_by_residents(pg, residents, start, end)
             if located:
                 placed = pg_hot.located_uses(pg, located, residents, start, end, PLACED_PER_CODE)
         else:
             c = t.checkins.c
             columns = (c.venue_id, c.window_start, c.method, c.resident_id, c.at, c.lat, c.lon)
             between = c.at.between(start, end)
-            mine = sa.select(*columns).where(
-                c.resident_id.in_(list(residents)), between, c.venue_id.in_({k.venue_id for k in codes})
-            )
+            mine = sa.select(*columns).where(c.resident_id.in_(list(residents)), between)
             own = [tuple(r) for r in self.conn.execute(mine)]
             for key in located:  # a query per code keeps the limit per code
                 same_code = (
@@ -227,7 +225,8 @@ class SqlCheckins(_Repo):
                     c.resident_id.not_in(list(residents)),
                 )
                 placed += [tuple(r) for r in self.conn.execute(others.limit(PLACED_PER_CODE))]
-        # Own uses are fetched by venue; each row counts only for its own exact code.
+        # Own uses are fetched at every venue (see ``pg_hot.uses_by_residents``); each row counts only for its
+        # own exact code.
         found = _uses_of(codes, own)
         for key, uses in _uses_of(located, placed).items():
             found.setdefault(key, []).extend(uses)
