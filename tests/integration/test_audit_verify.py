@@ -1,6 +1,6 @@
 """``civicpass audit verify`` on both databases: a log as written verifies, offline (export) and live
-(HTTP); editing, deleting or reordering a stored leaf, or editing a stored subtree hash, is caught and
-the first bad index is named."""
+(HTTP); editing, deleting or reordering a stored leaf, or editing a stored subtree hash or tile, is caught
+and the first bad index is named."""
 
 from __future__ import annotations
 
@@ -111,6 +111,11 @@ def test_an_untouched_log_verifies_offline_and_live(logged: Container, tmp_path:
                 "UPDATE log_nodes SET hash = (SELECT hash FROM log_nodes WHERE level = 0 AND idx = 0) WHERE level = 2 AND idx = 3"
             ],
             "12",
+        ),
+        (
+            "edit a tile",  # leaves 0-15's tile given leaves 16-31's hashes
+            ["UPDATE log_tiles SET hashes = (SELECT hashes FROM log_tiles WHERE idx = 1) WHERE idx = 0"],
+            "0",
         ),
     ],
     ids=lambda v: v if isinstance(v, str) and " " in v and not v.startswith(("UPDATE", "DELETE")) else "",

@@ -9,15 +9,20 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from civicpass.adapters.db import log_reader
+from civicpass.adapters.db import log_reader, log_repositories
+from civicpass.adapters.db import tables as log_tables
+from civicpass.adapters.db.engine import make_engine
+from civicpass.adapters.db.migrate import upgrade
 from civicpass.bootstrap import Container
 from civicpass.domain import merkle
 from civicpass.services import transparency as tl
+from tests.conftest import POSTGRES_URL
 from tests.fakes import make_resident
 
 
@@ -110,6 +115,118 @@ def test_proofs_follow_the_head_when_it_moves_between_reads(container: Container
             older = tl.inclusion(deps, index, before.size)
             assert older.root == before.root == merkle.root(hashes[: before.size])
             merkle.verify_inclusion(index, before.size, hashes[index], older.proof, older.root)
+
+
+def _subtree(hashes: list[bytes], level: int, index: int) -> bytes:
+    return merkle.root(hashes[index << level : (index + 1) << level])
+
+
+def _tiles(container: Container) -> dict[int, bytes]:
+    with container.engine.connect() as conn:
+        return {int(i): bytes(h) for i, h in conn.execute(sa.text("SELECT idx, hashes FROM log_tiles"))}
+
+
+def test_every_complete_tile_holds_its_16_leaves_and_the_3_levels_above_them(container: Container) -> None:
+    """Appends of every size, tiles finished across appends or within one: each complete group of 16
+    leaves has its tile (16 leaf hashes, then 8, 4 and 2 subtree hashes), the unfinished one has none."""
+    deps = container.deps
+    _events(container, 150)
+    for limit in (1, 7, 16, 5, 33, 2, 100):
+        tl.publish(deps, limit=limit)
+    size = tl.head(deps).size
+    hashes = [leaf.leaf_hash for leaf in tl.leaves(deps, 0, size)]
+    tiles = _tiles(container)
+
+    assert size % 16  # an unfinished tile
+    assert sorted(tiles) == list(range(size // 16))
+    for tile, packed in tiles.items():
+        expected = [_subtree(hashes, level, i) for level, i in log_repositories.tile_nodes(tile)]
+        assert packed == b"".join(expected), tile
+    assert log_repositories.tile_nodes(1)[:2] + log_repositories.tile_nodes(1)[-2:] == [
+        (0, 16),
+        (0, 17),
+        (3, 2),
+        (3, 3),
+    ]
+
+
+def _admin(statement: str) -> None:
+    admin = make_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(statement))
+    admin.dispose()
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_migration_0013_builds_the_tiles_of_a_log_written_before_it(
+    database: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if database == "sqlite":
+        engine, schema = make_engine(f"sqlite:///{tmp_path / 'm13.db'}"), None
+    else:
+        schema = request.getfixturevalue("postgres_schema") + "_m13"
+        _admin(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE; CREATE SCHEMA "{schema}"')
+        engine = make_engine(POSTGRES_URL, schema=schema)
+    try:
+        upgrade(engine, "0012")
+        hashes = [merkle.leaf_hash(b"leaf %d" % n) for n in range(37)]
+        nodes = [
+            {"level": level, "idx": i, "hash": _subtree(hashes, level, i)}
+            for level in range(6)
+            for i in range(37 >> level)
+        ]
+        with engine.begin() as conn:
+            conn.execute(sa.insert(log_tables.log_nodes), nodes)
+
+        upgrade(engine, "head")
+
+        with engine.connect() as conn:
+            tiles = {int(i): bytes(h) for i, h in conn.execute(sa.text("SELECT idx, hashes FROM log_tiles"))}
+        assert sorted(tiles) == [0, 1]  # leaves 32-36 make no complete tile
+        for tile, packed in tiles.items():
+            expected = [_subtree(hashes, level, i) for level, i in log_repositories.tile_nodes(tile)]
+            assert packed == b"".join(expected), tile
+    finally:
+        engine.dispose()
+        if schema is not None:
+            _admin(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.mark.postgres
+def test_proofs_are_built_from_the_leafs_tile_and_without_it_from_the_subtrees(container: Container) -> None:
+    """On PostgreSQL a proof's four lowest hashes come from its leaf's tile: a tile given another tile's
+    hashes gives proofs that fail; a missing tile (a log whose tiles were never built) is read from the
+    subtrees instead. Leaves of the unfinished tile, and proofs at older sizes, verify as before."""
+    if container.engine.dialect.name != "postgresql":
+        pytest.skip("the proof reader reads tiles on PostgreSQL only")
+    deps = container.deps
+    _events(container, 70, start=4000)
+    tl.publish(deps, limit=33)
+    older = tl.head(deps)
+    tl.publish(deps)
+    size = tl.head(deps).size
+    hashes = [leaf.leaf_hash for leaf in tl.leaves(deps, 0, size)]
+    tl.prepare_proofs(deps)
+
+    def verifies(index: int, at: int | None = None) -> bool:
+        proof = tl.inclusion(deps, index, at)
+        try:
+            merkle.verify_inclusion(index, proof.size, hashes[index], proof.proof, proof.root)
+        except merkle.ProofError:
+            return False
+        return proof.root == merkle.root(hashes[: proof.size])
+
+    assert all(verifies(i) for i in range(size))
+    assert all(verifies(i, older.size) for i in range(older.size))
+    with container.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE log_tiles SET hashes = (SELECT hashes FROM log_tiles WHERE idx = 0) WHERE idx = 1"
+            )
+        )
+        conn.execute(sa.text("DELETE FROM log_tiles WHERE idx = 2"))
+    assert [verifies(i) for i in range(16, 32)] == [False] * 16  # read from the edited tile
+    assert all(verifies(i) for i in (*range(16), *range(32, size)))  # tile 2's from its subtrees
 
 
 @pytest.mark.postgres

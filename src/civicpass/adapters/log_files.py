@@ -6,6 +6,8 @@ Layout of an export (``civicpass audit export DIR``)::
     DIR/checkpoints.jsonl  {"size", "note"} per signed checkpoint, by size
     DIR/leaves.jsonl       {"index", "name", "canonical", "leaf_hash"} per leaf, by index
     DIR/nodes.jsonl        {"level", "index", "hash"} per stored complete subtree
+    DIR/tiles.jsonl        {"index", "hashes"} per stored tile (levels 0-3 of 16 leaves, 30 hashes in
+                           ``log_repositories.tile_nodes`` order), checked against the leaves like nodes
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import httpx2
 import sqlalchemy as sa
 
 from civicpass.adapters.db import tables as t
+from civicpass.adapters.db.log_repositories import tile_nodes
 from civicpass.domain import merkle
 from civicpass.services.audit import PAGE, AuditLeaf
 
@@ -67,6 +70,12 @@ def export_log(engine: sa.Engine, log_key: str, out: Path) -> int:
                     )
                     + "\n"
                 )
+        tile = t.log_tiles.c
+        with (out / "tiles.jsonl").open("w") as f:
+            for index, hashes in conn.execution_options(yield_per=PAGE).execute(
+                sa.select(tile.idx, tile.hashes).order_by(tile.idx)
+            ):
+                f.write(json.dumps({"index": int(index), "hashes": _b64(bytes(hashes))}) + "\n")
     return count
 
 
@@ -101,11 +110,21 @@ class DirSource:
         ]
 
     def nodes(self) -> Iterator[tuple[int, int, bytes]]:
+        """The stored subtrees, then each tile's (an export made before tiles has none)."""
         with (self.path / "nodes.jsonl").open() as f:
             for line in f:
                 if line.strip():
                     r = json.loads(line)
                     yield r["level"], r["index"], base64.b64decode(r["hash"])
+        tiles = self.path / "tiles.jsonl"
+        if tiles.exists():
+            with tiles.open() as f:
+                for line in f:
+                    if line.strip():
+                        r = json.loads(line)
+                        packed = base64.b64decode(r["hashes"])
+                        for k, (level, index) in enumerate(tile_nodes(r["index"])):
+                            yield level, index, packed[32 * k : 32 * k + 32]
 
 
 class HttpSource:

@@ -10,9 +10,12 @@ moves once per publishing interval, a few seconds, so nearly every proof is one 
 
 The tree's upper levels are kept in memory (``UpperLevels``): every subtree hash from level ``FLOOR``
 (subtrees of 16 leaves) up, packed 32 bytes apiece, at most ``MEMORY_HASHES`` of them (64 MiB); beyond
-that the lowest levels kept rise with the tree. So at up to 2**25 leaves a proof reads only its four
-lowest hashes from the database. The arrays grow when a proof sees a bigger head (one statement reads the
-new subtrees of every level kept).
+that the lowest levels kept rise with the tree; and the few subtrees below them on the tree's right edge
+(the unfinished last tile's). So at up to 2**25 leaves a proof needs only its four lowest hashes from the
+database, all in its leaf's tile (``log_repositories``): the common statement reads the head and that one
+row by primary key. A proof whose lowest hashes are not in one complete tile (a leaf of the unfinished
+tile, a proof at an older size, a tree beyond 2**25 leaves) reads its subtrees as before. The arrays grow
+when a proof sees a bigger head (one statement reads the new subtrees of every level kept).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from civicpass.adapters.db import pg_hot
-from civicpass.adapters.db.log_repositories import SqlLog
+from civicpass.adapters.db.log_repositories import TILE_LEAVES, TILE_LEVELS, SqlLog
 from civicpass.adapters.db.uow import TRANSLATED, translate
 from civicpass.domain import merkle
 from civicpass.services.ports import LogHead
@@ -41,6 +44,9 @@ HEAD_AND_NODES = (  # the head as level -1: (-1, size, root, last event), then t
     "SELECT -1::smallint, size, root, last_event_id FROM log_state WHERE id = 1 UNION ALL"
     " SELECT n.level, n.idx, n.hash, NULL FROM unnest(%s::smallint[], %s::bigint[]) AS k(level, idx)"
     " JOIN log_nodes n ON n.level = k.level AND n.idx = k.idx"
+)
+HEAD_AND_TILE = (  # the head and one tile (NULL if there is no such row)
+    "SELECT size, root, last_event_id, (SELECT hashes FROM log_tiles WHERE idx = %s) FROM log_state WHERE id = 1"
 )
 SPANS = (  # every subtree of each level from one index (inclusive) to another (exclusive), in order
     "SELECT n.level, n.hash FROM unnest(%s::smallint[], %s::bigint[], %s::bigint[]) AS k(level, lo, hi)"
@@ -61,6 +67,28 @@ def _arrays(coords: Collection[merkle.Node]) -> tuple[str, str]:
     return _literal([level for level, _ in coords]), _literal([index for _, index in coords])
 
 
+def _tile_of(coords: Collection[merkle.Node], size: int) -> int | None:
+    """The one complete tile of a tree of ``size`` leaves holding every subtree in ``coords``, if any."""
+    tiles = {i >> (TILE_LEVELS - level) if level < TILE_LEVELS else -1 for level, i in coords}
+    if len(tiles) != 1:
+        return None
+    (tile,) = tiles
+    return tile if tile >= 0 and (tile + 1) * TILE_LEAVES <= size else None
+
+
+_TILE_ROW = {level: sum(TILE_LEAVES >> k for k in range(level)) for level in range(TILE_LEVELS)}
+
+
+def _unpack(tile: int, packed: bytes, nodes: Collection[merkle.Node]) -> dict[merkle.Node, bytes]:
+    """These subtrees' hashes (all in ``tile``) from the tile's row (``log_repositories.tile_nodes``'s
+    order: level by level, each left to right)."""
+    found = {}
+    for level, i in nodes:
+        at = 32 * (_TILE_ROW[level] + i - (tile << (TILE_LEVELS - level)))
+        found[(level, i)] = packed[at : at + 32]
+    return found
+
+
 def floor_for(size: int) -> int:
     """The lowest level kept in memory for a tree of ``size`` leaves: ``FLOOR``, or higher once the levels
     from it up would hold more than ``MEMORY_HASHES`` hashes (about ``2 * size >> level`` of them)."""
@@ -78,16 +106,19 @@ class UpperLevels:
         self.covered = 0
         self.floor = FLOOR
         self.levels: dict[int, bytearray] = {}
+        self.edge: dict[merkle.Node, bytes] = {}  # the right edge's subtrees below the floor, at ``covered``
         self._lock = threading.Lock()
 
     def get(self, wanted: Collection[merkle.Node]) -> dict[merkle.Node, bytes]:
         """The wanted subtrees held here (the others are absent)."""
         found = {}
-        levels = self.levels
+        levels, edge = self.levels, self.edge
         for level, index in wanted:
             packed = levels.get(level)
             if packed is not None and 32 * index + 32 <= len(packed):
                 found[(level, index)] = bytes(packed[32 * index : 32 * index + 32])
+            elif (digest := edge.get((level, index))) is not None:
+                found[(level, index)] = digest
         return found
 
     def grow(self, pg: Any, size: int) -> None:
@@ -112,10 +143,16 @@ class UpperLevels:
                 more[int(level)] += digest
             if any(len(more[level]) != 32 * (hi - lo) for level, lo, hi in spans):
                 return  # a subtree the head covers is missing: the database answers for it, as before
-            # Extended in place, at the end only: what a reading thread finds there is always right.
+            low = [(level, i) for level, i in merkle.pieces(0, size) if level < floor]
+            edge: dict[merkle.Node, bytes] = {}
+            if low:
+                found = pg.execute(NODES, _arrays(low), prepare=True)
+                edge = {(int(r[0]), int(r[1])): bytes(r[2]) for r in found}
+            # Extended in place, at the end only: what a reading thread finds there is always right (and
+            # an edge subtree stays a right one after the edge has moved: complete subtrees never change).
             for level, added in more.items():
                 kept.setdefault(level, bytearray()).extend(added)
-            self.levels, self.floor, self.covered = kept, floor, size
+            self.levels, self.floor, self.covered, self.edge = kept, floor, size, edge
 
 
 class _View:
@@ -150,19 +187,27 @@ class _View:
             return head, self.nodes(wanted(head.size))
         guess = self.reader.last_size
         found, missing = self._known(wanted(guess))
-        rows: Any = self.pg.execute(HEAD_AND_NODES, _arrays(missing), prepare=True)
         head = LogHead(0, merkle.EMPTY_ROOT, 0)
-        for r in rows:
-            if r[0] < 0:
-                head = LogHead(int(r[1]), bytes(r[2]), int(r[3]))
-            else:
-                found[(int(r[0]), int(r[1]))] = bytes(r[2])
+        tile = _tile_of(missing, guess)
+        if tile is not None:  # the common case: the head and the leaf's tile, one row
+            row: Any = self.pg.execute(HEAD_AND_TILE, (tile,), prepare=True).fetchone()
+            if row is not None:
+                head = LogHead(int(row[0]), bytes(row[1]), int(row[2]))
+                if row[3] is not None:
+                    found.update(_unpack(tile, row[3], missing))
+        else:
+            rows: Any = self.pg.execute(HEAD_AND_NODES, _arrays(missing), prepare=True)
+            for r in rows:
+                if r[0] < 0:
+                    head = LogHead(int(r[1]), bytes(r[2]), int(r[3]))
+                else:
+                    found[(int(r[0]), int(r[1]))] = bytes(r[2])
         if head.size != guess:  # the head moved since the last read: what its size needs besides
             self.reader.last_size = head.size
             self.reader.upper.grow(self.pg, head.size)
-            needed = set(wanted(head.size))
-            if not needed <= found.keys():
-                found.update(self.nodes(needed - found.keys()))
+            missing = list(wanted(head.size))
+        if any(node not in found for node in missing):  # also a tile not (yet) stored: its subtrees
+            found.update(self.nodes({node for node in missing if node not in found}))
         return head, found
 
     def _known(self, coords: Collection[merkle.Node]) -> tuple[dict[merkle.Node, bytes], list[merkle.Node]]:

@@ -4,6 +4,13 @@ Appends are serialised by the head row (``log_state``): on PostgreSQL ``SELECT .
 until the transaction ends, and SQLite has one writer anyway, so leaf indexes never race. An append reads
 only the right edge of the tree (one stored hash per set bit of the size) and writes each new leaf and the
 subtrees it completes, so a proof or a root later costs O(log n) reads (``domain.merkle.pieces``).
+
+Tiles (``log_tiles``) hold the four lowest levels of each complete group of 16 leaves again, in one row:
+its 16 leaf hashes, then the 8, 4 and 2 subtree hashes above them (30 x 32 bytes). The four lowest hashes
+of a proof are all in its leaf's tile, so the proof reader makes one primary-key probe instead of four (the
+levels above are held in memory, ``log_reader``). A tile is written by the append that completes it and
+never changes; the subtree rows stay the store the rest reads, and ``audit verify`` checks tiles against
+the leaves as it checks them.
 """
 
 from __future__ import annotations
@@ -22,6 +29,33 @@ from civicpass.domain.canonical import canonical_json
 from civicpass.services.ports import LogHead, LogLeaf, NewLeaf, WitnessedLog
 
 _HEAD = 1
+TILE_LEVELS = 4  # levels 0-3 of 16 leaves
+TILE_LEAVES = 1 << TILE_LEVELS
+
+
+# Every complete tile from the stored subtrees, on PostgreSQL (a bulk-built log's tiles; migration 0013
+# holds its own frozen copy): the tile of (level, idx) is idx >> (4 - level), its hashes in ``tile_nodes``
+# order, and only tiles whose 30 subtrees are all stored.
+TILES_FROM_NODES = (
+    "INSERT INTO log_tiles (idx, hashes)"
+    " SELECT idx >> (4 - level), string_agg(hash, ''::bytea ORDER BY level, idx) FROM log_nodes"
+    " WHERE level < 4 GROUP BY idx >> (4 - level) HAVING count(*) = 30"
+)
+
+
+def tile_nodes(tile: int) -> list[merkle.Node]:
+    """The 30 subtrees a tile holds, in its order: level 0 left to right, then levels 1, 2 and 3."""
+    return [
+        (level, i)
+        for level in range(TILE_LEVELS)
+        for i in range(tile << (TILE_LEVELS - level), (tile + 1) << (TILE_LEVELS - level))
+    ]
+
+
+def _tile_started(size: int) -> list[merkle.Node]:
+    """The complete subtrees, up to level 3, of the tile a tree of ``size`` leaves has begun and not
+    finished (none if ``size`` is a multiple of 16)."""
+    return [(level, i) for level, i in tile_nodes(size >> TILE_LEVELS) if (i + 1) << level <= size]
 
 
 def _head(row: sa.Row[Any]) -> LogHead:
@@ -71,8 +105,8 @@ class SqlLog:
         """Append leaves at the end (canonical JSON of each document) and move the head; one writer at a time."""
         row = self._head_row(lock=True)  # None only on SQLite without the migration's row (one writer)
         head = _head(row) if row else self.head()
-        known = self.nodes(merkle.pieces(0, head.size))
-        leaves, nodes = [], []
+        known = self.nodes({*merkle.pieces(0, head.size), *_tile_started(head.size)})
+        leaves, nodes, tiles = [], [], []
         size = head.size
         for entry in entries:
             data = canonical_json(dict(entry.document))
@@ -96,9 +130,13 @@ class SqlLog:
                 known[(level, i)] = parent
                 nodes.append({"level": level, "idx": i, "hash": parent})
             size += 1
+            if size % TILE_LEAVES == 0:
+                tile = (size >> TILE_LEVELS) - 1
+                tiles.append({"idx": tile, "hashes": b"".join(known[node] for node in tile_nodes(tile))})
         (root,) = merkle.range_hashes(known, [(0, size)])
         self._insert(t.log_leaves, leaves)
         self._insert(t.log_nodes, nodes)
+        self._insert(t.log_tiles, tiles)
         state = {"size": size, "root": root, "last_event_id": last_event_id, "updated_at": at}
         if row is None:
             self.conn.execute(t.log_state.insert(), {"id": _HEAD, **state})

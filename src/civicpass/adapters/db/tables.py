@@ -399,6 +399,15 @@ log_nodes = sa.Table(
 )
 """The hash of every complete subtree: (level, idx) covers leaves [idx * 2**level, (idx + 1) * 2**level)."""
 
+log_tiles = sa.Table(
+    "log_tiles",
+    metadata,
+    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("hashes", sa.LargeBinary(960), nullable=False),
+)
+"""Levels 0-3 of each complete group of 16 leaves (tile idx: leaves [16 idx, 16 idx + 16)) in one row, for
+proofs: the 16 leaf hashes, then the 8, 4 and 2 above them, 32 bytes each (``log_repositories``)."""
+
 log_state = sa.Table(
     "log_state",
     metadata,
