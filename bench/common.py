@@ -44,16 +44,3 @@ def reset_schema(url: str, schema: str, create: bool = True) -> None:
         if create:
             conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     admin.dispose()
-
-
-def settle(url: str) -> None:
-    """Between benchmarks: a PostgreSQL checkpoint, so that the next one does not pay for writing out what
-    the last one left dirty (the tracing benchmark leaves 10 million rows, then drops them)."""
-    import time
-
-    import psycopg
-
-    started = time.perf_counter()
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CHECKPOINT")
-    print(f"[settle] PostgreSQL checkpoint between benchmarks: {time.perf_counter() - started:.1f} s")
