@@ -132,8 +132,9 @@ UNIQUE_SCAN = ("resident_id", "client_id", "at")
 def _uses_of(codes: Collection[CodeKey], rows: Iterable[tuple[Any, ...]]) -> dict[CodeKey, list[PriorUse]]:
     """(venue, window start, method, resident, at, lat, lon) rows as the uses of each of ``codes``."""
     found: dict[CodeKey, list[PriorUse]] = {}
+    static = Method.STATIC_CODE.value  # an enum member's value is a property: looked up once
     for venue, window, method, resident, at, lat, lon in rows:
-        if method == Method.STATIC_CODE.value:
+        if method == static:
             key = CodeKey(venue, None)
         elif window is not None:
             key = CodeKey(venue, window)
