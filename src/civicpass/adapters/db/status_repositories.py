@@ -35,11 +35,13 @@ def _fact(row: sa.Row[Any]) -> Fact:
 
 
 def _fact_row(fact: Fact) -> dict[str, Any]:
+    # str() of a StrEnum member is its value, without the Python-level ``value`` property (a feed batch
+    # builds a row per record)
     return {
         **vars(fact),
-        "kind": fact.kind.value,
-        "source": fact.source.value,
-        "state": fact.state.value,
+        "kind": str(fact.kind),
+        "source": str(fact.source),
+        "state": str(fact.state),
         "data": dict(fact.data),
     }
 

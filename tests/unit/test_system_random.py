@@ -1,0 +1,47 @@
+"""``adapters.system.SystemRandom``'s ids: UUIDs of version 4 drawn in stocks, never twice, not even
+across threads or a fork."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+from civicpass.adapters.system import IDS_PER_READ, SystemRandom, random_ids
+
+
+def test_ids_are_version_4_uuids_in_their_canonical_text() -> None:
+    for text in random_ids(IDS_PER_READ):
+        parsed = uuid.UUID(text)
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
+        assert str(parsed) == text  # lower-case hex, dashes where uuid puts them
+
+
+def test_ids_do_not_repeat_over_many_stocks_and_threads() -> None:
+    source = SystemRandom()
+
+    def draw(_: int) -> list[str]:
+        return [source.new_id() for _ in range(3 * IDS_PER_READ + 7)]
+
+    with ThreadPoolExecutor(4) as pool:
+        drawn = [text for ids in pool.map(draw, range(8)) for text in ids]
+    assert len(drawn) == len(set(drawn)) == 8 * (3 * IDS_PER_READ + 7)
+
+
+def test_a_forked_child_never_draws_from_its_parents_stock() -> None:
+    source = SystemRandom()
+    source.new_id()  # the parent's stock is filled
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, to the parent
+        os.close(read)
+        os.write(write, "\n".join(source.new_id() for _ in range(5)).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        childs = set(pipe.read().split("\n"))
+    os.waitpid(pid, 0)
+    parents = {source.new_id() for _ in range(IDS_PER_READ)}  # the rest of the stock and more
+    assert len(childs) == 5
+    assert not childs & parents
