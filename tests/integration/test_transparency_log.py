@@ -130,14 +130,15 @@ def test_every_complete_tile_holds_its_16_leaves_and_the_3_levels_above_them(con
     """Appends of every size, tiles finished across appends or within one: each complete group of 16
     leaves has its tile (16 leaf hashes, then 8, 4 and 2 subtree hashes), the unfinished one has none."""
     deps = container.deps
-    _events(container, 150)
+    tl.publish(deps)  # what migrating wrote
+    _events(container, 150 + (7 - tl.head(deps).size - 150) % 16)  # to a size of 16 n + 7
     for limit in (1, 7, 16, 5, 33, 2, 100):
         tl.publish(deps, limit=limit)
     size = tl.head(deps).size
     hashes = [leaf.leaf_hash for leaf in tl.leaves(deps, 0, size)]
     tiles = _tiles(container)
 
-    assert size % 16  # an unfinished tile
+    assert size % 16 == 7  # an unfinished tile
     assert sorted(tiles) == list(range(size // 16))
     for tile, packed in tiles.items():
         expected = [_subtree(hashes, level, i) for level, i in log_repositories.tile_nodes(tile)]
@@ -200,11 +201,13 @@ def test_proofs_are_built_from_the_leafs_tile_and_without_it_from_the_subtrees(c
     if container.engine.dialect.name != "postgresql":
         pytest.skip("the proof reader reads tiles on PostgreSQL only")
     deps = container.deps
-    _events(container, 70, start=4000)
+    tl.publish(deps)  # what migrating wrote
+    _events(container, 70 + (5 - tl.head(deps).size - 70) % 16, start=4000)  # to a size of 16 n + 5
     tl.publish(deps, limit=33)
     older = tl.head(deps)
     tl.publish(deps)
     size = tl.head(deps).size
+    assert size % 16 == 5  # leaves of an unfinished tile too
     hashes = [leaf.leaf_hash for leaf in tl.leaves(deps, 0, size)]
     tl.prepare_proofs(deps)
 

@@ -148,8 +148,7 @@ class UpperLevels:
             if low:
                 found = pg.execute(NODES, _arrays(low), prepare=True)
                 edge = {(int(r[0]), int(r[1])): bytes(r[2]) for r in found}
-            # Extended in place, at the end only: what a reading thread finds there is always right (and
-            # an edge subtree stays a right one after the edge has moved: complete subtrees never change).
+            # Extended in place, at the end only: what a reading thread finds there is always right.
             for level, added in more.items():
                 kept.setdefault(level, bytearray()).extend(added)
             self.levels, self.floor, self.covered, self.edge = kept, floor, size, edge
