@@ -354,6 +354,35 @@ def test_a_batchs_own_prior_uses_are_read_by_resident_not_through_busy_venues(co
     ) == {CodeKey(VENUE_A, base): [PriorUse(ALICE, base + timedelta(seconds=2), None)]}
 
 
+@pytest.mark.postgres
+def test_others_located_uses_are_read_from_the_located_scans_alone(container: Container) -> None:
+    """A located scan is compared with the other residents' located uses of its code (forwarding). At a
+    busy venue most scans have no location: the statement must read the located ones only (the partial
+    index), not every scan of the venue in the window (5,004 rows for these three before the index)."""
+    if container.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's plan")
+    base = _base()
+    crowd = [
+        _checkin(n, _id(n), base + timedelta(milliseconds=n), window_start=base) for n in range(100, 5100)
+    ]
+    located = [
+        _checkin(n, _id(n), base + timedelta(milliseconds=n), window_start=base, location=FAR)
+        for n in range(6000, 6003)
+    ]
+    _add_new(container, [*crowd, *located])
+    window = (base, base + timedelta(minutes=10))
+    with container.engine.connect() as conn:
+        conn.execute(sa.text("ANALYZE checkins"))
+        pg = pg_hot.connection(conn)
+        assert pg is not None
+        arguments = ([VENUE_A], [pg_hot.naive_utc(base)], *map(pg_hot.naive_utc, window), [ALICE], 1000)
+        ((plan,),) = pg.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + pg_hot.LOCATED_USES, arguments).fetchall()
+
+    assert _rows_read(plan[0]["Plan"]) <= 1 + 2 * len(located)  # the code, and its located scans
+    found = _prior_uses(container, [CodeKey(VENUE_A, base)], *window, [ALICE], [CodeKey(VENUE_A, base)])
+    assert found == {CodeKey(VENUE_A, base): [PriorUse(c.resident_id, c.at, FAR) for c in located]}
+
+
 def test_prior_uses_key_rotating_codes_by_their_window_and_static_codes_by_the_venue_alone(
     container: Container,
 ) -> None:

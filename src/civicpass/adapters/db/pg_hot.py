@@ -147,6 +147,16 @@ def uses_by_residents(
     return [_use(r) for r in rows]
 
 
+LOCATED_USES = (  # per code, through the partial index of located scans (``tables.checkins``)
+    f"SELECT u.* FROM unnest(%b::text[], %b::timestamp[]) AS k(venue_id, window_start)"
+    f" CROSS JOIN LATERAL (SELECT {USE_COLUMNS} FROM checkins c"
+    " WHERE c.venue_id = k.venue_id AND c.at BETWEEN %b AND %b AND c.lat IS NOT NULL"
+    " AND CASE WHEN k.window_start IS NULL THEN c.method = 'static_code'"
+    " ELSE c.window_start = k.window_start END"
+    " AND NOT c.resident_id = ANY(%b) LIMIT %b) AS u"
+)
+
+
 def located_uses(
     pg: psycopg.Connection[Any],
     codes: Collection[CodeKey],
@@ -159,12 +169,7 @@ def located_uses(
     most ``limit`` per code: a busy code cannot crowd out a quiet one's uses."""
     keys = list(codes)
     rows = pg.execute(
-        f"SELECT u.* FROM unnest(%b::text[], %b::timestamp[]) AS k(venue_id, window_start)"
-        f" CROSS JOIN LATERAL (SELECT {USE_COLUMNS} FROM checkins c"
-        " WHERE c.venue_id = k.venue_id AND c.at BETWEEN %b AND %b AND c.lat IS NOT NULL"
-        " AND CASE WHEN k.window_start IS NULL THEN c.method = 'static_code'"
-        " ELSE c.window_start = k.window_start END"
-        " AND NOT c.resident_id = ANY(%b) LIMIT %b) AS u",
+        LOCATED_USES,
         (
             [k.venue_id for k in keys],
             [naive_utc(k.window_start) for k in keys],

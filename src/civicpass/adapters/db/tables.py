@@ -515,15 +515,25 @@ checkins = sa.Table(
     sa.Column("recorded_by", ID),
     sa.UniqueConstraint("resident_id", "client_id", "at", name="uq_checkins_resident_client_at"),
     sa.Index("ix_checkins_venue_at", "venue_id", "at"),
+    sa.Index(
+        "ix_checkins_venue_at_located",
+        "venue_id",
+        "at",
+        postgresql_where=sa.text("lat IS NOT NULL"),
+        sqlite_where=sa.text("lat IS NOT NULL"),
+    ),
     sa.Index("ix_checkins_at", "at").ddl_if(dialect="sqlite"),
     postgresql_partition_by="RANGE (at)",
 )
 """Check-ins: no foreign keys (the hot write path, and rows outlive nothing: retention drops whole days).
 
-Two indexes on PostgreSQL, each one more b-tree every check-in writes: the natural key (resident, client
+Two indexes on PostgreSQL that every check-in writes (each one more b-tree): the natural key (resident, client
 id, time), which identifies a scan and its retries and serves every look-up by resident, and (venue,
 time) for tracing and counts. No primary key on the random ``id`` (generated unique, never looked up).
-SQLite adds (time), its day index; PostgreSQL's day partitions do that job.
+A third, partial, holds only the scans that came with a location, by (venue, time): grading a located scan
+compares it with the others' located uses of its code (forwarding), and at a busy venue most scans have
+no location (without it, a batch read every scan of the venue in the window to find a few). SQLite adds
+(time), its day index; PostgreSQL's day partitions do that job.
 
 On PostgreSQL the table is range-partitioned by day (``checkins_pYYYYMMDD``, plus ``checkins_default`` as
 a safety net so that no acknowledged write can fail for want of a partition); on SQLite the ``at``
