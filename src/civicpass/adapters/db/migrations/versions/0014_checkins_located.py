@@ -21,7 +21,7 @@ LOCATED = sa.text("lat IS NOT NULL")
 def upgrade() -> None:
     # On PostgreSQL an index on the partitioned table is made on every day partition, and on those to come.
     # It blocks writes to check-ins while it is built: on a deployment already holding weeks of scans, make
-    # it per partition with CREATE INDEX CONCURRENTLY and ALTER INDEX ... ATTACH PARTITION first.
+    # the same index on each partition with CREATE INDEX CONCURRENTLY first; this then attaches those.
     op.create_index(
         "ix_checkins_venue_at_located",
         "checkins",
