@@ -22,7 +22,7 @@ import httpx2
 import sqlalchemy as sa
 
 from civicpass.adapters.db import tables as t
-from civicpass.adapters.db.log_repositories import tile_nodes
+from civicpass.adapters.db.log_repositories import tile_hashes
 from civicpass.domain import merkle
 from civicpass.services.audit import PAGE, AuditLeaf
 
@@ -122,9 +122,9 @@ class DirSource:
                 for line in f:
                     if line.strip():
                         r = json.loads(line)
-                        packed = base64.b64decode(r["hashes"])
-                        for k, (level, index) in enumerate(tile_nodes(r["index"])):
-                            yield level, index, packed[32 * k : 32 * k + 32]
+                        hashes = tile_hashes(r["index"], base64.b64decode(r["hashes"]))
+                        for (level, index), digest in hashes.items():
+                            yield level, index, digest
 
 
 class HttpSource:

@@ -67,6 +67,12 @@ def _arrays(coords: Collection[merkle.Node]) -> tuple[str, str]:
     return _literal([level for level, _ in coords]), _literal([index for _, index in coords])
 
 
+def _read_nodes(pg: Any, coords: Collection[merkle.Node]) -> dict[merkle.Node, bytes]:
+    """Stored subtree hashes by (level, index), in one prepared statement; missing ones are absent."""
+    rows = pg.execute(NODES, _arrays(coords), prepare=True)
+    return {(int(r[0]), int(r[1])): bytes(r[2]) for r in rows}
+
+
 def _tile_of(coords: Collection[merkle.Node], size: int) -> int | None:
     """The one complete tile of a tree of ``size`` leaves holding every subtree in ``coords``, if any."""
     tiles = {i >> (TILE_LEVELS - level) if level < TILE_LEVELS else -1 for level, i in coords}
@@ -144,10 +150,7 @@ class UpperLevels:
             if any(len(more[level]) != 32 * (hi - lo) for level, lo, hi in spans):
                 return  # a subtree the head covers is missing: the database answers for it, as before
             low = [(level, i) for level, i in merkle.pieces(0, size) if level < floor]
-            edge: dict[merkle.Node, bytes] = {}
-            if low:
-                found = pg.execute(NODES, _arrays(low), prepare=True)
-                edge = {(int(r[0]), int(r[1])): bytes(r[2]) for r in found}
+            edge = _read_nodes(pg, low) if low else {}
             # Extended in place, at the end only: what a reading thread finds there is always right.
             for level, added in more.items():
                 kept.setdefault(level, bytearray()).extend(added)
@@ -174,8 +177,7 @@ class _View:
         found, missing = self._known(coords)
         if missing:
             if self.pg is not None:
-                rows: Any = self.pg.execute(NODES, _arrays(missing), prepare=True)
-                found.update({(int(r[0]), int(r[1])): bytes(r[2]) for r in rows})
+                found.update(_read_nodes(self.pg, missing))
             else:
                 found.update(SqlLog(self.conn).nodes(missing))
         return found
@@ -205,8 +207,8 @@ class _View:
             self.reader.last_size = head.size
             self.reader.upper.grow(self.pg, head.size)
             missing = list(wanted(head.size))
-        if any(node not in found for node in missing):  # also a tile not (yet) stored: its subtrees
-            found.update(self.nodes({node for node in missing if node not in found}))
+        if rest := [node for node in missing if node not in found]:  # also a tile not (yet) stored
+            found.update(self.nodes(rest))
         return head, found
 
     def _known(self, coords: Collection[merkle.Node]) -> tuple[dict[merkle.Node, bytes], list[merkle.Node]]:

@@ -52,6 +52,11 @@ def tile_nodes(tile: int) -> list[merkle.Node]:
     ]
 
 
+def tile_hashes(tile: int, packed: bytes) -> dict[merkle.Node, bytes]:
+    """A tile row's 30 hashes by the subtree each is (``tile_nodes``' order, 32 bytes apiece)."""
+    return {node: packed[32 * k : 32 * k + 32] for k, node in enumerate(tile_nodes(tile))}
+
+
 def _tile_started(size: int) -> list[merkle.Node]:
     """The complete subtrees, up to level 3, of the tile a tree of ``size`` leaves has begun and not
     finished (none if ``size`` is a multiple of 16)."""
