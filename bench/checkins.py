@@ -1,8 +1,8 @@
 """Check-in benchmark: bulk COPY import, then sustained check-ins over HTTP on loopback, with PostgreSQL.
 
-1. Prepares ``CIVICPASS_BENCH_RESIDENTS`` residents (default 20,000) with sessions and
-   ``CIVICPASS_BENCH_VENUES`` venues (default 97) with their current rotating codes, through the services,
-   and the day partitions (as the server's maintenance makes them).
+1. Prepares ``CIVICPASS_BENCH_RESIDENTS`` residents (default 100,000) with sessions and
+   ``CIVICPASS_BENCH_VENUES`` venues (default 97), through the services, and the day partitions (as the
+   server's maintenance makes them).
 2. Bulk import: ``CIVICPASS_BENCH_COPY_ROWS`` check-ins (default 500,000) of those residents at those
    venues over the past 24 hours, through PostgreSQL COPY in ``CIVICPASS_BENCH_COPY_STREAMS`` parallel
    streams (default 2), every index in place; it checks every row was stored. This is also the morning's
@@ -10,10 +10,13 @@
    long done by 8 a.m. on a table that grows all night.
 3. Starts ``civicpass serve`` (``CIVICPASS_BENCH_WORKERS`` uvicorn workers, default 2, access log off as
    behind a load balancer) and, for each number of connections in ``CIVICPASS_BENCH_CLIENTS`` (default
-   "64,128,256,512"), sends ``CIVICPASS_BENCH_CHECKINS`` check-ins (default 30,000; resident n scans venue n)
-   from a separate load-generator process (``bench/loadgen.py``), after a warm-up. It records which
-   check-ins were acknowledged (201), then checks each of them is stored, by client id: zero loss of
-   acknowledged writes is part of the result, and a loss fails the benchmark.
+   "64,128,256,512"), sends ``CIVICPASS_BENCH_CHECKINS`` check-ins (default 30,000) from a separate
+   load-generator process (``bench/loadgen.py``), after a warm-up. Request n is resident n's scan of venue
+   n, numbered on from round to round, so the rounds walk through the whole population (as a morning
+   peak is many people scanning a few times each, not a few scanning every few seconds); the venue codes
+   are those of the current window, minted before each round as the venues' displays show them. It
+   records which check-ins were acknowledged (201), then checks each of them is stored, by client id:
+   zero loss of acknowledged writes is part of the result, and a loss fails the benchmark.
 4. The same load against a do-nothing ASGI app served the same way (``bench/ceiling.py``): the ceiling of
    the server stack and the load generator on this machine at this moment, and the ratio to it.
 
@@ -60,7 +63,7 @@ SCHEMA = "civicpass_bench_checkins"
 CHECKINS = int(os.environ.get("CIVICPASS_BENCH_CHECKINS", "30000"))
 CLIENTS = [int(n) for n in os.environ.get("CIVICPASS_BENCH_CLIENTS", "64,128,256,512").split(",")]
 WORKERS = int(os.environ.get("CIVICPASS_BENCH_WORKERS", "2"))
-RESIDENTS = int(os.environ.get("CIVICPASS_BENCH_RESIDENTS", "20000"))
+RESIDENTS = int(os.environ.get("CIVICPASS_BENCH_RESIDENTS", "100000"))
 VENUES = int(os.environ.get("CIVICPASS_BENCH_VENUES", "97"))
 COPY_ROWS = int(os.environ.get("CIVICPASS_BENCH_COPY_ROWS", "500000"))
 COPY_STREAMS = int(os.environ.get("CIVICPASS_BENCH_COPY_STREAMS", "2"))
@@ -79,7 +82,7 @@ def _reset_schema(create: bool = True) -> None:
 
 
 class City:
-    """Residents with bearer tokens, venues with their current rotating codes, made through the services."""
+    """Residents with bearer tokens and venues, made through the services; the venues' current codes."""
 
     def __init__(self, env: dict[str, str]) -> None:
         os.environ.update(env)
@@ -92,17 +95,26 @@ class City:
                 open_session(uow, container.deps, SubjectKind.RESIDENT, rid)[0] for rid in self.resident_ids
             ]
             uow.commit()
-        admin = StaffActor("bench-admin", Role.ADMIN, "440100")
-        self.venue_ids, self.codes = [], []
-        for n in range(VENUES):
-            venue = venues.register_venue(
-                container.deps, admin, venues.NewVenue(f"Bench venue {n}", "market", "440106")
-            )
-            self.venue_ids.append(venue.id)
-            self.codes.append(venues.venue_code(container.deps, admin, venue.id).token)
+        self.venue_ids = [
+            venues.register_venue(
+                container.deps, ADMIN, venues.NewVenue(f"Bench venue {n}", "market", "440106")
+            ).id
+            for n in range(VENUES)
+        ]
         today = datetime.now(UTC).date()
         ensure_partitions(container.engine, today - timedelta(days=1), 8)  # as the server's maintenance does
         container.dispose()
+
+    def current_codes(self) -> list[str]:
+        """Each venue's rotating code of the current window, as its display page shows it now."""
+        container = build(Settings(), messenger=MemoryMessenger())
+        try:
+            return [venues.venue_code(container.deps, ADMIN, v).token for v in self.venue_ids]
+        finally:
+            container.dispose()
+
+
+ADMIN = StaffActor("bench-admin", Role.ADMIN, "440100")
 
 
 # -- bulk import -------------------------------------------------------------------------------------
@@ -230,16 +242,20 @@ def http_checkins(city: City, env: dict[str, str], workdir: Path) -> list[dict[s
             except httpx2.TransportError:
                 time.sleep(0.2)
         time.sleep(6)  # the first maintenance run, 5 s after start-up, is done before measuring
-        body = loadgen.checkin_body(city.codes)
-        loadgen.run("127.0.0.1", port, PATH, city.tokens, body, 1000, 64)  # warm-up, not counted
+        sent = 1000
+        loadgen.run(  # warm-up, not counted
+            "127.0.0.1", port, PATH, city.tokens, loadgen.checkin_body(city.current_codes()), sent, 64
+        )
         for clients in CLIENTS:
+            body = loadgen.checkin_body(city.current_codes())
             before = _stored_client_ids()
             pids = _server_pids(server)
             cpu = {
                 "server": _cpu_seconds(pids),
                 "database": _cpu_seconds(pattern=rb"^postgres: "),
             }
-            tally = loadgen.run("127.0.0.1", port, PATH, city.tokens, body, CHECKINS, clients)
+            tally = loadgen.run("127.0.0.1", port, PATH, city.tokens, body, CHECKINS, clients, first=sent)
+            sent += CHECKINS
             used = {
                 "server": _cpu_seconds(pids) - cpu["server"],
                 "database": _cpu_seconds(pattern=rb"^postgres: ") - cpu["database"],
@@ -307,7 +323,7 @@ def http_ceiling(city: City) -> float:
                 break
             except OSError:
                 time.sleep(0.2)
-        body = loadgen.checkin_body(city.codes)
+        body = loadgen.checkin_body(city.current_codes())
         loadgen.run("127.0.0.1", port, PATH, city.tokens, body, 1000, 64)
         clients = 128 if 128 in CLIENTS else CLIENTS[0]
         tally = loadgen.run("127.0.0.1", port, PATH, city.tokens, body, CHECKINS, clients)

@@ -192,8 +192,10 @@ def run(
     count: int,
     connections: int,
     processes: int = 1,
+    first: int = 0,
 ) -> Tally:
-    """Send ``count`` requests over ``connections`` keep-alive connections spread over ``processes``."""
+    """Send ``count`` requests, numbered from ``first``, over ``connections`` keep-alive connections
+    spread over ``processes``."""
     share, per_process = count // processes, max(1, connections // processes)
     jobs = [
         (
@@ -201,7 +203,7 @@ def run(
             port,
             path,
             tokens,
-            k * share,
+            first + k * share,
             share if k < processes - 1 else count - k * share,
             per_process,
             make_body,
