@@ -1,5 +1,5 @@
-"""Tracing and feed benchmark: 1,000 cases over 100 million check-ins with DuckDB, over 10 million with SQL
-on PostgreSQL, and signed feed import on PostgreSQL.
+"""Tracing benchmark: 1,000 cases over 100 million check-ins with DuckDB, and over 10 million with SQL on
+PostgreSQL (the feed import has its own benchmark, ``bench/feeds.py``).
 
 1. DuckDB: ``CIVICPASS_BENCH_DUCK_ROWS`` check-ins (default 100,000,000) over 14 days of a city of
    ``CIVICPASS_BENCH_DUCK_RESIDENTS`` residents (default 5,000,000) and 50,000 venues (one in ten a bus, its
@@ -10,9 +10,6 @@ on PostgreSQL, and signed feed import on PostgreSQL.
    Arrow) and the grading (Python), each timed.
 2. SQL on PostgreSQL: ``CIVICPASS_BENCH_PG_ROWS`` check-ins (default 10,000,000) generated in the database
    (``INSERT ... SELECT`` into the day partitions, every index in place, then ANALYZE), the same cases.
-3. Feed import: ``CIVICPASS_BENCH_FEED_RECORDS`` signed test results (default 200,000) for 20,000 enrolled
-   residents, in batches of 50,000, through ``services.feeds.import_batch`` (validation, resident look-up,
-   COPY of facts and record ids, status re-evaluation of every resident touched), on PostgreSQL.
 
     python -m bench.tracing
 """
@@ -30,25 +27,17 @@ from pathlib import Path
 
 import duckdb
 import sqlalchemy as sa
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.common import bench_settings, reset_schema
 from civicpass import __version__
 from civicpass.adapters.analytics import DuckDbTracing
-from civicpass.adapters.crypto import b64url
 from civicpass.adapters.db.partitions import ensure_partitions
 from civicpass.adapters.db.tracing_repositories import SqlTracing
 from civicpass.adapters.exports import Manifest, day_dir
 from civicpass.adapters.messaging import MemoryMessenger
 from civicpass.bootstrap import build, migrate
-from civicpass.domain import feeds as fd
 from civicpass.domain import tracing as tr
-from civicpass.domain.policy import StaffActor
-from civicpass.domain.staff import Role
-from civicpass.services import feeds
 from civicpass.services.ports import TracingEngine
-from civicpass.services.simulation import Plan, simulate
 
 POSTGRES_URL = os.environ.get("CIVICPASS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SCHEMA = "civicpass_bench_tracing"
@@ -57,7 +46,6 @@ DUCK_RESIDENTS = int(os.environ.get("CIVICPASS_BENCH_DUCK_RESIDENTS", "5000000")
 PG_ROWS = int(os.environ.get("CIVICPASS_BENCH_PG_ROWS", "10000000"))
 PG_RESIDENTS = int(os.environ.get("CIVICPASS_BENCH_PG_RESIDENTS", "500000"))
 CASES = int(os.environ.get("CIVICPASS_BENCH_CASES", "1000"))
-FEED_RECORDS = int(os.environ.get("CIVICPASS_BENCH_FEED_RECORDS", "200000"))
 VENUES, BUSES = 50_000, 5_000  # venue ids v0000000 .. ; the first BUSES are buses
 DAYS = 14
 END = datetime(2022, 5, 3, tzinfo=UTC)  # the city's last day ends here (UTC midnight)
@@ -266,63 +254,6 @@ FROM rows
 """
 
 
-def feeds_part(tmp: Path) -> None:
-    container = build(bench_settings(POSTGRES_URL, tmp / "feeds", SCHEMA), messenger=MemoryMessenger())
-    migrate(container)
-    people = 20_000
-    simulate(container.deps, Plan(residents=people, venues=10, days=1, outbreaks=0, rate=0.1))
-    with container.deps.uow() as uow:
-        ids = uow.residents.ids_after("", people)
-        documents = [r.pii.document for r in (uow.residents.get(i) for i in ids) if r is not None]
-    key = Ed25519PrivateKey.generate()
-    public = b64url.encode(
-        key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    )
-    admin = StaffActor("bench-admin", Role.ADMIN, "440100")
-    source = feeds.register_source(
-        container.deps, admin, feeds.NewSource("Bench lab", "lab", public, "440100")
-    )
-    batch_size = 50_000
-    total, seconds = 0, 0.0
-    for first in range(0, FEED_RECORDS, batch_size):
-        lines = []
-        for n in range(first, min(first + batch_size, FEED_RECORDS)):
-            doc = documents[n % len(documents)]
-            lines.append(
-                json.dumps(
-                    {
-                        "record_id": f"bench-{n}",
-                        "kind": "test_result",
-                        "document": {
-                            "type": doc.type.value,
-                            "number": doc.number,
-                            "nationality": doc.nationality,
-                        },
-                        "test": "pcr",
-                        "result": "negative",
-                        "sampled_at": "2022-05-02T09:00:00+08:00",
-                    }
-                )
-            )
-        body = "\n".join(lines).encode()
-        batch_id = f"bench-{first}"
-        signature = b64url.encode(key.sign(fd.signing_input(source.id, batch_id, "jsonl", body)))
-        started = time.perf_counter()
-        report = feeds.import_batch(container.deps, source.id, batch_id, body, "application/jsonl", signature)
-        seconds += time.perf_counter() - started
-        total += int(report["accepted"])
-        assert report["rejected"] == 0, report["rejections"][:3]
-    with container.engine.connect() as conn:
-        stored = conn.execute(sa.text("SELECT count(*) FROM facts WHERE kind = 'test_result'")).scalar_one()
-    assert stored == total == FEED_RECORDS, (stored, total)
-    print(
-        f"[feed import, PostgreSQL] {total:,} signed records in {FEED_RECORDS // batch_size} batches in {seconds:.1f} s"
-        f" = {total / seconds:,.0f} records/s (validation, look-up, COPY, status re-evaluation of"
-        f" {people:,} residents per batch)"
-    )
-    container.dispose()
-
-
 def main() -> None:
     print(
         f"civicpass tracing benchmark on {platform.node()} ({os.cpu_count()} cores, Python {platform.python_version()})"
@@ -332,8 +263,6 @@ def main() -> None:
         _reset_schema()
         try:
             postgres_part(Path(tmp))
-            _reset_schema()
-            feeds_part(Path(tmp))
         finally:
             _reset_schema(create=False)
 

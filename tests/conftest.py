@@ -71,6 +71,29 @@ def _abandoned_schemas(conn: sa.Connection) -> list[str]:
     return stale
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
+    """An engine on an empty database of its own, SQLite or PostgreSQL (a schema beside this worker's):
+    for migration tests, which migrate it step by step."""
+    if request.param == "sqlite":
+        engine, schema = make_engine(f"sqlite:///{tmp_path / 'empty.db'}"), None
+    else:
+        schema = request.getfixturevalue("postgres_schema") + "_empty"
+        _admin(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE; CREATE SCHEMA "{schema}"')
+        engine = make_engine(POSTGRES_URL, schema=schema)
+    yield engine
+    engine.dispose()
+    if schema is not None:
+        _admin(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def _admin(statement: str) -> None:
+    admin = make_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(statement))
+    admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def postgres_schema() -> Iterator[str]:
     """A schema of this worker's own in the test database, created fresh and migrated once."""

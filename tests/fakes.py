@@ -45,6 +45,7 @@ from civicpass.domain.tasks import Task
 from civicpass.domain.venues import Venue
 from civicpass.services.context import Deps, IssuerInfo, Limits
 from civicpass.services.ports import (
+    FeedFacts,
     LogHead,
     LogLeaf,
     NewLeaf,
@@ -520,6 +521,9 @@ class _Facts:
         for fact in facts:
             self.add(fact)
 
+    def add_feed(self, facts: FeedFacts) -> None:
+        self.add_many([facts.fact(n) for n in range(len(facts))])
+
     def get(self, fact_id: str) -> Fact | None:
         return self.s.facts.get(fact_id)
 
@@ -727,8 +731,15 @@ class _Feeds:
     def known(self, source_id: str, record_ids: Collection[str]) -> set[str]:
         return {r for r in record_ids if (source_id, r) in self.s.feed_records}
 
-    def add_records(self, source_id: str, batch_id: str, rows: Sequence[tuple[str, str, str | None]]) -> None:
-        for row in rows:
+    def add_records(
+        self,
+        source_id: str,
+        batch_id: str,
+        record_ids: Sequence[str],
+        subjects: Sequence[str],
+        fact_ids: Sequence[str | None],
+    ) -> None:
+        for row in zip(record_ids, subjects, fact_ids, strict=True):
             self.s.feed_records[(source_id, row[0])] = row
 
     def quarantine(self, source_id: str, batch_id: str, rejected: Sequence[Rejected], at: datetime) -> None:

@@ -19,6 +19,7 @@ from civicpass.adapters.db.engine import make_engine
 from civicpass.adapters.db.log_reader import SqlLogReader
 from civicpass.adapters.db.migrate import upgrade
 from civicpass.adapters.db.uow import SqlUnitOfWorkFactory
+from civicpass.adapters.feed_parser import ArrowFeedParser
 from civicpass.adapters.files import bundled_forms, bundled_ruleset, read_regions
 from civicpass.adapters.messaging import ConsoleMessenger
 from civicpass.adapters.secrets import KeyMaterial, key_material
@@ -144,6 +145,7 @@ def build(
         signatures=Ed25519Verifier(),
         notes=Ed25519NoteKeys(keys.signing_key, settings.log_origin, settings.witness_name),
         log_reader=reader,
+        feed_parser=ArrowFeedParser(),
         log_witnesses=tuple(VerifierKey.parse(k) for k in settings.log_witnesses.split(",") if k.strip()),
     )
     return Container(settings, engine, deps, keys)

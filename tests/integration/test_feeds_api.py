@@ -130,3 +130,48 @@ def test_a_batch_for_an_unknown_source_is_refused_before_its_body_is_read(client
         "/v1/feeds/no-such-source/batches", content=b"{}", headers={"Content-Type": "application/jsonl"}
     )
     assert unsigned.status_code == 401
+
+
+def test_record_ids_and_values_that_need_escaping_are_stored_as_sent(
+    client: TestClient, container: Container
+) -> None:
+    """A bulk batch goes to the database as COPY text and its id lists as array literals: a record id or
+    a value with a tab, a backslash, a quote or a line break (valid, so the reference parser reads them)
+    is stored as sent, found again as a duplicate, and its fact holds the same data."""
+    passports = _passports(container, 4)
+    key = Ed25519PrivateKey.generate()
+    public = b64url.encode(
+        key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    )
+    admin = staff_headers(client, container, Role.ADMIN)
+    made = client.post(
+        "/v1/staff/feed-sources",
+        json={"name": "Hospital B", "kind": "hospital", "public_key": public, "region_code": "440100"},
+        headers=admin,
+    )
+    source = made.json()["id"]
+    awkward = ["tab\tid", "back\\slash\\N", 'quote"d,{x}', "new\nline\r"]
+    records = [
+        {
+            "record_id": record_id,
+            "kind": "vaccination",
+            "document": {"type": "passport", "number": number, "nationality": "CHN"},
+            "vaccine": f'Corona"Vac" \\ {n}\t',
+            "dose": n + 1,
+            "administered_at": "2022-03-01T10:00:00+08:00",
+        }
+        for n, (record_id, number) in enumerate(zip(awkward, passports, strict=True))
+    ]
+    body = "\n".join(json.dumps(r) for r in records).encode()
+    report = _send(client, key, source, "awkward-1", body).json()
+    assert (report["accepted"], report["rejected"], report["facts"]) == (4, 0, 4)
+    with container.engine.connect() as conn:
+        stored = dict(conn.execute(sa.select(t.feed_records.c.record_id, t.feed_records.c.fact_id)).all())
+        facts = {f.id: f for f in conn.execute(sa.select(t.facts).where(t.facts.c.kind == "vaccination"))}
+    assert sorted(stored) == sorted(awkward)
+    for record in records:
+        fact = facts[stored[record["record_id"]]]
+        assert fact.note == f"record {record['record_id']}"
+        assert fact.data == {k: record[k] for k in ("vaccine", "dose", "administered_at")}
+    again = _send(client, key, source, "awkward-2", body).json()
+    assert (again["accepted"], again["duplicates"]) == (0, 4)

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from fastapi.testclient import TestClient
 
 from civicpass.adapters.crypto.pii import PiiDecryptionError
 from civicpass.adapters.db import tables as t
-from civicpass.adapters.db.migrate import include_object
+from civicpass.adapters.db.migrate import alembic_config, include_object, upgrade
 from civicpass.adapters.messaging import MemoryMessenger
 from civicpass.bootstrap import Container, build
 from civicpass.domain.facts import Fact, FactKind, FactSource, FactState
@@ -181,3 +182,55 @@ def test_facts_stored_in_bulk_keep_awkward_json_and_times_in_any_zone(
         assert back.effective_at == datetime(2022, 5, 2, 1, 0, tzinfo=UTC)
         assert back.expires_at == fact.expires_at
         assert back.note == fact.note
+
+
+def test_migration_0015_drops_the_facts_foreign_key_and_keeps_every_fact(empty_database: sa.Engine) -> None:
+    """Facts lose their foreign key to residents and index only proposed facts by time; on SQLite the
+    table is rebuilt (batch mode), and its rows must survive it. Downgrading puts both back."""
+    engine, now = empty_database, datetime(2022, 5, 2, 1, 0, tzinfo=UTC)
+    upgrade(engine, "0014")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(t.residents),
+            {
+                "id": "r-1",
+                "pseudonym": "p-1",
+                "kind": "self",
+                "name_ct": "x",
+                "doc_type": "none",
+                "region_code": "440106",
+                "active": True,
+                "created_at": now,
+            },
+        )
+        facts = [
+            {
+                "id": f"f-{state}",
+                "subject_id": "r-1",
+                "kind": "test_result",
+                "data": {"result": "negative"},
+                "source": "feed",
+                "authority": "feed:x",
+                "effective_at": now,
+                "recorded_at": now,
+                "state": state,
+                "note": "",
+            }
+            for state in ("active", "proposed")
+        ]
+        conn.execute(sa.insert(t.facts), facts)
+
+    upgrade(engine, "head")
+    found = sa.inspect(engine)
+    assert found.get_foreign_keys("facts") == []
+    indexes = {i["name"]: i["column_names"] for i in found.get_indexes("facts")}
+    assert indexes["ix_facts_proposed_recorded"] == ["recorded_at", "id"]
+    assert "ix_facts_state_recorded" not in indexes
+    with engine.connect() as conn:
+        kept = conn.execute(sa.select(t.facts.c.id, t.facts.c.data).order_by(t.facts.c.id)).all()
+    assert [tuple(row) for row in kept] == [(f["id"], f["data"]) for f in facts]
+
+    command.downgrade(alembic_config(engine), "0014")
+    back = sa.inspect(engine)
+    assert [fk["referred_table"] for fk in back.get_foreign_keys("facts")] == ["residents"]
+    assert "ix_facts_state_recorded" in {i["name"] for i in back.get_indexes("facts")}

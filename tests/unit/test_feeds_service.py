@@ -4,6 +4,7 @@ the bad, never apply twice, refuse what is not signed by a registered source."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from civicpass.adapters.crypto import b64url
+from civicpass.adapters.feed_parser import ArrowFeedParser
 from civicpass.adapters.files import bundled_ruleset
 from civicpass.domain import feeds as fd
 from civicpass.domain.cases import CaseState
@@ -24,7 +26,7 @@ from civicpass.domain.staff import Role
 from civicpass.services import feeds, rulesets
 from civicpass.services import status as status_service
 from civicpass.services.context import Deps
-from civicpass.services.ports import RiskArea
+from civicpass.services.ports import FeedParser, RiskArea
 from tests.fakes import FakeClock, FakeStore, fake_deps, make_resident
 from tests.support import resident_id_number
 
@@ -62,8 +64,25 @@ def _public(key: Ed25519PrivateKey) -> str:
     )
 
 
+PARSERS: dict[str, FeedParser | None] = {"reference": None, "arrow": ArrowFeedParser(block_lines=2)}
+"""Every test runs with the reference parser and with the Arrow parser the server uses (in blocks of two
+lines, so that a bad line sends its block, not the batch, to the reference)."""
+
+
+@pytest.fixture(autouse=True, params=sorted(PARSERS))
+def parser(request: pytest.FixtureRequest) -> Iterator[None]:
+    global _PARSER
+    _PARSER = PARSERS[request.param]
+    yield
+    _PARSER = None
+
+
+_PARSER: FeedParser | None = None
+
+
 def _lab(kind: str = "hospital") -> Lab:
     deps, store, _, clock = fake_deps()
+    deps = replace(deps, feed_parser=_PARSER)
     rulesets.install_bundled(deps, bundled_ruleset())
     for n, number in enumerate(NUMBERS):
         resident = make_resident(f"r-{n}", document=Document(DocumentType.RESIDENT_ID, number, "CHN"))

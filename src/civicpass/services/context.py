@@ -11,6 +11,7 @@ from civicpass.domain.tracing import TracingPolicy
 from civicpass.services.ports import (
     Clock,
     CodeCodec,
+    FeedParser,
     KeyedDigest,
     KeyStore,
     LogReader,
@@ -89,3 +90,4 @@ class Deps:
     notes: NoteKeys | None = None  # this instance's checkpoint and cosignature keys
     log_witnesses: tuple[VerifierKey, ...] = ()  # whose cosignatures this log accepts and serves
     log_reader: LogReader | None = None  # proofs without a transaction (else through a unit of work)
+    feed_parser: FeedParser | None = None  # a faster equal of ``domain.feeds.parse_batch`` (that, if None)

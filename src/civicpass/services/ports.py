@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -15,8 +16,8 @@ from civicpass.domain.cases import Case, CaseState
 from civicpass.domain.checkins import CheckIn, CodeKey, PriorUse
 from civicpass.domain.codes import CodeClaims, Rejection, Verification
 from civicpass.domain.declarations import Declaration
-from civicpass.domain.facts import Fact
-from civicpass.domain.feeds import FeedSource, Rejected
+from civicpass.domain.facts import Fact, FactKind, FactSource, FactState
+from civicpass.domain.feeds import FeedSource, Parsed, Rejected
 from civicpass.domain.forms import FormVersion
 from civicpass.domain.identity import Document
 from civicpass.domain.notes import SignatureLine, VerifierKey
@@ -197,6 +198,10 @@ class MetaRepository(Protocol):
 class FactRepository(Protocol):
     def add(self, fact: Fact) -> None: ...
     def add_many(self, facts: Sequence[Fact]) -> None: ...
+    def add_feed(self, facts: FeedFacts) -> None:
+        """A feed batch's facts at once (COPY on PostgreSQL)."""
+        ...
+
     def get(self, fact_id: str) -> Fact | None: ...
     def update(self, fact: Fact) -> None: ...
     def for_subjects(self, subject_ids: Sequence[str]) -> dict[str, list[Fact]]: ...
@@ -324,10 +329,58 @@ class CodeCodec(Protocol):
     def open_venue(self, token: str, trust_list: TrustList) -> VenueCodeClaims | Rejection: ...
 
 
+FeedParser = Callable[[bytes, str, frozenset[str]], Parsed]
+"""(body, media type, record kinds the source may send) -> the batch's records, exactly as
+``domain.feeds.parse_batch`` parses them (which raises for a body that is not UTF-8 or a bad CSV header)."""
+
+
 @dataclass(frozen=True)
 class StoredBatch:
     sha256: str
     report: Mapping[str, Any]
+
+
+@dataclass
+class FeedFacts:
+    """The active facts one feed batch brings, column by column (``FactRepository.add_feed``): one
+    ``authority`` (the source), one moment ``at`` (effective and recorded), ``data`` as JSON text."""
+
+    authority: str
+    at: datetime
+    ids: list[str] = field(default_factory=list)
+    subjects: list[str] = field(default_factory=list)
+    kinds: list[FactKind] = field(default_factory=list)
+    data: list[str] = field(default_factory=list)
+    expires: list[datetime] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def add(
+        self, fact_id: str, subject: str, kind: FactKind, data: str, expires: datetime, note: str
+    ) -> None:
+        self.ids.append(fact_id)
+        self.subjects.append(subject)
+        self.kinds.append(kind)
+        self.data.append(data)
+        self.expires.append(expires)
+        self.notes.append(note)
+
+    def fact(self, i: int) -> Fact:
+        return Fact(
+            id=self.ids[i],
+            subject_id=self.subjects[i],
+            kind=self.kinds[i],
+            data=json.loads(self.data[i]),
+            source=FactSource.FEED,
+            authority=self.authority,
+            effective_at=self.at,
+            expires_at=self.expires[i],
+            recorded_at=self.at,
+            state=FactState.ACTIVE,
+            note=self.notes[i],
+        )
 
 
 class FeedRepository(Protocol):
@@ -339,8 +392,15 @@ class FeedRepository(Protocol):
         self, source_id: str, batch_id: str, sha256: str, at: datetime, report: dict[str, Any]
     ) -> None: ...
     def known(self, source_id: str, record_ids: Collection[str]) -> set[str]: ...
-    def add_records(self, source_id: str, batch_id: str, rows: Sequence[tuple[str, str, str | None]]) -> None:
-        """(record id, resident id, fact id or None) of each accepted record."""
+    def add_records(
+        self,
+        source_id: str,
+        batch_id: str,
+        record_ids: Sequence[str],
+        subjects: Sequence[str],
+        fact_ids: Sequence[str | None],
+    ) -> None:
+        """Each accepted record: its id, its resident and its fact (None: it made none)."""
         ...
 
     def quarantine(

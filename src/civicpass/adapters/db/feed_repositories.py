@@ -17,6 +17,8 @@ from civicpass.domain.feeds import FeedKind, FeedSource, Rejected, rejection_vie
 from civicpass.services.ports import StoredBatch
 
 _CHUNK = 5000  # ids per IN list
+KNOWN_RECORDS = "SELECT record_id FROM feed_records WHERE source_id = %s AND record_id = ANY(%s::text[])"
+RECORD_COLUMNS = ("source_id", "record_id", "batch_id", "subject_id", "fact_id")
 
 
 class SqlFeeds:
@@ -62,6 +64,10 @@ class SqlFeeds:
         )
 
     def known(self, source_id: str, record_ids: Collection[str]) -> set[str]:
+        if pg := pg_hot.connection(
+            self.conn
+        ):  # a feed batch's 50,000, as one literal (``tables.text_array``)
+            return {row[0] for row in pg.execute(KNOWN_RECORDS, (source_id, t.text_array(record_ids)))}
         r, ids = t.feed_records.c, list(record_ids)
         found: set[str] = set()
         for start in range(0, len(ids), _CHUNK):
@@ -71,7 +77,22 @@ class SqlFeeds:
             found.update(self.conn.execute(query).scalars())
         return found
 
-    def add_records(self, source_id: str, batch_id: str, rows: Sequence[tuple[str, str, str | None]]) -> None:
+    def add_records(
+        self,
+        source_id: str,
+        batch_id: str,
+        record_ids: Sequence[str],
+        subjects: Sequence[str],
+        fact_ids: Sequence[str | None],
+    ) -> None:
+        if pg := pg_hot.connection(self.conn):
+            prefix = f"{pg_hot.copy_field(source_id)}\t"
+            batch = pg_hot.copy_field(batch_id)
+            rows = zip(pg_hot.copy_fields(list(record_ids)), subjects, fact_ids, strict=True)
+            lines = [f"{prefix}{rid}\t{batch}\t{sid}\t{fid or pg_hot.COPY_NULL}\n" for rid, sid, fid in rows]
+            pg_hot.copy_text(pg, "feed_records", RECORD_COLUMNS, lines)
+            return
+        rows = zip(record_ids, subjects, fact_ids, strict=True)
         self._insert(
             t.feed_records,
             [

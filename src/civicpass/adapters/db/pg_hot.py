@@ -226,6 +226,38 @@ def copy_rows(pg: psycopg.Connection[Any], table: sa.Table, rows: Sequence[dict[
             copy.write_row(cells)
 
 
+COPY_NULL = "\\N"
+"""NULL in COPY's text format."""
+_COPY_SPECIAL = ("\\", "\t", "\n", "\r")
+
+
+def copy_field(value: str) -> str:
+    """A text value as COPY's text format writes it: backslash, tab, newline and carriage return escaped."""
+    if not any(c in value for c in _COPY_SPECIAL):
+        return value
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def copy_fields(values: list[str]) -> list[str]:
+    """``copy_field`` of each value; a column without any of the characters to escape (a bulk batch's
+    usual case, checked over the whole column at once) is returned as it is."""
+    joined = "".join(values)
+    if not any(c in joined for c in _COPY_SPECIAL):
+        return values
+    return [copy_field(v) for v in values]
+
+
+def copy_text(pg: psycopg.Connection[Any], table: str, columns: Sequence[str], lines: Sequence[str]) -> None:
+    """Bulk insert of rows already written as COPY text (fields by ``copy_field``, ``\\N`` for NULL, each
+    line ending in a newline): a bulk batch's rows are formatted by one f-string each, not value by value
+    through psycopg's row writer (3-5 µs per row here)."""
+    if not lines:
+        return
+    with pg.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for start in range(0, len(lines), 10_000):
+            copy.write("".join(lines[start : start + 10_000]))
+
+
 def insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
     """Many rows at once: COPY on PostgreSQL, one executemany elsewhere."""
     if not rows:

@@ -14,7 +14,7 @@ from civicpass.adapters.db import pg_hot
 from civicpass.adapters.db import tables as t
 from civicpass.domain.facts import Fact, FactKind, FactSource, FactState
 from civicpass.domain.rulesets import RuleSetState, RuleSetVersion, parse_ruleset
-from civicpass.services.ports import RiskArea, StoredEvent, StoredStatus
+from civicpass.services.ports import FeedFacts, RiskArea, StoredEvent, StoredStatus
 
 
 class _Repo:
@@ -46,6 +46,24 @@ def _fact_row(fact: Fact) -> dict[str, Any]:
     }
 
 
+FEED_FACT_COLUMNS = (
+    "id",
+    "subject_id",
+    "kind",
+    "data",
+    "source",
+    "authority",
+    "effective_at",
+    "expires_at",
+    "recorded_at",
+    "state",
+    "proposed_by",
+    "decided_by",
+    "decided_at",
+    "note",
+)
+
+
 class SqlFacts(_Repo):
     def add(self, fact: Fact) -> None:
         self.conn.execute(t.facts.insert(), _fact_row(fact))
@@ -53,6 +71,25 @@ class SqlFacts(_Repo):
     def add_many(self, facts: Sequence[Fact]) -> None:
         """Many facts at once (COPY on PostgreSQL: a feed's batch)."""
         pg_hot.insert_rows(self.conn, t.facts, [_fact_row(f) for f in facts])
+
+    def add_feed(self, facts: FeedFacts) -> None:
+        """A feed batch's facts: COPY text on PostgreSQL (one f-string a fact), one executemany elsewhere."""
+        if not facts.ids:
+            return
+        at = pg_hot.naive_utc(facts.at)
+        if pg := pg_hot.connection(self.conn):
+            head = f"\t{pg_hot.copy_field(facts.authority)}\t{at}\t"
+            tail = f"\t{at}\t{FactState.ACTIVE}\t{pg_hot.COPY_NULL}\t{pg_hot.COPY_NULL}\t{pg_hot.COPY_NULL}\t"
+            expiry = {e: str(pg_hot.naive_utc(e)) for e in set(facts.expires)}
+            data, notes = pg_hot.copy_fields(facts.data), pg_hot.copy_fields(facts.notes)
+            columns = zip(facts.ids, facts.subjects, facts.kinds, data, facts.expires, notes, strict=True)
+            lines = [
+                f"{i}\t{s}\t{k}\t{d}\t{FactSource.FEED}{head}{expiry[e]}{tail}{n}\n"
+                for i, s, k, d, e, n in columns
+            ]
+            pg_hot.copy_text(pg, "facts", FEED_FACT_COLUMNS, lines)
+            return
+        self.conn.execute(t.facts.insert(), [_fact_row(facts.fact(n)) for n in range(len(facts))])
 
     def get(self, fact_id: str) -> Fact | None:
         row = self.conn.execute(sa.select(t.facts).where(t.facts.c.id == fact_id)).first()

@@ -1,0 +1,200 @@
+"""Feed import benchmark (issue 6): signed test results through ``services.feeds.import_batch`` on PostgreSQL.
+
+Prepares 20,000 enrolled residents (``services.simulation``) and a lab source with its Ed25519 key, then signs
+``CIVICPASS_BENCH_FEED_RECORDS`` test results (default 200,000; ten for each resident) in batches of
+50,000 (JSON Lines, the signed format of docs/formats/feeds.md), and imports them twice over:
+
+1. **one stream**: the batches one after another in this process, as one server worker imports one lab's
+   uploads (signature, parsing and validation of every record, resident look-up by blind index, the
+   duplicate check, COPY of facts and record ids, the report, the residents marked due for re-evaluation);
+2. **concurrent streams**: as many batches again (new record ids), imported by
+   ``CIVICPASS_BENCH_FEED_STREAMS`` processes at once (default 2), each with its own connection, as labs
+   upload to the server's workers at the same moment.
+
+Each part checks that the facts stored equal the records accepted, and prints records per second; the
+one-stream part also the CPU per record of this process and of the PostgreSQL backend.
+
+    python -m bench.feeds
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import platform
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from bench.common import bench_settings, reset_schema
+from civicpass.adapters.crypto import b64url
+from civicpass.adapters.messaging import MemoryMessenger
+from civicpass.bootstrap import build, migrate
+from civicpass.domain import feeds as fd
+from civicpass.domain.identity import Document
+from civicpass.domain.policy import StaffActor
+from civicpass.domain.staff import Role
+from civicpass.services import feeds
+from civicpass.services.context import Deps
+from civicpass.services.simulation import Plan, simulate
+from civicpass.settings import Settings
+
+POSTGRES_URL = os.environ.get("CIVICPASS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+SCHEMA = "civicpass_bench_feeds"
+RECORDS = int(os.environ.get("CIVICPASS_BENCH_FEED_RECORDS", "200000"))
+STREAMS = int(os.environ.get("CIVICPASS_BENCH_FEED_STREAMS", "2"))
+RESIDENTS = 20_000
+BATCH = 50_000
+
+
+@dataclass(frozen=True)
+class Batch:
+    batch_id: str
+    body: bytes
+    signature: str
+    records: int
+
+
+def _batches(source: str, key: Ed25519PrivateKey, documents: list[Document], first: int) -> list[Batch]:
+    """``RECORDS`` signed test results numbered from ``first``, in batches of ``BATCH``."""
+    made = []
+    for start in range(first, first + RECORDS, BATCH):
+        end = min(start + BATCH, first + RECORDS)
+        lines = []
+        for n in range(start, end):
+            doc = documents[n % len(documents)]
+            record = {
+                "record_id": f"bench-{n}",
+                "kind": "test_result",
+                "document": {"type": doc.type.value, "number": doc.number, "nationality": doc.nationality},
+                "test": "pcr",
+                "result": "negative",
+                "sampled_at": "2022-05-02T09:00:00+08:00",
+            }
+            lines.append(json.dumps(record))
+        body = "\n".join(lines).encode()
+        batch_id = f"bench-{start}"
+        signature = b64url.encode(key.sign(fd.signing_input(source, batch_id, "jsonl", body)))
+        made.append(Batch(batch_id, body, signature, end - start))
+    return made
+
+
+def _import(deps: Deps, source: str, batches: list[Batch]) -> int:
+    """Import the batches one after another; the records accepted."""
+    accepted = 0
+    for b in batches:
+        report = feeds.import_batch(deps, source, b.batch_id, b.body, "application/jsonl", b.signature)
+        assert report["rejected"] == 0, report["rejections"][:3]
+        accepted += int(report["accepted"])
+    return accepted
+
+
+def _stream(settings: Settings, source: str, batches: list[Batch]) -> int:
+    """One concurrent stream: a process with a container (and a connection) of its own."""
+    container = build(settings, messenger=MemoryMessenger())
+    try:
+        return _import(container.deps, source, batches)
+    finally:
+        container.dispose()
+
+
+def _backend_cpu(engine: sa.Engine) -> tuple[float, int]:
+    """CPU seconds used so far by the backend of a fresh connection of ``engine`` (kept open), and its pid."""
+    with engine.connect() as conn:
+        pid = int(conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), pid
+
+
+def _stored(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(sa.text("SELECT count(*) FROM facts WHERE kind = 'test_result'")).scalar_one()
+        )
+
+
+def one_stream(settings: Settings, source: str, batches: list[Batch]) -> float:
+    container = build(settings, messenger=MemoryMessenger())
+    engine = container.engine
+    try:
+        before = _stored(engine)
+        deps = container.deps
+        # one pooled connection serves every batch: its backend's CPU is the database's share
+        engine.pool.dispose()
+        cpu_before, pid = _backend_cpu(engine)
+        own = time.process_time()
+        started = time.perf_counter()
+        accepted = _import(deps, source, batches)
+        seconds = time.perf_counter() - started
+        own = time.process_time() - own
+        cpu_after, pid_after = _backend_cpu(engine)
+        stored = _stored(engine) - before
+    finally:
+        container.dispose()
+    assert stored == accepted == RECORDS, (stored, accepted)
+    database = f"{(cpu_after - cpu_before) / accepted * 1e6:.1f} us" if pid_after == pid else "not measured"
+    print(
+        f"[feed import, PostgreSQL, one stream] {accepted:,} records in {len(batches)} batches in {seconds:.1f} s"
+        f" = {accepted / seconds:,.0f} records/s; CPU per record: Python {own / accepted * 1e6:.1f} us,"
+        f" PostgreSQL {database}"
+    )
+    return accepted / seconds
+
+
+def concurrent_streams(settings: Settings, source: str, batches: list[Batch]) -> float:
+    container = build(settings, messenger=MemoryMessenger())
+    before = _stored(container.engine)
+    context = multiprocessing.get_context("fork")
+    started = time.perf_counter()
+    with context.Pool(STREAMS) as pool:
+        accepted = sum(
+            pool.starmap(_stream, [(settings, source, batches[k::STREAMS]) for k in range(STREAMS)])
+        )
+    seconds = time.perf_counter() - started
+    stored = _stored(container.engine) - before
+    container.dispose()
+    assert stored == accepted == RECORDS, (stored, accepted)
+    print(
+        f"[feed import, PostgreSQL, {STREAMS} concurrent streams] {accepted:,} records in {len(batches)} batches"
+        f" in {seconds:.1f} s = {accepted / seconds:,.0f} records/s"
+    )
+    return accepted / seconds
+
+
+def main() -> None:
+    print(
+        f"civicpass feed benchmark on {platform.node()} ({os.cpu_count()} cores, Python {platform.python_version()})"
+    )
+    reset_schema(POSTGRES_URL, SCHEMA)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = bench_settings(POSTGRES_URL, Path(tmp), SCHEMA)
+            container = build(settings, messenger=MemoryMessenger())
+            migrate(container)
+            simulate(container.deps, Plan(residents=RESIDENTS, venues=10, days=1, outbreaks=0, rate=0.1))
+            with container.deps.uow() as uow:
+                people = [uow.residents.get(i) for i in uow.residents.ids_after("", RESIDENTS)]
+            documents = [p.pii.document for p in people if p is not None]
+            key = Ed25519PrivateKey.generate()
+            public = b64url.encode(
+                key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+            )
+            admin = StaffActor("bench-admin", Role.ADMIN, "440100")
+            source = feeds.register_source(
+                container.deps, admin, feeds.NewSource("Bench lab", "lab", public, "440100")
+            ).id
+            container.dispose()
+            one_stream(settings, source, _batches(source, key, documents, 0))
+            concurrent_streams(settings, source, _batches(source, key, documents, RECORDS))
+    finally:
+        reset_schema(POSTGRES_URL, SCHEMA, create=False)
+
+
+if __name__ == "__main__":
+    main()

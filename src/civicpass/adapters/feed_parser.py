@@ -1,0 +1,220 @@
+"""A feed batch's JSON Lines parsed column by column with Apache Arrow, for bulk batches (issue 6).
+
+``domain.feeds.parse_batch`` is the reference: it decodes and validates each line in Python, about 13 µs a
+record. ``ArrowFeedParser`` returns exactly what the reference returns (a property test compares the two
+on generated batches, bad lines included), several times faster: Arrow's JSON reader (C++) turns a block
+of lines into columns, its compute kernels check that each field has the plain shape of a valid value,
+and only what needs the domain's own rules runs in Python, once per distinct value: documents
+(``parse_document``) and times (``is_iso_datetime``). A record the fast checks do not accept — another kind
+(travel), a valid but unusual value, a bad record — goes to the reference line by line, so its outcome,
+with every reason of a rejection, is the reference's by construction. A block that Arrow cannot read as
+one plain JSON object per line (a malformed line, a field of another JSON type, a duplicate key), or a
+batch with other line breaks than ``\\n`` or with NUL, goes to the reference whole.
+
+"Plain" values need no escaping in JSON or in COPY text: printable ASCII without ``"`` and ``\\``. The
+data text of a fast record is then exactly what ``json.dumps`` writes of the reference's field mapping.
+CSV batches are parsed by the reference.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+from civicpass.domain import feeds as fd
+from civicpass.domain.errors import InvalidInput
+from civicpass.domain.facts import is_iso_datetime
+from civicpass.domain.identity import Document, DocumentType, parse_document
+
+BLOCK_LINES = 10_000
+"""Lines per Arrow read: a block that cannot be read fast is parsed by the reference, not the batch."""
+
+_TEXT = pa.string()
+SCHEMA = pa.schema(
+    [
+        ("record_id", _TEXT),
+        ("kind", _TEXT),
+        ("document", pa.struct([("type", _TEXT), ("number", _TEXT), ("nationality", _TEXT)])),
+        ("test", _TEXT),
+        ("result", _TEXT),
+        ("sampled_at", _TEXT),
+        ("vaccine", _TEXT),
+        ("dose", pa.int64()),
+        ("administered_at", _TEXT),
+    ]
+)
+"""The fields the fast kinds read, with the JSON type of their valid values; others are ignored (as the
+reference ignores them), and a value of another type makes Arrow refuse the block."""
+
+_PARSE = pj.ParseOptions(explicit_schema=SCHEMA, unexpected_field_behavior="ignore")
+_READ = pj.ReadOptions(use_threads=False, block_size=1 << 22)
+_PLAIN = r"^[ !#-\[\]-~]{1,64}$"  # 1-64 printable ASCII characters but " and \
+_PLAIN_TIME = r"^[0-9A-Za-z:.+-]{1,64}$"  # the characters of an ISO 8601 time; is_iso_datetime decides
+_SEP = "\x1f"  # joins a document's three fields into one key (split again into three, or not fast)
+
+
+class ArrowFeedParser:
+    """``domain.feeds.parse_batch``, with JSON Lines read by Arrow (see the module's docstring)."""
+
+    def __init__(self, block_lines: int = BLOCK_LINES) -> None:
+        self.block_lines = block_lines
+
+    def __call__(self, body: bytes, media_type: str, accepted: frozenset[str]) -> fd.Parsed:
+        if fd.FORMATS.get(media_type) != "jsonl":
+            return fd.parse_batch(body, media_type, accepted)
+        text = fd.decode(body)
+        lines = text.splitlines()  # the reference's lines
+        newlines = text.count("\n") + (not text.endswith("\n") and text != "")
+        if "\r" in text or len(lines) != newlines or "\x00" in text or "\\u0000" in text:
+            return fd.collect(fd.parse_lines(enumerate(lines, start=1), accepted))
+        # every line ends at a "\n" (no other line break): the same lines in bytes, for Arrow
+        raw = body.split(b"\n")[: len(lines)]
+        parsed = fd.Parsed(fd.ValidRecords(), [])
+        documents: dict[str | None, Document | None] = {}
+        for start in range(0, len(lines), self.block_lines):
+            end = start + self.block_lines
+            _block(lines[start:end], raw[start:end], start + 1, accepted, parsed, documents)
+        return parsed
+
+
+def _reference(lines: list[str], first: int, accepted: frozenset[str], into: fd.Parsed) -> None:
+    fd.collect(fd.parse_lines(enumerate(lines, start=first), accepted), into)
+
+
+def _block(
+    lines: list[str],
+    raw: list[bytes],
+    first: int,
+    accepted: frozenset[str],
+    into: fd.Parsed,
+    documents: dict[str | None, Document | None],
+) -> None:
+    """Parse the lines numbered from ``first`` into ``into``: from Arrow's columns where it can read them.
+    ``documents`` holds the batch's documents validated so far, by key."""
+    plain = all(line[:1] == "{" and line[-1:] == "}" for line in lines)
+    table = None
+    if plain and max(map(len, raw)) <= fd.MAX_RECORD_BYTES:
+        try:
+            table = pj.read_json(io.BytesIO(b"\n".join(raw)), read_options=_READ, parse_options=_PARSE)
+        except pa.ArrowInvalid:
+            table = None
+    if table is None or table.num_rows != len(lines):
+        _reference(lines, first, accepted, into)
+        return
+    fast, columns = _checked(table, accepted)
+    record_ids, kinds, keys, times, data = (c.to_pylist() for c in columns)
+    _validate_documents({key for key, ok in zip(keys, fast, strict=True) if ok} - documents.keys(), documents)
+    good_time = {t: is_iso_datetime(t) for t in set(times) if t is not None}
+    found = [
+        documents.get(key) if ok and good_time.get(t, False) else None
+        for key, ok, t in zip(keys, fast, times, strict=True)
+    ]
+    valid = into.valid
+    if None not in found:  # the common bulk batch: every record plain and valid
+        valid.lines.extend(range(first, first + len(lines)))
+        valid.record_ids.extend(record_ids)
+        valid.kinds.extend(kinds)
+        valid.documents.extend(found)  # type: ignore[arg-type]  # None is not in it
+        valid.data.extend(data)
+        valid.raws.extend(lines)
+        return
+    for n, document in enumerate(found):
+        if document is None:
+            _reference([lines[n]], first + n, accepted, into)
+            continue
+        valid.lines.append(first + n)
+        valid.record_ids.append(record_ids[n])
+        valid.kinds.append(kinds[n])
+        valid.documents.append(document)
+        valid.data.append(data[n])
+        valid.raws.append(lines[n])
+
+
+def _plain(values: pa.ChunkedArray, pattern: str = _PLAIN) -> pa.ChunkedArray:
+    return pc.match_substring_regex(values, pattern)
+
+
+def _all(*conditions: pa.ChunkedArray) -> pa.ChunkedArray:
+    result = conditions[0]
+    for condition in conditions[1:]:
+        result = pc.and_kleene(result, condition)
+    return result
+
+
+def _checked(table: pa.Table, accepted: frozenset[str]) -> tuple[list[bool], list[pa.ChunkedArray]]:
+    """Which rows have the plain shape of a valid test result or vaccination, and the columns the records
+    need: record id, kind, document key, time, and the data text (what ``json.dumps`` writes of the
+    reference's field mapping: plain values need no escaping)."""
+    col = table.column
+    kind, document = col("kind"), col("document")
+    doc_type, number, nationality = (pc.struct_field(document, f) for f in ("type", "number", "nationality"))
+    is_test, is_vaccination = pc.equal(kind, "test_result"), pc.equal(kind, "vaccination")
+    test = _all(
+        is_test,
+        pc.is_in(col("test"), value_set=pa.array(["pcr", "antigen"])),
+        pc.is_in(col("result"), value_set=pa.array(["positive", "negative"])),
+        _plain(col("sampled_at"), _PLAIN_TIME),
+    )
+    vaccination = _all(
+        is_vaccination,
+        _plain(col("vaccine")),
+        pc.greater_equal(col("dose"), 1),
+        pc.less_equal(col("dose"), 10),
+        _plain(col("administered_at"), _PLAIN_TIME),
+    )
+    kinds = [k for k, ok in (("test_result", test), ("vaccination", vaccination)) if k in accepted]
+    either = (
+        pc.or_kleene(test, vaccination)
+        if len(kinds) == 2
+        else (test if kinds == ["test_result"] else vaccination)
+    )
+    fast = (
+        _all(_plain(col("record_id")), either)
+        if kinds
+        else pa.chunked_array([pa.nulls(table.num_rows, pa.bool_())])
+    )
+    keys = pc.binary_join_element_wise(doc_type, number, pc.coalesce(nationality, ""), _SEP)
+    times = pc.if_else(is_test, col("sampled_at"), col("administered_at"))
+    test_text = pc.binary_join_element_wise(
+        '{"test": "',
+        col("test"),
+        '", "result": "',
+        col("result"),
+        '", "sampled_at": "',
+        col("sampled_at"),
+        '"}',
+        "",
+    )
+    vaccination_text = pc.binary_join_element_wise(
+        '{"vaccine": "',
+        col("vaccine"),
+        '", "dose": ',
+        pc.cast(col("dose"), _TEXT),
+        ', "administered_at": "',
+        col("administered_at"),
+        '"}',
+        "",
+    )
+    data = pc.if_else(is_test, test_text, vaccination_text)
+    return pc.fill_null(fast, False).to_pylist(), [col("record_id"), kind, keys, times, data]
+
+
+def _validate_documents(keys: set[str | None], found: dict[str | None, Document | None]) -> None:
+    """Each of these documents as the reference validates it, into ``found`` (None: not valid as it is)."""
+    for key in keys:
+        if key is None:
+            continue
+        parts = key.split(_SEP)
+        if len(parts) != 3:  # a field held the separator: this record is the reference's to read
+            found[key] = None
+            continue
+        doc_type, number, nationality = parts
+        try:
+            document = parse_document(doc_type, number, nationality or None)
+        except InvalidInput:
+            found[key] = None
+            continue
+        found[key] = None if document.type is DocumentType.NONE else document

@@ -1,0 +1,232 @@
+"""The Arrow feed parser (adapters/feed_parser.py) gives exactly what the reference parser gives
+(domain.feeds.parse_batch): the same valid records in the same columns, the same rejections with every
+reason, on generated batches of good, unusual and bad lines, in one block or many."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from civicpass.adapters.feed_parser import ArrowFeedParser
+from civicpass.domain import feeds as fd
+from civicpass.domain.errors import InvalidInput
+from tests.support import resident_id_number
+
+JSONL = "application/jsonl"
+SOURCES = [fd.ACCEPTS[kind] for kind in fd.FeedKind]
+
+VALID = {
+    "test_result": {
+        "record_id": "t-1",
+        "kind": "test_result",
+        "document": {"type": "resident_id", "number": resident_id_number(serial="123")},
+        "test": "pcr",
+        "result": "negative",
+        "sampled_at": "2022-05-02T09:00:00+08:00",
+    },
+    "vaccination": {
+        "record_id": "v-1",
+        "kind": "vaccination",
+        "document": {"type": "passport", "number": "E12345678", "nationality": "CHN"},
+        "vaccine": "CoronaVac",
+        "dose": 3,
+        "administered_at": "2022-03-01T10:00:00+08:00",
+    },
+    "travel": {
+        "record_id": "s-1",
+        "kind": "travel",
+        "document": {"type": "resident_id", "number": resident_id_number(serial="124")},
+        "region": "440106",
+        "from": "2022-04-28T00:00:00+08:00",
+        "to": "2022-05-01T00:00:00+08:00",
+    },
+}
+TIMES = [
+    "2022-05-02T01:00:00Z",
+    "2022-05-02T09:00:00.5+08:00",
+    "20220502T090000+0800",  # compact ISO 8601: valid, not plain
+    "2022-05-02T09:00:00",  # no offset
+    "2022-02-30T09:00:00+08:00",
+    "yesterday",
+    "2022-05-02 09:00:00+08:00",
+    None,
+    12,
+]
+DOCUMENTS = [
+    {"type": "resident_id", "number": resident_id_number(serial="125").lower()},  # a lower-case x
+    {"type": "resident_id", "number": resident_id_number(serial="126")[:-1] + "0"},  # maybe a bad check
+    {"type": "resident_id", "number": resident_id_number(born="19800230", serial="127")},  # 30 February
+    {"type": "resident_id", "number": "1101051949123100"},
+    {"type": "resident_id", "number": "\uff11" * 17 + "X"},  # full width: NFKC folds it
+    {"type": "resident_id", "number": resident_id_number(serial="128"), "nationality": 7},
+    {"type": "resident_id", "number": "4401\x1f06198001011234"},  # the parser's key separator
+    {"type": "passport", "number": "E12345678"},  # no nationality
+    {"type": "passport", "number": "e1234", "nationality": " usa "},
+    {"type": "passport", "number": "E12345678", "nationality": "XXX"},
+    {"type": "passport", "number": "E 1234 5678", "nationality": ""},
+    {"type": "passport", "number": "E12345\u00e9", "nationality": "CHN"},
+    {"type": "passport\x1fx", "number": "E12345678", "nationality": "CHN"},
+    {"type": "hk_macao_permit", "number": "H12345678"},
+    {"type": "none", "number": None},
+    {"type": "none", "number": ""},
+    {"type": "none"},
+    {"type": "licence", "number": "1"},
+    {"type": None, "number": "E12345678"},
+    {"number": "E12345678"},
+    None,
+    "passport",
+    [],
+    {},
+]
+CHANGES: dict[str, list[Any]] = {
+    "record_id": ["", "a" * 64, "a" * 65, 'quo"te', "back\\slash", "tab\tin", "郑州-1", "t-dup", 5, None],
+    "kind": ["travel", "vaccination", "test_result", "swab", None],
+    "document": DOCUMENTS,
+    "test": ["antigen", "smell", "PCR", None],
+    "result": ["positive", "maybe", None, True],
+    "sampled_at": TIMES,
+    "vaccine": ["科兴", 'say "hi"', "back\\slash", "", "v" * 64, "v" * 65, None],
+    "dose": [1, 10, 0, 11, -1, 2.0, "2", True, None, 10**30],
+    "administered_at": TIMES,
+    "region": ["44010", None],
+    "from": TIMES,
+    "to": TIMES,
+    "note": ["x", {"deep": [1, 2.5, None]}, float("nan"), "n" * 4100],  # ignored by both (but its length)
+}
+
+
+@st.composite
+def records(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid record of some kind with up to two fields changed, dropped or added."""
+    record = dict(VALID[draw(st.sampled_from(sorted(VALID)))])
+    for name in draw(st.lists(st.sampled_from(sorted(CHANGES)), max_size=2)):
+        if draw(st.integers(0, 5)) == 0:
+            record.pop(name, None)
+        else:
+            record[name] = draw(st.sampled_from(CHANGES[name]))
+    return record
+
+
+def _dumped(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False)
+
+
+junk = st.sampled_from(
+    [
+        "{not json",
+        "[1, 2]",
+        '"text"',
+        "",
+        "   ",
+        '{"record_id": "a"}{"record_id": "b"}',
+        '{"record_id": "d1", "record_id": "d2", "kind": "test_result"}',
+        '{"record_id": "n\\u0000ul", "kind": "test_result"}',
+        '{"record_id": "sep\u2028arator", "kind": "test_result"}',
+        '{"record_id": "x", "kind": "test_result", "pad": "' + "p" * 4100 + '"}',
+        ' {"record_id": "lead", "kind": "test_result"}',
+        '{"record_id": "\\ud800", "kind": "test_result"}',
+    ]
+)
+lines = st.lists(st.one_of(records().map(_dumped), records().map(_dumped), junk), max_size=12)
+
+
+def _body(parts: list[str], newline: str, final: bool) -> bytes:
+    return (newline.join(parts) + (newline if final and parts else "")).encode()
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    parts=lines,
+    newline=st.sampled_from(["\n", "\n", "\n", "\r\n"]),
+    final=st.booleans(),
+    accepted=st.sampled_from(SOURCES),
+    block=st.sampled_from([1, 3, 10_000]),
+)
+def test_the_arrow_parser_gives_exactly_what_the_reference_gives(
+    parts: list[str], newline: str, final: bool, accepted: frozenset[str], block: int
+) -> None:
+    body = _body(parts, newline, final)
+    assert ArrowFeedParser(block)(body, JSONL, accepted) == fd.parse_batch(body, JSONL, accepted)
+
+
+@pytest.mark.parametrize("accepted", SOURCES)
+def test_every_single_change_of_a_valid_record_is_read_as_the_reference_reads_it(
+    accepted: frozenset[str],
+) -> None:
+    variants = [VALID[kind] for kind in sorted(VALID)]
+    for kind in sorted(VALID):
+        for name, values in CHANGES.items():
+            variants.append({k: v for k, v in VALID[kind].items() if k != name})
+            variants += [{**VALID[kind], name: value} for value in values]
+    body = _body([_dumped(v) for v in variants], "\n", final=True)
+    reference = fd.parse_batch(body, JSONL, accepted)
+    assert reference.valid.record_ids  # some of them are valid for every kind of source
+    # a line of another JSON type sends its whole block to the reference: here every line is a block
+    assert ArrowFeedParser(block_lines=1)(body, JSONL, accepted) == reference
+    assert ArrowFeedParser()(body, JSONL, accepted) == reference
+
+
+def _result(n: int, number: str) -> str:
+    return json.dumps(
+        {
+            "record_id": f"r{n}",
+            "kind": "test_result",
+            "document": {"type": "resident_id", "number": number},
+            "test": "pcr",
+            "result": "negative" if n % 7 else "positive",
+            "sampled_at": "2022-05-02T09:00:00+08:00",
+        }
+    )
+
+
+def test_a_bad_line_sends_only_its_own_block_to_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    numbers = [resident_id_number(serial=f"{n:03d}") for n in range(1, 40)]
+    parts = [_result(n, numbers[n % len(numbers)]) for n in range(100)]
+    parts[42] = "{broken"
+    body = _body(parts, "\n", final=True)
+    read: list[int] = []
+    original = fd.parse_lines
+
+    def counting(numbered: Any, accepted: frozenset[str]) -> Any:
+        numbered = list(numbered)
+        read.extend(n for n, _ in numbered)
+        return original(numbered, accepted)
+
+    monkeypatch.setattr(fd, "parse_lines", counting)
+    parsed = ArrowFeedParser(block_lines=20)(body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB])
+    monkeypatch.undo()
+    assert parsed == fd.parse_batch(body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB])
+    assert read == list(range(41, 61))  # the block of lines 41-60 holds line 43
+    assert [r.line for r in parsed.rejected] == [43]
+    assert len(parsed.valid) == 99
+
+
+def test_records_sharing_a_document_share_one_validated_document() -> None:
+    number = resident_id_number(serial="777")
+    body = _body([_result(n, number) for n in range(5)], "\n", final=False)
+    parsed = ArrowFeedParser()(body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB])
+    assert len({id(d) for d in parsed.valid.documents}) == 1
+    assert parsed.valid.data[0] == json.dumps(
+        {"test": "pcr", "result": "positive", "sampled_at": "2022-05-02T09:00:00+08:00"}
+    )
+
+
+def test_a_body_that_is_not_utf8_is_refused_as_the_reference_refuses_it() -> None:
+    body = b'{"record_id": "\xff"}'
+    with pytest.raises(InvalidInput) as fast:
+        ArrowFeedParser()(body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB])
+    with pytest.raises(InvalidInput) as reference:
+        fd.parse_batch(body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB])
+    assert fast.value.reason == reference.value.reason == "feed_not_utf8"
+
+
+def test_csv_batches_are_parsed_by_the_reference() -> None:
+    body = f"record_id,kind,document_type,document_number,test,result,sampled_at\nc1,test_result,resident_id,{resident_id_number()},pcr,negative,2022-05-02T09:00:00+08:00\n".encode()
+    accepted = fd.ACCEPTS[fd.FeedKind.LAB]
+    parsed = ArrowFeedParser()(body, "text/csv", accepted)
+    assert parsed == fd.parse_batch(body, "text/csv", accepted)
+    assert parsed.valid.record_ids == ["c1"]
