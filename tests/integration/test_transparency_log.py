@@ -9,7 +9,6 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -17,12 +16,10 @@ from fastapi.testclient import TestClient
 
 from civicpass.adapters.db import log_reader, log_repositories
 from civicpass.adapters.db import tables as log_tables
-from civicpass.adapters.db.engine import make_engine
 from civicpass.adapters.db.migrate import upgrade
 from civicpass.bootstrap import Container
 from civicpass.domain import merkle
 from civicpass.services import transparency as tl
-from tests.conftest import POSTGRES_URL
 from tests.fakes import make_resident
 
 
@@ -151,46 +148,26 @@ def test_every_complete_tile_holds_its_16_leaves_and_the_3_levels_above_them(con
     ]
 
 
-def _admin(statement: str) -> None:
-    admin = make_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(statement))
-    admin.dispose()
+def test_migration_0013_builds_the_tiles_of_a_log_written_before_it(empty_database: sa.Engine) -> None:
+    engine = empty_database
+    upgrade(engine, "0012")
+    hashes = [merkle.leaf_hash(b"leaf %d" % n) for n in range(37)]
+    nodes = [
+        {"level": level, "idx": i, "hash": _subtree(hashes, level, i)}
+        for level in range(6)
+        for i in range(37 >> level)
+    ]
+    with engine.begin() as conn:
+        conn.execute(sa.insert(log_tables.log_nodes), nodes)
 
+    upgrade(engine, "head")
 
-@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_migration_0013_builds_the_tiles_of_a_log_written_before_it(
-    database: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    if database == "sqlite":
-        engine, schema = make_engine(f"sqlite:///{tmp_path / 'm13.db'}"), None
-    else:
-        schema = request.getfixturevalue("postgres_schema") + "_m13"
-        _admin(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE; CREATE SCHEMA "{schema}"')
-        engine = make_engine(POSTGRES_URL, schema=schema)
-    try:
-        upgrade(engine, "0012")
-        hashes = [merkle.leaf_hash(b"leaf %d" % n) for n in range(37)]
-        nodes = [
-            {"level": level, "idx": i, "hash": _subtree(hashes, level, i)}
-            for level in range(6)
-            for i in range(37 >> level)
-        ]
-        with engine.begin() as conn:
-            conn.execute(sa.insert(log_tables.log_nodes), nodes)
-
-        upgrade(engine, "head")
-
-        with engine.connect() as conn:
-            tiles = {int(i): bytes(h) for i, h in conn.execute(sa.text("SELECT idx, hashes FROM log_tiles"))}
-        assert sorted(tiles) == [0, 1]  # leaves 32-36 make no complete tile
-        for tile, packed in tiles.items():
-            expected = [_subtree(hashes, level, i) for level, i in log_repositories.tile_nodes(tile)]
-            assert packed == b"".join(expected), tile
-    finally:
-        engine.dispose()
-        if schema is not None:
-            _admin(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with engine.connect() as conn:
+        tiles = {int(i): bytes(h) for i, h in conn.execute(sa.text("SELECT idx, hashes FROM log_tiles"))}
+    assert sorted(tiles) == [0, 1]  # leaves 32-36 make no complete tile
+    for tile, packed in tiles.items():
+        expected = [_subtree(hashes, level, i) for level, i in log_repositories.tile_nodes(tile)]
+        assert packed == b"".join(expected), tile
 
 
 @pytest.mark.postgres
