@@ -44,6 +44,9 @@ class SystemRandom:
         ids: list[str] = stock.ids
         return ids.pop()
 
+    def new_ids(self, count: int) -> list[str]:
+        return random_ids(count)
+
     def token(self) -> str:
         return secrets.token_urlsafe(32)
 

@@ -195,43 +195,44 @@ def _apply(
     holders = uow.residents.ids_by_documents(list(documents.values()))
     holder_of = {key: holders.get(doc.index_material) for key, doc in documents.items()}
     found = [holder_of[id(valid.documents[i])] for i in fresh]
+    if None in found:
+        for i, holder in zip(fresh, found, strict=True):
+            if holder is None:
+                rejected.append(
+                    _reject(valid.record(i), "resident_unknown", "the document of an enrolled resident")
+                )
     accepted = [(i, holder[0]) for i, holder in zip(fresh, found, strict=True) if holder is not None]
-    for i, holder in zip(fresh, found, strict=True):
-        if holder is None:
-            rejected.append(
-                _reject(valid.record(i), "resident_unknown", "the document of an enrolled resident")
-            )
     facts = FeedFacts(f"feed:{source.id}", now)
     as_is = [(i, subject) for i, subject in accepted if kinds[i] in _KINDS]
-    facts.ids = [deps.random.new_id() for _ in as_is]
+    facts.ids = deps.random.new_ids(len(as_is))
     facts.subjects = [subject for _, subject in as_is]
     facts.kinds = [_KINDS[kinds[i]][0] for i, _ in as_is]
     facts.data = [valid.data[i] for i, _ in as_is]
     expiry = {kind: now + timedelta(days=days) for kind, (_, days) in _KINDS.items()}
     facts.expires = [expiry[kinds[i]] for i, _ in as_is]
     facts.notes = [f"record {ids[i]}" for i, _ in as_is]
-    made: dict[int, str | None] = dict(zip((i for i, _ in as_is), facts.ids, strict=True))
-    for i, subject in accepted:
-        if i not in made:  # a travel stay: an arrival fact if the region was a risk area meanwhile
-            data = _arrival(uow, valid.record(i))
-            made[i] = None if data is None else deps.random.new_id()
-            if data is not None:
-                facts.add(
-                    str(made[i]), subject, FactKind.RISK_AREA_ARRIVAL, data, now + ARRIVAL, f"record {ids[i]}"
-                )
+    made: list[str | None] = list(facts.ids)  # the fact of each accepted record, in their order
+    if len(as_is) < len(accepted):  # travel stays: an arrival fact if the region was a risk area meanwhile
+        fact_of = dict(zip((i for i, _ in as_is), made, strict=True))
+        made = []
+        for i, subject in accepted:
+            if i not in fact_of:
+                data = _arrival(uow, valid.record(i))
+                fact_of[i] = None if data is None else deps.random.new_id()
+                if data is not None:
+                    note = f"record {ids[i]}"
+                    facts.add(str(fact_of[i]), subject, FactKind.RISK_AREA_ARRIVAL, data, now + ARRIVAL, note)
+            made.append(fact_of[i])
     uow.facts.add_feed(facts)
     residents = [subject for _, subject in accepted]
-    uow.feeds.add_records(
-        source.id, batch_id, [ids[i] for i, _ in accepted], residents, [made[i] for i, _ in accepted]
-    )
+    uow.feeds.add_records(source.id, batch_id, [ids[i] for i, _ in accepted], residents, made)
     rejected.sort(key=lambda r: r.line)
     uow.feeds.quarantine(source.id, batch_id, rejected, now)
-    for n, (kind, data_text) in enumerate(zip(facts.kinds, facts.data, strict=True)):
-        # the substring first: a batch's negative results are not each decoded to find none
-        if kind is FactKind.TEST_RESULT and '"positive"' in data_text:
-            fact = facts.fact(n)
-            if fact.data.get("result") == "positive":
-                cases.follow(uow, deps, fact)
+    # the substring first: a batch's negative results are not each decoded to find none
+    for n in [n for n, text in enumerate(facts.data) if '"positive"' in text]:
+        fact = facts.fact(n)
+        if fact.kind is FactKind.TEST_RESULT and fact.data.get("result") == "positive":
+            cases.follow(uow, deps, fact)
     report = {
         "source": source.id,
         "batch_id": batch_id,

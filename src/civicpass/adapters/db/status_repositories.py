@@ -78,15 +78,13 @@ class SqlFacts(_Repo):
             return
         at = pg_hot.naive_utc(facts.at)
         if pg := pg_hot.connection(self.conn):
-            head = f"\t{pg_hot.copy_field(facts.authority)}\t{at}\t"
+            head = f"\t{FactSource.FEED}\t{pg_hot.copy_field(facts.authority)}\t{at}\t"
             tail = f"\t{at}\t{FactState.ACTIVE}\t{pg_hot.COPY_NULL}\t{pg_hot.COPY_NULL}\t{pg_hot.COPY_NULL}\t"
-            expiry = {e: str(pg_hot.naive_utc(e)) for e in set(facts.expires)}
+            # the columns between a fact's data and its note are the same for all of one expiry
+            middle = {e: f"{head}{pg_hot.naive_utc(e)}{tail}" for e in set(facts.expires)}
             data, notes = pg_hot.copy_fields(facts.data), pg_hot.copy_fields(facts.notes)
             columns = zip(facts.ids, facts.subjects, facts.kinds, data, facts.expires, notes, strict=True)
-            lines = [
-                f"{i}\t{s}\t{k}\t{d}\t{FactSource.FEED}{head}{expiry[e]}{tail}{n}\n"
-                for i, s, k, d, e, n in columns
-            ]
+            lines = [f"{i}\t{s}\t{k}\t{d}{middle[e]}{n}\n" for i, s, k, d, e, n in columns]
             pg_hot.copy_text(pg, "facts", FEED_FACT_COLUMNS, lines)
             return
         self.conn.execute(t.facts.insert(), [_fact_row(facts.fact(n)) for n in range(len(facts))])
