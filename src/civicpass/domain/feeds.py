@@ -289,7 +289,7 @@ def parse_batch(body: bytes, media_type: str, accepted: frozenset[str]) -> Parse
 
 def collect(found: Iterable[FeedRecord | Rejected], into: Parsed | None = None) -> Parsed:
     """Records and rejections, in their order, added to ``into`` (a new ``Parsed`` by default)."""
-    parsed = into or Parsed(ValidRecords(), [])
+    parsed = into if into is not None else Parsed(ValidRecords(), [])
     for item in found:
         if isinstance(item, Rejected):
             parsed.rejected.append(item)

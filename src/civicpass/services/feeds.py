@@ -217,11 +217,12 @@ def _apply(
         made = []
         for i, subject in accepted:
             if i not in fact_of:
-                data = _arrival(uow, valid.record(i))
-                fact_of[i] = None if data is None else deps.random.new_id()
+                data, fact_of[i] = _arrival(uow, valid.record(i)), None
                 if data is not None:
-                    note = f"record {ids[i]}"
-                    facts.add(str(fact_of[i]), subject, FactKind.RISK_AREA_ARRIVAL, data, now + ARRIVAL, note)
+                    fact_of[i] = fact_id = deps.random.new_id()
+                    facts.add(
+                        fact_id, subject, FactKind.RISK_AREA_ARRIVAL, data, now + ARRIVAL, f"record {ids[i]}"
+                    )
             made.append(fact_of[i])
     uow.facts.add_feed(facts)
     residents = [subject for _, subject in accepted]

@@ -64,9 +64,8 @@ class SqlFeeds:
         )
 
     def known(self, source_id: str, record_ids: Collection[str]) -> set[str]:
-        if pg := pg_hot.connection(
-            self.conn
-        ):  # a feed batch's 50,000, as one literal (``tables.text_array``)
+        # on PostgreSQL a feed batch's 50,000 ids go as one literal (``tables.text_array``)
+        if pg := pg_hot.connection(self.conn):
             return {row[0] for row in pg.execute(KNOWN_RECORDS, (source_id, t.text_array(record_ids)))}
         r, ids = t.feed_records.c, list(record_ids)
         found: set[str] = set()

@@ -125,9 +125,8 @@ class SqlResidents(_Repo):
         materials = {d.index_material for d in documents if d.number}
         wanted = {self.digest.blind_index(m): m for m in materials}
         found: dict[str, tuple[str, str]] = {}
-        if pg := pg_hot.connection(
-            self.conn
-        ):  # a feed batch's 50,000, as one literal (``tables.text_array``)
+        # on PostgreSQL a feed batch's tens of thousands go as one literal (``tables.text_array``)
+        if pg := pg_hot.connection(self.conn):
             for index, rid, region in pg.execute(RESIDENTS_BY_INDEX, (t.text_array(wanted),)):
                 found[wanted[index]] = (rid, region)
             return found
