@@ -520,12 +520,9 @@ class _Facts:
     def add(self, fact: Fact) -> None:
         self.s.facts[fact.id] = fact
 
-    def add_many(self, facts: Sequence[Fact]) -> None:
-        for fact in facts:
-            self.add(fact)
-
     def add_feed(self, facts: FeedFacts) -> None:
-        self.add_many([facts.fact(n) for n in range(len(facts))])
+        for n in range(len(facts)):
+            self.add(facts.fact(n))
 
     def get(self, fact_id: str) -> Fact | None:
         return self.s.facts.get(fact_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -18,8 +19,9 @@ from civicpass.adapters.db import tables as t
 from civicpass.adapters.db.migrate import alembic_config, include_object, upgrade
 from civicpass.adapters.messaging import MemoryMessenger
 from civicpass.bootstrap import Container, build
-from civicpass.domain.facts import Fact, FactKind, FactSource, FactState
+from civicpass.domain.facts import FactKind, FactSource
 from civicpass.domain.identity import parse_document
+from civicpass.services.ports import FeedFacts
 from civicpass.settings import Settings
 from civicpass.web.app import create_app
 from tests.support import enrol, resident_id_number
@@ -145,8 +147,8 @@ def test_migrations_produce_exactly_the_declared_tables(container: Container) ->
 def test_facts_stored_in_bulk_keep_awkward_json_and_times_in_any_zone(
     client: TestClient, messenger: MemoryMessenger, container: Container
 ) -> None:
-    """``facts.add_many`` is COPY on PostgreSQL (JSON as text, times as naive UTC), executemany on SQLite:
-    what comes back is what went in, whatever the text holds."""
+    """``facts.add_feed`` is COPY text on PostgreSQL (JSON as text, times as naive UTC), executemany on
+    SQLite: what comes back is what went in, whatever the text holds."""
     resident, _ = enrol(client, messenger, number=resident_id_number(serial="361"))
     zone = timezone(timedelta(hours=8))
     awkward = {
@@ -155,33 +157,22 @@ def test_facts_stored_in_bulk_keep_awkward_json_and_times_in_any_zone(
         "text": "郑州 \u2028 😀",
         "nested": {"list": [1, None, True, "\\N"], "empty": {}},
     }
-    facts = [
-        Fact(
-            id=f"bulk-{n}",
-            subject_id=resident["id"],
-            kind=FactKind.TEST_RESULT,
-            data={**awkward, "n": n},
-            source=FactSource.FEED,
-            authority="feed:test",
-            effective_at=datetime(2022, 5, 2, 9, 0, tzinfo=zone),
-            expires_at=None if n else datetime(2022, 5, 16, 9, 0, tzinfo=UTC),
-            recorded_at=datetime(2022, 5, 2, 1, 30, tzinfo=UTC),
-            state=FactState.ACTIVE,
-            note="line\twith tab",
-        )
-        for n in range(3)
-    ]
+    facts = FeedFacts("feed:test\twith tab", datetime(2022, 5, 2, 9, 0, tzinfo=zone))
+    for n in range(3):
+        expires = datetime(2022, 5, 16 + n, 9, 0, tzinfo=UTC if n else zone)
+        data = json.dumps({**awkward, "n": n}, ensure_ascii=bool(n))
+        facts.add(f"bulk-{n}", resident["id"], FactKind.TEST_RESULT, data, expires, "line\twith tab\\N")
     with container.deps.uow() as uow:
-        uow.facts.add_many(facts)
+        uow.facts.add_feed(facts)
         uow.commit()
     with container.deps.uow() as uow:
         stored = {f.id: f for f in uow.facts.for_subjects([resident["id"]])[resident["id"]]}
-    for fact in facts:
-        back = stored[fact.id]
-        assert dict(back.data) == dict(fact.data)
-        assert back.effective_at == datetime(2022, 5, 2, 1, 0, tzinfo=UTC)
-        assert back.expires_at == fact.expires_at
-        assert back.note == fact.note
+    for n in range(3):
+        back, sent = stored[f"bulk-{n}"], facts.fact(n)
+        assert dict(back.data) == {**awkward, "n": n}
+        assert back.effective_at == back.recorded_at == datetime(2022, 5, 2, 1, 0, tzinfo=UTC)
+        assert back.expires_at == sent.expires_at
+        assert (back.note, back.authority, back.source) == (sent.note, sent.authority, FactSource.FEED)
 
 
 def test_migration_0015_drops_the_facts_foreign_key_and_keeps_every_fact(empty_database: sa.Engine) -> None:

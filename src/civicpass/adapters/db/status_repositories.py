@@ -68,10 +68,6 @@ class SqlFacts(_Repo):
     def add(self, fact: Fact) -> None:
         self.conn.execute(t.facts.insert(), _fact_row(fact))
 
-    def add_many(self, facts: Sequence[Fact]) -> None:
-        """Many facts at once (COPY on PostgreSQL: a feed's batch)."""
-        pg_hot.insert_rows(self.conn, t.facts, [_fact_row(f) for f in facts])
-
     def add_feed(self, facts: FeedFacts) -> None:
         """A feed batch's facts: COPY text on PostgreSQL (one f-string a fact), one executemany elsewhere."""
         if not facts.ids:
