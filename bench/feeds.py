@@ -27,6 +27,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
@@ -95,11 +96,19 @@ def _import(deps: Deps, source: str, batches: list[Batch]) -> int:
     return accepted
 
 
-def _stream(settings: Settings, source: str, batches: list[Batch]) -> int:
-    """One concurrent stream: a process with a container (and a connection) of its own."""
+def _stream(settings: Settings, source: str, batches: list[Batch], ready: Any, results: Any) -> None:
+    """One concurrent stream: a process with a container (and a connection) of its own, started before
+    the clock as a server's worker is; it imports once every stream is ready."""
     container = build(settings, messenger=MemoryMessenger())
     try:
-        return _import(container.deps, source, batches)
+        with container.deps.uow() as uow:  # the pool's connection open, as in a worker that has served
+            uow.feeds.source(source)
+        ready.wait(timeout=600)
+        try:
+            results.put(_import(container.deps, source, batches))
+        except BaseException as error:
+            results.put(repr(error))  # the parent fails with it instead of waiting for a count
+            raise
     finally:
         container.dispose()
 
@@ -151,12 +160,21 @@ def concurrent_streams(settings: Settings, source: str, batches: list[Batch]) ->
     container = build(settings, messenger=MemoryMessenger())
     before = _stored(container.engine)
     context = multiprocessing.get_context("fork")
+    ready, results = context.Barrier(STREAMS + 1), context.SimpleQueue()
+    workers = [
+        context.Process(target=_stream, args=(settings, source, batches[k::STREAMS], ready, results))
+        for k in range(STREAMS)
+    ]
+    for worker in workers:
+        worker.start()
+    ready.wait(timeout=600)
     started = time.perf_counter()
-    with context.Pool(STREAMS) as pool:
-        accepted = sum(
-            pool.starmap(_stream, [(settings, source, batches[k::STREAMS]) for k in range(STREAMS)])
-        )
+    counts = [results.get() for _ in workers]
     seconds = time.perf_counter() - started
+    assert all(isinstance(n, int) for n in counts), counts
+    accepted = sum(counts)
+    for worker in workers:
+        worker.join()
     stored = _stored(container.engine) - before
     container.dispose()
     assert stored == accepted == RECORDS, (stored, accepted)
