@@ -113,8 +113,8 @@ class CountingRandom:
     def new_id(self) -> str:
         return f"00000000-0000-4000-8000-{next(self._n):012d}"
 
-    def new_ids(self, count: int) -> list[str]:
-        return [self.new_id() for _ in range(count)]
+    def ordered_ids(self, count: int) -> list[str]:
+        return [self.new_id() for _ in range(count)]  # ascending: the counter's 12 digits
 
     def token(self) -> str:
         return f"token-{next(self._n)}"

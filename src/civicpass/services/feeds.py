@@ -204,7 +204,7 @@ def _apply(
     accepted = [(i, holder[0]) for i, holder in zip(fresh, found, strict=True) if holder is not None]
     facts = FeedFacts(f"feed:{source.id}", now)
     as_is = [(i, subject) for i, subject in accepted if kinds[i] in _KINDS]
-    facts.ids = deps.random.new_ids(len(as_is))
+    facts.ids = deps.random.ordered_ids(len(as_is))
     facts.subjects = [subject for _, subject in as_is]
     facts.kinds = [_KINDS[kinds[i]][0] for i, _ in as_is]
     facts.data = [valid.data[i] for i, _ in as_is]

@@ -40,8 +40,9 @@ class Clock(Protocol):
 
 class Randomness(Protocol):
     def new_id(self) -> str: ...
-    def new_ids(self, count: int) -> list[str]:
-        """``count`` new ids at once (a feed batch's facts)."""
+    def ordered_ids(self, count: int) -> list[str]:
+        """``count`` new ids at once, in ascending order and starting with the time (a feed batch's facts:
+        the table's primary key grows at its right edge)."""
         ...
 
     def token(self) -> str: ...
