@@ -225,3 +225,36 @@ def test_migration_0015_drops_the_facts_foreign_key_and_keeps_every_fact(empty_d
     back = sa.inspect(engine)
     assert [fk["referred_table"] for fk in back.get_foreign_keys("facts")] == ["residents"]
     assert "ix_facts_state_recorded" in {i["name"] for i in back.get_indexes("facts")}
+
+
+def test_migration_0016_keys_feed_records_by_record_id_first_and_keeps_them(
+    empty_database: sa.Engine,
+) -> None:
+    """The accepted records' primary key becomes (record_id, source_id); on SQLite the table is rebuilt
+    and its rows must survive, still unique on the pair. Downgrading puts the old order back."""
+    engine = empty_database
+    upgrade(engine, "0015")
+    records = [
+        {"source_id": source, "record_id": record, "batch_id": "b-1", "subject_id": "r-1", "fact_id": None}
+        for source in ("s-1", "s-2")
+        for record in ("lab-1", "lab-2")
+    ]
+    with engine.begin() as conn:
+        conn.execute(sa.insert(t.feed_records), records)
+
+    upgrade(engine, "head")
+    assert sa.inspect(engine).get_pk_constraint("feed_records")["constrained_columns"] == [
+        "record_id",
+        "source_id",
+    ]
+    with engine.connect() as conn:
+        kept = conn.execute(sa.select(t.feed_records).order_by("source_id", "record_id")).mappings().all()
+    assert [dict(row) for row in kept] == records
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(sa.insert(t.feed_records), records[:1])  # the same record of the same source again
+
+    command.downgrade(alembic_config(engine), "0015")
+    assert sa.inspect(engine).get_pk_constraint("feed_records")["constrained_columns"] == [
+        "source_id",
+        "record_id",
+    ]
