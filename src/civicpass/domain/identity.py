@@ -19,7 +19,6 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from functools import cached_property
 
 from civicpass.domain.errors import FieldError, InvalidInput, Message
 from civicpass.domain.iso3166 import ALPHA3
@@ -66,12 +65,12 @@ class Document:
     number: str | None
     nationality: str | None = None
 
-    @cached_property  # a feed batch asks it of each record's (shared) document, twice
+    @property  # not cached_property: on Python 3.11 its lock made a first access cost more than 3 of these
     def index_material(self) -> str:
         """The string a blind index is computed over: type-scoped so equal numbers of two types differ."""
         if self.number is None:
             raise ValueError("a document of type none has no index")
-        return f"{self.type.value}:{self.number}"
+        return f"{self.type}:{self.number}"  # a StrEnum formats as its value
 
     def birth_date(self) -> date | None:
         """The birth date a resident ID number encodes (positions 7-14), if any."""
