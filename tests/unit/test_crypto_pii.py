@@ -150,3 +150,19 @@ def test_blind_index_golden_value_is_stable() -> None:
         HmacDigest(K2).secret_digest("123456")
         == "bb501ee6657dfed9859bf0d819b31de9363ff1daabde57e0de57acc28718031a"
     )
+
+
+def test_keyed_digests_are_hmac_sha256_under_derived_keys_call_after_call() -> None:
+    """The construction stored blind indexes depend on: HMAC-SHA256 under a sub-key derived by HMAC from
+    the configured key, unchanged by how it is computed; one instance asked again gives the same (its
+    keyed state is copied per digest, never fed)."""
+    digest = HmacDigest(K2)
+    for label, compute in ((b"blind-index", digest.blind_index), (b"secret-digest", digest.secret_digest)):
+        sub = hmac.digest(K2, b"civicpass:" + label, "sha256")
+        for text in (
+            "resident_id:11010519491231002X",
+            "",
+            "护照:E12345678",
+            "resident_id:11010519491231002X",
+        ):
+            assert compute(text) == hmac.digest(sub, text.encode(), "sha256").hex()
