@@ -1,7 +1,7 @@
 """Feed import benchmark (issue 6): signed test results through ``services.feeds.import_batch`` on PostgreSQL.
 
 Enrols ``CIVICPASS_BENCH_FEED_RECORDS`` residents with resident ID numbers (default 200,000; the demo's
-synthetic people, about 12% of them children without a document) and gives each with a document a
+synthetic people, about one in nine a child without a document) and gives each with a document a
 current status, as after a morning of codes; registers a lab source with its Ed25519 key; then signs one
 test result for each of these residents, in batches of 50,000 (JSON Lines, the signed format of
 docs/formats/feeds.md), and imports them twice over:
