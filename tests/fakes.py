@@ -51,6 +51,7 @@ from civicpass.services.ports import (
     NewLeaf,
     RiskArea,
     SessionHolder,
+    StatusMark,
     StoredBatch,
     StoredEvent,
     StoredResponse,
@@ -164,6 +165,7 @@ class FakeStore:
     rulesets: dict[int, RuleSetVersion] = field(default_factory=dict)
     statuses: dict[str, StoredStatus] = field(default_factory=dict)
     status_history: list[StoredStatus] = field(default_factory=list)
+    status_marks: list[StatusMark] = field(default_factory=list)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     event_times: list[datetime] = field(default_factory=list)
     log_leaves: list[LogLeaf] = field(default_factory=list)
@@ -573,29 +575,51 @@ class _RuleSets:
         return [self.s.rulesets[v] for v in sorted(self.s.rulesets)]
 
 
+def _as_read(status: StoredStatus) -> StoredStatus:
+    """What the SQL repository reads: a status marked due by a batch is due."""
+    if not status.due_marks:
+        return status
+    return replace(status, review_at=min(status.review_at, status.evaluated_at))
+
+
 class _Statuses:
     def __init__(self, s: FakeStore) -> None:
         self.s = s
 
     def get(self, subject_id: str) -> StoredStatus | None:
-        return self.s.statuses.get(subject_id)
+        status = self.s.statuses.get(subject_id)
+        return None if status is None else _as_read(status)
 
     def get_many(self, subject_ids: Sequence[str]) -> dict[str, StoredStatus]:
-        return {sid: self.s.statuses[sid] for sid in subject_ids if sid in self.s.statuses}
+        return {sid: _as_read(self.s.statuses[sid]) for sid in subject_ids if sid in self.s.statuses}
 
     def save(self, status: StoredStatus, *, changed: bool) -> None:
-        self.s.statuses[status.subject_id] = status
+        held = self.s.statuses.get(status.subject_id)
+        # the marks read before the evaluation are cleared, a mark made since is kept (as in SQL)
+        marks = held.due_marks if held is not None and held.due_marks != status.due_marks else 0
+        self.s.statuses[status.subject_id] = replace(status, due_marks=marks)
         if changed:
-            self.s.status_history.append(status)
+            self.s.status_history.append(replace(status, due_marks=0))
 
     def save_many(self, items: Sequence[tuple[StoredStatus, bool]]) -> None:
         for status, changed in items:
             self.save(status, changed=changed)
 
     def mark_due(self, subject_ids: Sequence[str], at: datetime) -> None:
+        if not subject_ids:
+            return
         for sid in subject_ids:
-            if sid in self.s.statuses and self.s.statuses[sid].review_at > at:
-                self.s.statuses[sid] = replace(self.s.statuses[sid], review_at=at)
+            if sid in self.s.statuses:
+                held = self.s.statuses[sid]
+                self.s.statuses[sid] = replace(held, due_marks=held.due_marks + 1)
+        number = max((m.id for m in self.s.status_marks), default=0) + 1
+        self.s.status_marks.append(StatusMark(number, list(subject_ids)))
+
+    def marks(self, limit: int) -> list[StatusMark]:
+        return self.s.status_marks[:limit]
+
+    def drop_mark(self, mark_id: int) -> None:
+        self.s.status_marks = [m for m in self.s.status_marks if m.id != mark_id]
 
     def history(self, subject_id: str, limit: int) -> list[StoredStatus]:
         found = [h for h in self.s.status_history if h.subject_id == subject_id]
@@ -928,6 +952,7 @@ class _Privacy:
             "residents",
             "facts",
             "statuses",
+            "status_marks",
             "declarations",
             "cases",
             "proposals",

@@ -403,7 +403,8 @@ def test_only_the_status_repository_touches_the_status_tables() -> None:
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 assert not SQL_WRITE.search(node.value), (rel, node.value)
     # Inside the repository only SqlStatuses.save and save_many write statuses (the history too), and
-    # mark_due only moves review times earlier; the other methods select.
+    # mark_due only counts a status's marks up (a marked status reads as due) and queues the residents
+    # for the sweep; the other methods select.
     writes = re.compile(r"\b(insert|update|delete|copy_rows|on_conflict_do_update)\b")
     writers = {}
     for cls in ast.walk(trees[REPOSITORY]):
@@ -427,11 +428,15 @@ def test_only_the_status_repository_touches_the_status_tables() -> None:
     assert not [c for c in calls if c.endswith((".insert", ".update", ".values", "copy_rows"))], calls
     due = writers["SqlStatuses.mark_due"]
     values = [n for n in ast.walk(due) if isinstance(n, ast.Call) and ast.unparse(n.func).endswith(".values")]
-    assert [sorted(k.arg for k in n.keywords if k.arg) for n in values] == [["review_at"]], ast.unparse(due)
-    assert not any(
-        isinstance(n, ast.Call) and ast.unparse(n.func).endswith(("insert", "copy_rows"))
+    assert [[(k.arg, ast.unparse(k.value)) for k in n.keywords] for n in values] == [
+        [("due_marks", "s.due_marks + 1")]
+    ], ast.unparse(due)
+    inserts = [
+        ast.unparse(n.func)
         for n in ast.walk(due)
-    )
+        if isinstance(n, ast.Call) and ast.unparse(n.func).endswith(("insert", "copy_rows"))
+    ]
+    assert inserts == ["t.status_marks.insert"], ast.unparse(due)
 
 
 def _enclosing_functions(tree: ast.Module) -> Iterator[tuple[ast.FunctionDef, ast.AST]]:
@@ -495,7 +500,7 @@ def test_only_the_status_service_saves_a_status_and_its_color_comes_from_evaluat
                     for c in ast.walk(tree)
                     if isinstance(c, ast.Attribute)
                     and c.value is node
-                    # mark_due only moves a review time earlier (checked in the repository above)
+                    # mark_due only counts marks up (checked in the repository above)
                     and c.attr not in ("get", "get_many", "history", "due", "mark_due")
                 ]
                 assert not parent_calls, (rel, [ast.unparse(c) for c in parent_calls])
@@ -540,6 +545,16 @@ def test_only_the_status_service_saves_a_status_and_its_color_comes_from_evaluat
     assert ast.unparse(evaluated.value.func) == "evaluate"
     assert ast.unparse(keywords["reasons"]).endswith(f"{color.value.id}.reasons]")
     assert ast.unparse(keywords["review_at"]) == f"{color.value.id}.review_at"
+    # The marks saved are the ones read, and the statuses are read before the facts: a batch that marks a
+    # status while it is evaluated changes the marks, so the save keeps them (SqlStatuses.save_many).
+    assert ast.unparse(keywords["due_marks"]) == "old.due_marks if old else 0"
+    reads = {
+        ast.unparse(n.func): n.lineno
+        for n in ast.walk(fn)
+        if isinstance(n, ast.Call)
+        and ast.unparse(n.func) in ("uow.statuses.get_many", "uow.facts.for_subjects")
+    }
+    assert reads["uow.statuses.get_many"] < reads["uow.facts.for_subjects"], reads
     # ``evaluate`` is the domain's, imported once and never rebound in the module.
     imports = [
         n

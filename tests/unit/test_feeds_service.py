@@ -286,10 +286,21 @@ def test_a_bulk_batch_marks_its_residents_due_and_their_next_read_is_red() -> No
     bulk = replace(lab.deps, limits=replace(lab.deps.limits, feed_sync_residents=0))
     lab.deps = bulk
     before = lab.store.statuses["r-0"]
+    assert before.review_at > lab.clock.now()
     lab.send([_result("r1", NUMBERS[0], result="positive")])
-    assert lab.store.statuses["r-0"].color == before.color == "green"  # not re-evaluated in the batch
-    assert lab.store.statuses["r-0"].review_at == lab.clock.now()  # but due now
+    marked = lab.store.statuses["r-0"]
+    assert marked.color == before.color == "green"  # not re-evaluated in the batch
+    assert (marked.due_marks, marked.review_at) == (1, before.review_at)  # marked in place ...
+    with lab.deps.uow() as uow:
+        read = uow.statuses.get("r-0")
+        assert [m.subject_ids for m in uow.statuses.marks(10)] == [["r-0"]]  # ... and for the sweep
+    assert read is not None
+    assert read.review_at <= lab.clock.now()  # which reads as due now
     assert status_service.fresh(lab.deps, "r-0").color == "red"  # the next code or verification sees it
+    assert lab.store.statuses["r-0"].due_marks == 0
+    # the sweep re-evaluates the batch's residents once after it, read since or not, then drops the mark
+    assert status_service.sweep(lab.deps) == 1
+    assert lab.store.status_marks == []
     assert status_service.sweep(lab.deps) == 0  # nothing left due
 
 

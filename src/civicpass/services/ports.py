@@ -232,6 +232,18 @@ class StoredStatus:
     evaluated_at: datetime
     review_at: datetime
     inputs_digest: str
+    due_marks: int = 0
+    """How many bulk batches marked it due since its evaluation, as read (``review_at`` reads as due
+    meanwhile). Saving a re-evaluation clears the marks only if they are still what it read: a batch
+    committed while it evaluated keeps its mark."""
+
+
+@dataclass(frozen=True)
+class StatusMark:
+    """A bulk batch's mark: the residents it named, whose statuses the sweep re-evaluates."""
+
+    id: int
+    subject_ids: list[str]
 
 
 class StatusRepository(Protocol):
@@ -242,9 +254,19 @@ class StatusRepository(Protocol):
         """(status, changed) pairs: ``save`` for each, in a few statements."""
         ...
 
-    def mark_due(self, subject_ids: Sequence[str], at: datetime) -> None: ...
+    def mark_due(self, subject_ids: Sequence[str], at: datetime) -> None:
+        """Due now (their statuses read as due until re-evaluated), and one mark for the sweep."""
+        ...
+
+    def marks(self, limit: int) -> list[StatusMark]:
+        """The oldest marks, at most ``limit``."""
+        ...
+
+    def drop_mark(self, mark_id: int) -> None: ...
     def history(self, subject_id: str, limit: int) -> list[StoredStatus]: ...
-    def due(self, now: datetime, limit: int) -> list[str]: ...
+    def due(self, now: datetime, limit: int) -> list[str]:
+        """Residents whose review time has come (marks aside), the earliest first."""
+        ...
 
 
 @dataclass(frozen=True)

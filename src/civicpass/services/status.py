@@ -52,8 +52,9 @@ def recompute_in(uow: UnitOfWork, deps: Deps, subject_ids: Sequence[str]) -> lis
     ruleset = uow.rulesets.active()  # loading a rule set compiles its rules: once per batch
     if ruleset is None:
         return []
-    facts = uow.facts.for_subjects(subject_ids)
+    # the statuses before the facts: marks a batch makes after this read survive the save below
     stored = uow.statuses.get_many(subject_ids)
+    facts = uow.facts.for_subjects(subject_ids)
     now = deps.clock.now()
     rules = ruleset.ruleset.in_effect(now)
     changes = []
@@ -72,6 +73,7 @@ def recompute_in(uow: UnitOfWork, deps: Deps, subject_ids: Sequence[str]) -> lis
             evaluated_at=now,
             review_at=result.review_at,
             inputs_digest=result.inputs_digest,
+            due_marks=old.due_marks if old else 0,
         )
         saved.append((status, changed))
         if changed:
@@ -148,13 +150,36 @@ def recompute_everyone(deps: Deps, progress: Callable[[int, int], None] | None =
     return done
 
 
+MARKS_PER_SWEEP = 8
+
+
 def sweep(deps: Deps, limit: int = 10_000) -> int:
-    """Re-evaluate residents whose status is due for review (windows passing, facts expiring)."""
+    """Re-evaluate the statuses due: first those of the residents bulk feed batches named (oldest batch
+    first, each batch whole, so ``limit`` can be passed by one batch's size), then those whose review time
+    has come (windows passing, facts expiring); how many were re-evaluated.
+
+    A batch's residents are re-evaluated after the batch committed, each one that has a status, whether
+    a read has re-evaluated it since or not: a status first evaluated while the batch was being imported
+    may not have seen its fact, and carries no mark to say so."""
+    reviewed = 0
     with deps.uow() as uow:
-        due = uow.statuses.due(deps.clock.now(), limit)
+        marks = uow.statuses.marks(MARKS_PER_SWEEP)
+    for mark in marks:
+        if reviewed >= limit:
+            break
+        with deps.uow() as uow:
+            present = list(uow.statuses.get_many(mark.subject_ids))
+        for start in range(0, len(present), deps.limits.recompute_batch):
+            recompute(deps, present[start : start + deps.limits.recompute_batch])
+        with deps.uow() as uow:
+            uow.statuses.drop_mark(mark.id)
+            uow.commit()
+        reviewed += len(present)
+    with deps.uow() as uow:
+        due = uow.statuses.due(deps.clock.now(), max(limit - reviewed, 0))
     for start in range(0, len(due), deps.limits.recompute_batch):
         recompute(deps, due[start : start + deps.limits.recompute_batch])
-    return len(due)
+    return reviewed + len(due)
 
 
 def current(deps: Deps, actor: ResidentActor, subject_id: str) -> StoredStatus:

@@ -14,7 +14,7 @@ from civicpass.adapters.db import pg_hot
 from civicpass.adapters.db import tables as t
 from civicpass.domain.facts import Fact, FactKind, FactSource, FactState
 from civicpass.domain.rulesets import RuleSetState, RuleSetVersion, parse_ruleset
-from civicpass.services.ports import FeedFacts, RiskArea, StoredEvent, StoredStatus
+from civicpass.services.ports import FeedFacts, RiskArea, StatusMark, StoredEvent, StoredStatus
 
 
 class _Repo:
@@ -181,18 +181,29 @@ class SqlRuleSets(_Repo):
         ]
 
 
-def _status(row: sa.Row[Any], review_at: datetime | None = None) -> StoredStatus:
+def _status(row: sa.Row[Any]) -> StoredStatus:
+    """A current status or a history version (which has neither a review time nor marks)."""
     m = row._mapping
+    evaluated, marks = m["evaluated_at"], m.get("due_marks") or 0
+    review = m.get("review_at") or evaluated
     return StoredStatus(
         subject_id=m["subject_id"],
         version=m["version"],
         color=m["color"],
         reasons=list(m["reasons"]),
         ruleset_version=m["ruleset_version"],
-        evaluated_at=m["evaluated_at"],
-        review_at=review_at or m.get("review_at") or m["evaluated_at"],
+        evaluated_at=evaluated,
+        review_at=min(review, evaluated) if marks else review,  # marked by a batch: due
         inputs_digest=m["inputs_digest"],
+        due_marks=marks,
     )
+
+
+_HISTORY = frozenset(c.name for c in t.status_history.columns)
+
+
+def _history_row(status: StoredStatus) -> dict[str, Any]:
+    return {k: v for k, v in vars(status).items() if k in _HISTORY}
 
 
 class SqlStatuses(_Repo):
@@ -208,16 +219,18 @@ class SqlStatuses(_Repo):
         return {row.subject_id: _status(row) for row in rows}
 
     def save(self, status: StoredStatus, *, changed: bool) -> None:
-        """Upsert the current status; a changed outcome also appends a history version."""
+        """Upsert the current status; a changed outcome also appends a history version. The marks it was
+        evaluated with are cleared, a batch's mark made since is kept (``StoredStatus.due_marks``)."""
+        s = t.statuses.c
         values = vars(status)
+        kept = sa.case((s.due_marks == status.due_marks, 0), else_=s.due_marks)
         updated = self.conn.execute(
-            t.statuses.update().where(t.statuses.c.subject_id == status.subject_id).values(**values)
+            t.statuses.update().where(s.subject_id == status.subject_id).values({**values, "due_marks": kept})
         )
         if not updated.rowcount:
-            self.conn.execute(t.statuses.insert(), values)
+            self.conn.execute(t.statuses.insert(), {**values, "due_marks": 0})
         if changed:
-            history = {k: v for k, v in values.items() if k != "review_at"}
-            self.conn.execute(t.status_history.insert(), history)
+            self.conn.execute(t.status_history.insert(), _history_row(status))
 
     def save_many(self, items: Sequence[tuple[StoredStatus, bool]]) -> None:
         """``save`` for many statuses in a few statements (an upsert, the history by COPY on PostgreSQL)."""
@@ -225,15 +238,16 @@ class SqlStatuses(_Repo):
             return
         rows = [vars(status) for status, _ in items]
         insert = (pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert)(t.statuses)
-        columns = [c.name for c in t.statuses.columns if c.name != "subject_id"]
-        upsert = insert.on_conflict_do_update(
-            index_elements=["subject_id"], set_={name: insert.excluded[name] for name in columns}
-        )
+        s = t.statuses.c
+        replaced: dict[str, sa.ColumnElement[Any]] = {
+            c.name: insert.excluded[c.name] for c in t.statuses.columns if c.name != "subject_id"
+        }
+        # the row proposed carries the marks read before the evaluation: cleared if unchanged since
+        replaced["due_marks"] = sa.case((s.due_marks == insert.excluded.due_marks, 0), else_=s.due_marks)
+        upsert = insert.on_conflict_do_update(index_elements=["subject_id"], set_=replaced)
         for start in range(0, len(rows), 1000):
             self.conn.execute(upsert, rows[start : start + 1000])
-        history = [
-            {k: v for k, v in vars(st).items() if k != "review_at"} for st, changed in items if changed
-        ]
+        history = [_history_row(status) for status, changed in items if changed]
         if pg := pg_hot.connection(self.conn):
             pg_hot.copy_rows(pg, t.status_history, history)
         elif history:
@@ -250,19 +264,32 @@ class SqlStatuses(_Repo):
         return [(color, region, int(n)) for color, region, n in rows]
 
     def destroy_all(self) -> int:
-        """Delete every status and its history (the end-of-epidemic shutdown); the rows deleted."""
+        """Delete every status, its history and the marks (the end-of-epidemic shutdown); the rows deleted."""
+        self.conn.execute(t.status_marks.delete())
         history = self.conn.execute(t.status_history.delete()).rowcount or 0
         current = self.conn.execute(t.statuses.delete()).rowcount or 0
         return int(history) + int(current)
 
     def mark_due(self, subject_ids: Sequence[str], at: datetime) -> None:
-        """Due for review at ``at`` (the sweep, or the next read, re-evaluates them)."""
+        """Due now: each status's marks counted up (in place: no index covers them), and one mark row
+        naming the residents for the sweep."""
+        if not subject_ids:
+            return
         s = t.statuses.c
         self.conn.execute(
             t.statuses.update()
-            .where(t.among(self.conn, s.subject_id, subject_ids), s.review_at > at)
-            .values(review_at=at)
+            .where(t.among(self.conn, s.subject_id, subject_ids))
+            .values(due_marks=s.due_marks + 1)
         )
+        self.conn.execute(t.status_marks.insert(), {"marked_at": at, "subjects": "\n".join(subject_ids)})
+
+    def marks(self, limit: int) -> list[StatusMark]:
+        m = t.status_marks.c
+        rows = self.conn.execute(sa.select(m.id, m.subjects).order_by(m.id).limit(limit))
+        return [StatusMark(row.id, row.subjects.split("\n")) for row in rows]
+
+    def drop_mark(self, mark_id: int) -> None:
+        self.conn.execute(t.status_marks.delete().where(t.status_marks.c.id == mark_id))
 
     def history(self, subject_id: str, limit: int) -> list[StoredStatus]:
         h = t.status_history.c

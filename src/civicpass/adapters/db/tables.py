@@ -255,7 +255,24 @@ statuses = sa.Table(
     sa.Column("evaluated_at", UTCDateTime, nullable=False),
     sa.Column("review_at", UTCDateTime, nullable=False, index=True),
     sa.Column("inputs_digest", sa.String(64), nullable=False),
+    sa.Column("due_marks", sa.Integer, nullable=False, server_default="0"),
+    postgresql_with={"fillfactor": 70},
 )
+"""The current status of each resident. ``due_marks`` counts the bulk feed batches that marked it due
+since its evaluation: a column no index covers, on pages kept 30% free, so that marking 50,000 statuses is
+mostly PostgreSQL's in-place (HOT) update, not a new row and two index entries each (``review_at`` is
+indexed for the sweep; docs/decisions.md). A marked status reads as due; the sweep finds it through
+``status_marks``."""
+
+status_marks = sa.Table(
+    "status_marks",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("marked_at", UTCDateTime, nullable=False),
+    sa.Column("subjects", sa.Text, nullable=False),
+)
+"""One row per bulk batch that marked statuses due: the residents it named (ids, one per line), for the
+sweep to re-evaluate those still marked; the sweep deletes the row when done."""
 
 status_history = sa.Table(
     "status_history",
