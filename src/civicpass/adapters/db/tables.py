@@ -272,7 +272,8 @@ status_marks = sa.Table(
     sa.Column("subjects", sa.Text, nullable=False),
 )
 """One row per bulk batch that marked statuses due: the residents it named (ids, one per line), for the
-sweep to re-evaluate those still marked; the sweep deletes the row when done."""
+sweep to re-evaluate those that have a status once the batch has committed; the sweep deletes the row when
+done."""
 
 status_history = sa.Table(
     "status_history",
