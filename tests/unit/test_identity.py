@@ -39,7 +39,17 @@ def test_check_character_matches_the_examples_of_the_standard(first17: str, chec
 
 @pytest.mark.parametrize(
     "bad",
-    ["", "1101051949123100", "110105194912310021", "1101051949123100X", "1101051949123100\u0663"],
+    [
+        "",
+        "1101051949123100",
+        "110105194912310021",
+        "1101051949123100X",
+        "1101051949123100\u0663",
+        # what int() would take as a number
+        " 1101051949123100",
+        "+1101051949123100",
+        "1_010519491231000",
+    ],
 )
 def test_check_character_needs_exactly_seventeen_ascii_digits(bad: str) -> None:
     with pytest.raises(ValueError, match="17 digits"):
