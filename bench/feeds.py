@@ -15,7 +15,9 @@ docs/formats/feeds.md), and imports them twice over:
 
 So every record is a different resident whose status is not yet due, as on a day of mass testing: each
 record costs a document check, a blind index, a look-up and a status marked due (a batch that names the
-same residents again and again, or residents without a status, would skip most of that). Each part
+same residents again and again, or residents without a status, would skip most of that).
+``CIVICPASS_BENCH_FEED_POPULATION`` enrols more residents than there are records (the records go to the
+first of them), for a province's proportions: a batch then names a smaller share of all statuses. Each part
 checks that the facts stored equal the records accepted, and prints records per second; the one-stream
 part also the CPU per record of this process and of the PostgreSQL backend.
 
@@ -57,28 +59,33 @@ from civicpass.settings import Settings
 POSTGRES_URL = os.environ.get("CIVICPASS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SCHEMA = "civicpass_bench_feeds"
 RECORDS = int(os.environ.get("CIVICPASS_BENCH_FEED_RECORDS", "200000"))
+POPULATION = max(RECORDS, int(os.environ.get("CIVICPASS_BENCH_FEED_POPULATION", "0")))
 STREAMS = int(os.environ.get("CIVICPASS_BENCH_FEED_STREAMS", "2"))
 BATCH = 50_000
 
 
-def _population(deps: Deps, records: int) -> list[Document]:
-    """Enrol residents until ``records`` of them hold a document, each with a current green status;
+def _population(deps: Deps, holders: int) -> list[Document]:
+    """Enrol residents until ``holders`` of them hold a document, each with a current green status;
     their documents."""
     now = deps.clock.now()
-    people, links = make_people(deps, random.Random(2022), records * 6 // 5, now)
-    holders = [p for p in people if p.pii.document.number is not None][:records]
-    assert len(holders) == records, "too few residents with a document"
+    people, links = make_people(deps, random.Random(2022), holders * 6 // 5, now)
+    documents = [p.pii.document for p in people if p.pii.document.number is not None][:holders]
+    assert len(documents) == holders, "too few residents with a document"
+    for start in range(0, len(people), 100_000):
+        chunk = people[start : start + 100_000]
+        with deps.uow() as uow:
+            uow.residents.add_many(chunk)
+            uow.statuses.save_many(
+                [
+                    (StoredStatus(p.id, 1, "green", [], 1, now, now + timedelta(days=1), "0" * 64), True)
+                    for p in chunk
+                ]
+            )
+            uow.commit()
     with deps.uow() as uow:
-        uow.residents.add_many(people)
         uow.guardianships.add_many(links)
-        uow.statuses.save_many(
-            [
-                (StoredStatus(p.id, 1, "green", [], 1, now, now + timedelta(days=1), "0" * 64), True)
-                for p in people
-            ]
-        )
         uow.commit()
-    return [p.pii.document for p in holders]
+    return documents
 
 
 def _swept(engine: sa.Engine) -> None:
@@ -232,7 +239,7 @@ def main() -> None:
             settings = bench_settings(POSTGRES_URL, Path(tmp), SCHEMA)
             container = build(settings, messenger=MemoryMessenger())
             migrate(container)
-            documents = _population(container.deps, RECORDS)
+            documents = _population(container.deps, POPULATION)
             key = Ed25519PrivateKey.generate()
             public = b64url.encode(
                 key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
