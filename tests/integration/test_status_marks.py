@@ -25,7 +25,6 @@ def _residents_with_status(container: Container, count: int, seed: int = 6) -> l
     deps = container.deps
     now = deps.clock.now()
     people, _ = make_people(deps, random.Random(seed), count, now)
-    people = people[:count]
     statuses = [StoredStatus(p.id, 1, "green", [], 1, now, now + timedelta(days=1), "0" * 64) for p in people]
     with deps.uow() as uow:
         uow.residents.add_many(people)
