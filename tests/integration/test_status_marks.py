@@ -148,3 +148,19 @@ def test_migration_0017_adds_the_marks_and_refuses_to_drop_pending_ones(empty_da
     back = sa.inspect(engine)
     assert "due_marks" not in {c["name"] for c in back.get_columns("statuses")}
     assert "status_marks" not in back.get_table_names()
+
+
+def test_migration_0018_stores_the_marks_subjects_uncompressed(empty_database: sa.Engine) -> None:
+    """PostgreSQL's default storage tried pglz on each mark's list of ids and gave up: no compression."""
+    engine = empty_database
+    if engine.dialect.name != "postgresql":
+        pytest.skip("column storage is PostgreSQL's")
+    query = sa.text(
+        "SELECT attstorage FROM pg_attribute WHERE attrelid = 'status_marks'::regclass AND attname = 'subjects'"
+    )
+    upgrade(engine, "head")
+    with engine.connect() as conn:
+        assert conn.execute(query).scalar_one() == "e"  # external: out of line, uncompressed
+    command.downgrade(alembic_config(engine), "0017")
+    with engine.connect() as conn:
+        assert conn.execute(query).scalar_one() == "x"  # extended: the default for text

@@ -7,13 +7,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from civicpass.adapters.feed_parser import ArrowFeedParser
+from civicpass.adapters.feed_parser import ArrowFeedParser, valid_resident_ids
 from civicpass.domain import feeds as fd
 from civicpass.domain.errors import InvalidInput
+from civicpass.domain.identity import gb11643_check_character, parse_document
 from tests.support import resident_id_number
 
 JSONL = "application/jsonl"
@@ -230,3 +232,76 @@ def test_csv_batches_are_parsed_by_the_reference() -> None:
     parsed = ArrowFeedParser()(body, "text/csv", accepted)
     assert parsed == fd.parse_batch(body, "text/csv", accepted)
     assert parsed.valid.record_ids == ["c1"]
+
+
+def _accepted(number: str) -> bool:
+    try:
+        parse_document("resident_id", number)
+    except InvalidInput:
+        return False
+    return True
+
+
+_YEARS = st.one_of(st.integers(0, 9999), st.sampled_from([0, 1, 1900, 1996, 2000, 2023, 2024, 2100, 9999]))
+_MONTHS = st.one_of(st.integers(0, 99), st.sampled_from([0, 1, 2, 4, 12, 13]))
+_DAYS = st.one_of(st.integers(0, 99), st.sampled_from([0, 1, 28, 29, 30, 31, 32]))
+
+
+@st.composite
+def resident_id_numbers(draw: st.DrawFn) -> str:
+    """18 characters of the shape of a resident ID number; real and unreal birth dates, right and wrong
+    check characters."""
+    born = f"{draw(_YEARS):04d}{draw(_MONTHS):02d}{draw(_DAYS):02d}"
+    first17 = (
+        draw(st.text("0123456789", min_size=6, max_size=6))
+        + born
+        + draw(st.text("0123456789", min_size=3, max_size=3))
+    )
+    right = gb11643_check_character(first17)
+    return first17 + draw(st.one_of(st.just(right), st.sampled_from("0123456789X")))
+
+
+@settings(max_examples=300, deadline=None)
+@given(numbers=st.lists(resident_id_numbers(), min_size=1, max_size=40), skip=st.integers(0, 3))
+def test_resident_id_numbers_checked_at_once_are_those_parse_document_accepts(
+    numbers: list[str], skip: int
+) -> None:
+    # an array that starts inside its buffer, as a filtered or sliced column does
+    array = pa.array(["4401"] * skip + numbers).slice(skip)
+    assert valid_resident_ids(array).tolist() == [_accepted(n) for n in numbers]
+    body = _body([_result(n, number) for n, number in enumerate(numbers)], "\n", final=True)
+    assert ArrowFeedParser()(body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB]) == fd.parse_batch(
+        body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB]
+    )
+
+
+EDGE_BIRTH_DATES = [
+    "19000229",  # not a leap year: a century
+    "20000229",  # a leap year: a fourth century
+    "21000229",
+    "20240229",
+    "20230229",
+    "19960230",
+    "00010101",  # the first date Python has
+    "00000101",
+    "19800001",
+    "19801301",
+    "19809901",
+    "19800100",
+    "19800131",
+    "19800132",
+    "19800430",
+    "19800431",
+    "99991231",
+]
+
+
+def test_edge_birth_dates_with_every_check_character_are_checked_as_parse_document_checks_them() -> None:
+    numbers = [f"440106{born}123{check}" for born in EDGE_BIRTH_DATES for check in "0123456789X"]
+    assert valid_resident_ids(pa.array(numbers)).tolist() == [_accepted(n) for n in numbers]
+    assert sum(map(_accepted, numbers)) == 6  # the six real dates, each with its one right character
+
+
+def test_only_numbers_of_18_characters_are_checked_at_once() -> None:
+    with pytest.raises(ValueError, match="18 characters"):
+        valid_resident_ids(pa.array([resident_id_number(), "1101051949123100"]))

@@ -5,7 +5,10 @@ record. ``ArrowFeedParser`` returns exactly what the reference returns (a proper
 on generated batches, bad lines included) in about two fifths of the time: Arrow's JSON reader (C++)
 turns a block of lines into columns, its compute kernels check that each field has the plain shape of a
 valid value, and only what needs the domain's own rules runs in Python, once per distinct value:
-documents (``parse_document``) and times (``is_iso_datetime``). A record the fast checks do not accept
+documents (``parse_document``) and times (``is_iso_datetime``). Resident ID numbers, one per record on a
+day of mass testing, are checked for a whole block at once with NumPy (``valid_resident_ids``: the GB 11643
+check character and the birth date, tested against ``parse_document``); only those it does not accept as
+they are go to ``parse_document``. A record the fast checks do not accept
 (another kind, a valid but unusual value, a bad record) goes to the reference line by line, so its
 outcome, with every reason of a rejection, is the reference's by construction. A block that Arrow cannot
 read as one plain JSON object per line (a malformed line, a field of another JSON type, a duplicate key),
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
@@ -27,7 +31,12 @@ import pyarrow.json as pj
 from civicpass.domain import feeds as fd
 from civicpass.domain.errors import InvalidInput
 from civicpass.domain.facts import is_iso_datetime
-from civicpass.domain.identity import Document, DocumentType, parse_document
+from civicpass.domain.identity import (
+    RESIDENT_ID_NATIONALITY,
+    Document,
+    DocumentType,
+    parse_document,
+)
 
 BLOCK_LINES = 10_000
 """Lines per Arrow read: a block that cannot be read fast is parsed by the reference, not the batch."""
@@ -109,7 +118,10 @@ def _block(
         return
     fast, columns = _checked(table, accepted)
     record_ids, kinds, keys, times, data = (c.to_pylist() for c in columns)
-    _validate_documents({key for key, ok in zip(keys, fast, strict=True) if ok} - documents.keys(), documents)
+    new = {key for key, ok in zip(keys, fast, strict=True) if ok} - documents.keys()
+    if new:
+        _resident_id_documents(table, columns[2], new, documents)
+        _validate_documents(new - documents.keys(), documents)
     good_time = {t: is_iso_datetime(t) for t in set(times) if t is not None}
     found = [
         documents.get(key) if ok and good_time.get(t, False) else None
@@ -195,6 +207,60 @@ def _checked(table: pa.Table, accepted: frozenset[str]) -> tuple[list[bool], lis
     )
     data = pc.if_else(is_test, test_text, vaccination_text)
     return pc.fill_null(fast, False).to_pylist(), [col("record_id"), kind, keys, times, data]
+
+
+_RESIDENT_ID_SHAPE = r"^[0-9]{17}[0-9X]$"
+_WEIGHTS = np.array([pow(2, 17 - i, 11) for i in range(17)], dtype=np.int64)  # ISO 7064 MOD 11-2
+_CHECK_CHARACTERS = np.frombuffer(b"10X98765432", dtype=np.uint8)  # by the weighted sum modulo 11
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] + [0] * 87, dtype=np.int64)
+
+
+def valid_resident_ids(numbers: pa.Array) -> np.ndarray:
+    """Which of these 18-character numbers of 17 digits and a digit or ``X`` (``_RESIDENT_ID_SHAPE``)
+    ``parse_document`` accepts as they are: the GB 11643 check character, and a birth date (digits 7-14)
+    that is a real date. Each number is a row of 18 bytes in the array's buffer, so the whole array is
+    checked in a few NumPy operations (0.06 against about 1.9 µs a number for ``parse_document``)."""
+    count = len(numbers)
+    offsets = pa.Array.from_buffers(
+        pa.int32(), count + 1, [None, numbers.buffers()[1]], offset=numbers.offset
+    )
+    start, end = offsets[0].as_py(), offsets[count].as_py()
+    if end - start != 18 * count:
+        raise ValueError("expected numbers of 18 characters")
+    rows = np.frombuffer(numbers.buffers()[2], dtype=np.uint8, count=18 * count, offset=start).reshape(
+        count, 18
+    )
+    digits = rows[:, :17].astype(np.int64) - ord("0")
+    checked = _CHECK_CHARACTERS[digits @ _WEIGHTS % 11] == rows[:, 17]
+    year = digits[:, 6:10] @ np.array([1000, 100, 10, 1], dtype=np.int64)
+    month, day = digits[:, 10] * 10 + digits[:, 11], digits[:, 12] * 10 + digits[:, 13]
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_days = _MONTH_DAYS[month] + (leap & (month == 2))  # 0 for months 0 and 13-99
+    result: np.ndarray = checked & (year >= 1) & (day >= 1) & (day <= month_days)
+    return result
+
+
+def _resident_id_documents(
+    table: pa.Table, keys: pa.ChunkedArray, wanted: set[str], found: dict[str | None, Document | None]
+) -> None:
+    """The documents of ``wanted`` keys that are resident ID numbers valid as they are, into ``found``."""
+    document = table.column("document")
+    doc_type, number = pc.struct_field(document, "type"), pc.struct_field(document, "number")
+    shaped = pc.fill_null(
+        pc.and_(pc.equal(doc_type, "resident_id"), pc.match_substring_regex(number, _RESIDENT_ID_SHAPE)),
+        False,
+    )
+    numbers = pc.filter(number, shaped).combine_chunks()
+    if not len(numbers):
+        return
+    valid = pa.array(valid_resident_ids(numbers))
+    for key, checked in zip(
+        pc.filter(pc.filter(keys, shaped), valid).to_pylist(),
+        pc.filter(numbers, valid).to_pylist(),
+        strict=True,
+    ):
+        if key in wanted:
+            found[key] = Document(DocumentType.RESIDENT_ID, checked, RESIDENT_ID_NATIONALITY)
 
 
 def _validate_documents(keys: set[str | None], found: dict[str | None, Document | None]) -> None:

@@ -35,6 +35,8 @@ class DocumentType(StrEnum):
 _TYPES: dict[object, DocumentType] = {t.value: t for t in DocumentType}
 
 _CHECK = "10X98765432"
+RESIDENT_ID_NATIONALITY = "CHN"
+"""The nationality of every resident ID number's holder (a number's own field is not read)."""
 
 
 def gb11643_check_character(first17: str) -> str:
@@ -112,7 +114,7 @@ def parse_document(doc_type: str, number: str | None, nationality: str | None = 
         raise _invalid("document_number_missing", "the document number is required", "请填写证件号码")
     normal = number.upper() if number.isascii() and number.isalnum() else _normalise(number)
     if kind is DocumentType.RESIDENT_ID:
-        return Document(kind, _check_resident_id(normal), "CHN")
+        return Document(kind, _check_resident_id(normal), RESIDENT_ID_NATIONALITY)
     if kind is DocumentType.HK_MACAO_PERMIT:
         _match(
             _HK_MACAO,

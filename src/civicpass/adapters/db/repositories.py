@@ -127,7 +127,8 @@ class SqlResidents(_Repo):
         found: dict[str, tuple[str, str]] = {}
         # on PostgreSQL a feed batch's tens of thousands go as one literal (``tables.text_array``)
         if pg := pg_hot.connection(self.conn):
-            for index, rid, region in pg.execute(RESIDENTS_BY_INDEX, (t.text_array(wanted),)):
+            # fetchall: the rows made in one call (psycopg's C loader), 0.5 µs a row less than iterating
+            for index, rid, region in pg.execute(RESIDENTS_BY_INDEX, (t.text_array(wanted),)).fetchall():
                 found[wanted[index]] = (rid, region)
             return found
         keys = list(wanted)
