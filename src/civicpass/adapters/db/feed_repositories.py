@@ -17,7 +17,7 @@ from civicpass.domain.feeds import FeedKind, FeedSource, Rejected, rejection_vie
 from civicpass.services.ports import StoredBatch
 
 _CHUNK = 5000  # ids per IN list
-KNOWN_RECORDS = "SELECT record_id FROM feed_records WHERE source_id = %s AND record_id = ANY(%s::text[])"
+KNOWN_RECORDS = "SELECT record_id FROM feed_records WHERE source_id = %s AND record_id = ANY({among})"
 RECORD_COLUMNS = ("source_id", "record_id", "batch_id", "subject_id", "fact_id")
 
 
@@ -64,9 +64,10 @@ class SqlFeeds:
         )
 
     def known(self, source_id: str, record_ids: Collection[str]) -> set[str]:
-        # on PostgreSQL a feed batch's 50,000 ids go as one literal (``tables.text_array``)
+        # on PostgreSQL a feed batch's 50,000 ids go as one parameter (``tables.any_text``)
         if pg := pg_hot.connection(self.conn):
-            return {row[0] for row in pg.execute(KNOWN_RECORDS, (source_id, t.text_array(record_ids)))}
+            among, values = t.any_text(record_ids)
+            return {row[0] for row in pg.execute(KNOWN_RECORDS.format(among=among), (source_id, values))}
         r, ids = t.feed_records.c, list(record_ids)
         found: set[str] = set()
         for start in range(0, len(ids), _CHUNK):

@@ -580,11 +580,34 @@ def among(
     """``column IN values`` for a long list: one array parameter (``= ANY``) on PostgreSQL, where an IN
     list of thousands of placeholders costs more to build and parse than the look-up itself."""
     if conn.dialect.name == "postgresql":
+        if (lines := id_lines(values)) is not None:
+            split = sa.func.string_to_array(
+                sa.bindparam(None, lines, type_=sa.Text), sa.literal_column("E'\\n'"), type_=ARRAY(sa.Text)
+            )
+            return column == sa.any_(split)
         # an untyped parameter in a cast takes the array type itself: a typed one (``$1::VARCHAR``) would be
         # cast at run time, in a generic plan for every row it filters
         literal = sa.bindparam(None, text_array(values), type_=sa.types.NULLTYPE)
         return column == sa.any_(sa.cast(literal, ARRAY(sa.String)))
     return column.in_(list(values))
+
+
+def id_lines(values: Collection[str]) -> str | None:
+    """The values one per line, if none is empty or holds a line break (ids, digests), for
+    ``string_to_array(%s, E'\\n')``; else None. Splitting lines cost PostgreSQL 0.5 µs a value less than
+    parsing the quoted literal of ``text_array`` (50,000 values: 2.2 against 2.7 µs a value for a look-up in
+    all), and joining them costs Python 0.6 µs a value less than quoting them."""
+    lines = "\n".join(values)
+    return lines if all(values) and lines.count("\n") == len(values) - 1 else None
+
+
+def any_text(values: Collection[str]) -> tuple[str, str]:
+    """``= ANY(...)`` of these values for a psycopg query: the SQL between the brackets and its parameter,
+    split from lines where ``id_lines`` can, else the quoted literal."""
+    lines = id_lines(values)
+    if lines is not None:
+        return "string_to_array(%s, E'\\n')", lines
+    return "%s::text[]", text_array(values)
 
 
 def text_array(values: Iterable[str]) -> str:
