@@ -210,10 +210,10 @@ class _Residents:
     def pseudonyms(self, resident_ids: Collection[str]) -> dict[str, str]:
         return {r: self.s.residents[r].pseudonym for r in resident_ids if r in self.s.residents}
 
-    def ids_by_documents(self, documents: Collection[Document]) -> dict[str, tuple[str, str]]:
+    def ids_by_documents(self, documents: Collection[Document]) -> dict[str, str]:
         wanted = {d.index_material for d in documents if d.number}
         return {
-            r.pii.document.index_material: (r.id, r.region_code)
+            r.pii.document.index_material: r.id
             for r in self.s.residents.values()
             if r.active and r.pii.document.number and r.pii.document.index_material in wanted
         }

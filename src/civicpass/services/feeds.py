@@ -201,7 +201,7 @@ def _apply(
                 rejected.append(
                     _reject(valid.record(i), "resident_unknown", "the document of an enrolled resident")
                 )
-    accepted = [(i, holder[0]) for i, holder in zip(fresh, found, strict=True) if holder is not None]
+    accepted = [(i, holder) for i, holder in zip(fresh, found, strict=True) if holder is not None]
     facts = FeedFacts(f"feed:{source.id}", now)
     as_is = [(i, subject) for i, subject in accepted if kinds[i] in _KINDS]
     facts.ids = deps.random.ordered_ids(len(as_is))

@@ -31,9 +31,7 @@ class _Repo:
         self.conn = conn
 
 
-RESIDENTS_BY_INDEX = (
-    "SELECT doc_index, id, region_code FROM residents WHERE doc_index = ANY({among}) AND active"
-)
+RESIDENTS_BY_INDEX = "SELECT doc_index, id FROM residents WHERE doc_index = ANY({among}) AND active"
 
 
 class SqlResidents(_Repo):
@@ -120,28 +118,24 @@ class SqlResidents(_Repo):
         rows = self.conn.execute(sa.select(r.id, r.pseudonym).where(t.among(self.conn, r.id, resident_ids)))
         return {row.id: row.pseudonym for row in rows}
 
-    def ids_by_documents(self, documents: Collection[Document]) -> dict[str, tuple[str, str]]:
-        """(id, region) of the residents holding these documents, by ``index_material`` (no PII opened)."""
+    def ids_by_documents(self, documents: Collection[Document]) -> dict[str, str]:
+        """The ids of the active residents holding these documents, by ``index_material`` (no PII opened)."""
         materials = {d.index_material for d in documents if d.number}
         wanted = {self.digest.blind_index(m): m for m in materials}
-        found: dict[str, tuple[str, str]] = {}
         # on PostgreSQL a feed batch's tens of thousands go as one parameter (``tables.any_text``)
         if pg := pg_hot.connection(self.conn):
             among, values = t.any_text(wanted.keys())
             # fetchall: the rows made in one call (psycopg's C loader), 0.5 µs a row less than iterating
-            for index, rid, region in pg.execute(
-                RESIDENTS_BY_INDEX.format(among=among), (values,)
-            ).fetchall():
-                found[wanted[index]] = (rid, region)
-            return found
+            rows = pg.execute(RESIDENTS_BY_INDEX.format(among=among), (values,)).fetchall()
+            return {wanted[index]: resident_id for index, resident_id in rows}
+        found: dict[str, str] = {}
         keys = list(wanted)
         r = t.residents.c
         for start in range(0, len(keys), 5000):
-            query = sa.select(r.doc_index, r.id, r.region_code).where(
+            query = sa.select(r.doc_index, r.id).where(
                 t.among(self.conn, r.doc_index, keys[start : start + 5000]), r.active.is_(True)
             )
-            for row in self.conn.execute(query):
-                found[wanted[row.doc_index]] = (row.id, row.region_code)
+            found.update((wanted[row.doc_index], row.id) for row in self.conn.execute(query))
         return found
 
     def by_phone(self, phone: str) -> Resident | None:
