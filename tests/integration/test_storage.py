@@ -147,8 +147,9 @@ def test_migrations_produce_exactly_the_declared_tables(container: Container) ->
 def test_facts_stored_in_bulk_keep_awkward_json_and_times_in_any_zone(
     client: TestClient, messenger: MemoryMessenger, container: Container
 ) -> None:
-    """``facts.add_feed`` is COPY text on PostgreSQL (JSON as text, times as naive UTC), executemany on
-    SQLite: what comes back is what went in, whatever the text holds."""
+    """``facts.add_feed`` is COPY in binary on PostgreSQL (lengths in bytes, JSON as jsonb text, times as
+    microseconds since 2000 in naive UTC), executemany on SQLite: what comes back is what went in, whatever
+    the text holds, at any time, microseconds and times before 2000 included."""
     resident, _ = enrol(client, messenger, number=resident_id_number(serial="361"))
     zone = timezone(timedelta(hours=8))
     awkward = {
@@ -157,9 +158,11 @@ def test_facts_stored_in_bulk_keep_awkward_json_and_times_in_any_zone(
         "text": "郑州 \u2028 😀",
         "nested": {"list": [1, None, True, "\\N"], "empty": {}},
     }
-    facts = FeedFacts("feed:test\twith tab", datetime(2022, 5, 2, 9, 0, tzinfo=zone))
-    for n in range(3):
+    facts = FeedFacts("feed:test\twith tab", datetime(2022, 5, 2, 9, 0, 0, 123456, tzinfo=zone))
+    for n in range(4):
         expires = datetime(2022, 5, 16 + n, 9, 0, tzinfo=UTC if n else zone)
+        if n == 3:
+            expires = datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=zone)
         data = json.dumps({**awkward, "n": n}, ensure_ascii=bool(n))
         facts.add(f"bulk-{n}", resident["id"], FactKind.TEST_RESULT, data, expires, "line\twith tab\\N")
     with container.deps.uow() as uow:
@@ -167,10 +170,10 @@ def test_facts_stored_in_bulk_keep_awkward_json_and_times_in_any_zone(
         uow.commit()
     with container.deps.uow() as uow:
         stored = {f.id: f for f in uow.facts.for_subjects([resident["id"]])[resident["id"]]}
-    for n in range(3):
+    for n in range(4):
         back, sent = stored[f"bulk-{n}"], facts.fact(n)
         assert dict(back.data) == {**awkward, "n": n}
-        assert back.effective_at == back.recorded_at == datetime(2022, 5, 2, 1, 0, tzinfo=UTC)
+        assert back.effective_at == back.recorded_at == datetime(2022, 5, 2, 1, 0, 0, 123456, tzinfo=UTC)
         assert back.expires_at == sent.expires_at
         assert (back.note, back.authority, back.source) == (sent.note, sent.authority, FactSource.FEED)
 

