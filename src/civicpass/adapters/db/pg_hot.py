@@ -281,6 +281,7 @@ def binary_text(value: str) -> bytes:
 
 
 def binary_texts(values: Sequence[str]) -> list[bytes]:
+    """``binary_text`` of each value (a column of a bulk batch)."""
     return [_LENGTH(len(encoded)) + encoded for encoded in (v.encode() for v in values)]
 
 
