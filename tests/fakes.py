@@ -166,6 +166,7 @@ class FakeStore:
     statuses: dict[str, StoredStatus] = field(default_factory=dict)
     status_history: list[StoredStatus] = field(default_factory=list)
     status_marks: list[StatusMark] = field(default_factory=list)
+    mark_claims: dict[int, datetime] = field(default_factory=dict)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     event_times: list[datetime] = field(default_factory=list)
     log_leaves: list[LogLeaf] = field(default_factory=list)
@@ -618,8 +619,16 @@ class _Statuses:
     def marks(self, limit: int) -> list[StatusMark]:
         return self.s.status_marks[:limit]
 
+    def claim_mark(self, now: datetime, until: datetime) -> StatusMark | None:
+        for mark in self.s.status_marks:
+            if self.s.mark_claims.get(mark.id, now) <= now:
+                self.s.mark_claims[mark.id] = until
+                return mark
+        return None
+
     def drop_mark(self, mark_id: int) -> None:
         self.s.status_marks = [m for m in self.s.status_marks if m.id != mark_id]
+        self.s.mark_claims.pop(mark_id, None)
 
     def history(self, subject_id: str, limit: int) -> list[StoredStatus]:
         found = [h for h in self.s.status_history if h.subject_id == subject_id]

@@ -18,6 +18,7 @@ from civicpass.bootstrap import Container
 from civicpass.services import status as status_service
 from civicpass.services.demo import make_people
 from civicpass.services.ports import StoredStatus
+from tests.fakes import FakeClock
 
 
 def _residents_with_status(container: Container, count: int, seed: int = 6) -> list[StoredStatus]:
@@ -164,3 +165,70 @@ def test_migration_0018_stores_the_marks_subjects_uncompressed(empty_database: s
     command.downgrade(alembic_config(engine), "0017")
     with engine.connect() as conn:
         assert conn.execute(query).scalar_one() == "x"  # extended: the default for text
+
+
+def test_each_sweep_claims_a_mark_of_its_own_until_its_claim_runs_out(
+    container: Container, clock: FakeClock
+) -> None:
+    """Every server worker runs the sweep: a mark claimed by one is not taken by another until the claim
+    has run out (its worker stopped), so the workers share the marks out."""
+    deps = container.deps
+    ids = [s.subject_id for s in _residents_with_status(container, 3)]
+    with deps.uow() as uow:
+        uow.statuses.mark_due(ids[:2], clock.now())
+        uow.statuses.mark_due(ids[2:], clock.now())
+        uow.commit()
+
+    def claim() -> list[str] | None:
+        with deps.uow() as uow:
+            mark = uow.statuses.claim_mark(clock.now(), clock.now() + status_service.MARK_CLAIM)
+            uow.commit()
+        return None if mark is None else mark.subject_ids
+
+    assert claim() == ids[:2]  # the oldest first
+    assert claim() == ids[2:]  # a second sweep: the next one
+    assert claim() is None  # a third: none left
+    clock.advance(seconds=status_service.MARK_CLAIM.total_seconds() - 1)
+    assert claim() is None
+    clock.advance(seconds=1)  # the first two sweeps' workers stopped: their claims ran out
+    assert claim() == ids[:2]
+    with deps.uow() as uow:
+        assert [m.subject_ids for m in uow.statuses.marks(10)] == [ids[:2], ids[2:]]  # claimed, not dropped
+
+
+def test_a_sweep_passes_over_a_mark_another_is_claiming_without_waiting(container: Container) -> None:
+    if container.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has a single writer: a second claim cannot run inside the first")
+    deps = container.deps
+    now = deps.clock.now()
+    ids = [s.subject_id for s in _residents_with_status(container, 2)]
+    with deps.uow() as uow:
+        uow.statuses.mark_due(ids[:1], now)
+        uow.statuses.mark_due(ids[1:], now)
+        uow.commit()
+    with deps.uow() as first:
+        taken = first.statuses.claim_mark(now, now + status_service.MARK_CLAIM)  # not committed yet
+        with deps.uow() as second:
+            # without SKIP LOCKED this claim would wait for the first transaction, which waits for it
+            second.conn.execute(sa.text("SET LOCAL lock_timeout = '5s'"))
+            other = second.statuses.claim_mark(now, now + status_service.MARK_CLAIM)
+            second.commit()
+        first.commit()
+    assert taken is not None
+    assert other is not None
+    assert (taken.subject_ids, other.subject_ids) == (ids[:1], ids[1:])
+
+
+def test_migration_0019_adds_the_claims(empty_database: sa.Engine) -> None:
+    engine = empty_database
+    upgrade(engine, "head")
+    columns = {c["name"]: c for c in sa.inspect(engine).get_columns("status_marks")}
+    assert columns["claimed_until"]["nullable"]
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(t.status_marks), {"marked_at": datetime(2022, 5, 3, tzinfo=UTC), "subjects": "r-1"}
+        )
+    command.downgrade(alembic_config(engine), "0018")
+    assert "claimed_until" not in {c["name"] for c in sa.inspect(engine).get_columns("status_marks")}
+    with engine.connect() as conn:  # the pending mark kept (SQLite rebuilds the table to drop a column)
+        assert conn.execute(sa.text("SELECT subjects FROM status_marks")).scalars().all() == ["r-1"]

@@ -302,6 +302,24 @@ class SqlStatuses(_Repo):
         rows = self.conn.execute(sa.select(m.id, m.subjects).order_by(m.id).limit(limit))
         return [StatusMark(row.id, row.subjects.split("\n")) for row in rows]
 
+    def claim_mark(self, now: datetime, until: datetime) -> StatusMark | None:
+        m = t.status_marks.c
+        free = (
+            sa.select(m.id)
+            .where(sa.or_(m.claimed_until.is_(None), m.claimed_until <= now))
+            .order_by(m.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer at a time
+            .scalar_subquery()
+        )
+        claimed = self.conn.execute(
+            t.status_marks.update()
+            .where(m.id == free)
+            .values(claimed_until=until)
+            .returning(m.id, m.subjects)
+        ).first()
+        return None if claimed is None else StatusMark(claimed.id, claimed.subjects.split("\n"))
+
     def drop_mark(self, mark_id: int) -> None:
         self.conn.execute(t.status_marks.delete().where(t.status_marks.c.id == mark_id))
 

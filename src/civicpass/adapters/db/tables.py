@@ -270,10 +270,11 @@ status_marks = sa.Table(
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
     sa.Column("marked_at", UTCDateTime, nullable=False),
     sa.Column("subjects", sa.Text, nullable=False),
+    sa.Column("claimed_until", UTCDateTime),
 )
 """One row per bulk batch that marked statuses due: the residents it named (ids, one per line), for the
-sweep to re-evaluate those that have a status once the batch has committed; the sweep deletes the row when
-done. Stored uncompressed on PostgreSQL (migration 0018): random ids do not compress, and trying cost more
+sweep to re-evaluate those that have a status once the batch has committed; a sweep claims the row until
+``claimed_until`` (so that the sweeps of several workers share the marks out) and deletes it when done. Stored uncompressed on PostgreSQL (migration 0018): random ids do not compress, and trying cost more
 than the insert."""
 
 status_history = sa.Table(
