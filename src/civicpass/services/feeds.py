@@ -191,10 +191,9 @@ def _apply(
     first = _first_of_each_id(valid, rejected)
     known = uow.feeds.known(source.id, [ids[i] for i in first])
     fresh = [i for i in first if ids[i] not in known] if known else first
-    documents = {id(valid.documents[i]): valid.documents[i] for i in fresh}  # equal ones are often shared
-    holders = uow.residents.ids_by_documents(list(documents.values()))
-    holder_of = {key: holders.get(doc.index_material) for key, doc in documents.items()}
-    found = [holder_of[id(valid.documents[i])] for i in fresh]
+    documents = [valid.documents[i] for i in fresh]
+    holders = uow.residents.ids_by_documents(documents)  # each distinct document looked up once
+    found = [holders.get(document.index_material) for document in documents]
     if None in found:
         for i, holder in zip(fresh, found, strict=True):
             if holder is None:
