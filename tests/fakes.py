@@ -634,7 +634,7 @@ class _Statuses:
         found = [h for h in self.s.status_history if h.subject_id == subject_id]
         return sorted(found, key=lambda h: h.version, reverse=True)[:limit]
 
-    def due(self, now: datetime, limit: int) -> list[str]:
+    def claim_due(self, now: datetime, limit: int) -> list[str]:
         return [s.subject_id for s in self.s.statuses.values() if s.review_at <= now][:limit]
 
 

@@ -232,3 +232,25 @@ def test_migration_0019_adds_the_claims(empty_database: sa.Engine) -> None:
     assert "claimed_until" not in {c["name"] for c in sa.inspect(engine).get_columns("status_marks")}
     with engine.connect() as conn:  # the pending mark kept (SQLite rebuilds the table to drop a column)
         assert conn.execute(sa.text("SELECT subjects FROM status_marks")).scalars().all() == ["r-1"]
+
+
+def test_sweeps_pass_over_the_due_statuses_another_is_re_evaluating(
+    container: Container, clock: FakeClock
+) -> None:
+    """The time-based part of the sweep holds the statuses it re-evaluates until it has saved them: a
+    second worker's sweep takes the next ones instead of waiting or doing the same again."""
+    if container.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has a single writer: a second sweep cannot run inside the first")
+    deps = container.deps
+    statuses = _residents_with_status(container, 3)
+    clock.advance(days=2)  # every review time has come
+    now = clock.now()
+    with deps.uow() as first:
+        taken = first.statuses.claim_due(now, 1)
+        with deps.uow() as second:
+            second.conn.execute(sa.text("SET LOCAL lock_timeout = '5s'"))
+            others = second.statuses.claim_due(now, 10)
+            second.commit()
+        first.commit()
+    assert len(taken) == 1
+    assert sorted(taken + others) == sorted(s.subject_id for s in statuses)  # each taken by one of them

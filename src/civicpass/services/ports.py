@@ -269,8 +269,9 @@ class StatusRepository(Protocol):
 
     def drop_mark(self, mark_id: int) -> None: ...
     def history(self, subject_id: str, limit: int) -> list[StoredStatus]: ...
-    def due(self, now: datetime, limit: int) -> list[str]:
-        """Residents whose review time has come (marks aside), the earliest first."""
+    def claim_due(self, now: datetime, limit: int) -> list[str]:
+        """Residents whose review time has come (marks aside), the earliest first, their statuses locked
+        until the transaction ends; statuses another transaction holds are passed over, not waited for."""
         ...
 
 

@@ -165,7 +165,8 @@ def sweep(deps: Deps, limit: int = 10_000) -> int:
     A batch's residents are re-evaluated after the batch committed, each one that has a status, whether
     a read has re-evaluated it since or not: a status first evaluated while the batch was being imported
     may not have seen its fact, and carries no mark to say so. Each worker's sweep claims the marks it
-    takes (``MARK_CLAIM``), so several workers re-evaluate different batches at once."""
+    takes (``MARK_CLAIM``) and holds the due statuses it re-evaluates until it has saved them, so several
+    workers re-evaluate different residents at once."""
     reviewed = 0
     for _ in range(MARKS_PER_SWEEP):
         if reviewed >= limit:
@@ -184,11 +185,16 @@ def sweep(deps: Deps, limit: int = 10_000) -> int:
             uow.statuses.drop_mark(mark.id)
             uow.commit()
         reviewed += len(present)
-    with deps.uow() as uow:
-        due = uow.statuses.due(deps.clock.now(), max(limit - reviewed, 0))
-    for start in range(0, len(due), deps.limits.recompute_batch):
-        recompute(deps, due[start : start + deps.limits.recompute_batch])
-    return reviewed + len(due)
+    while reviewed < limit:  # each batch re-evaluated in the transaction that holds it
+        with deps.uow() as uow:
+            due = uow.statuses.claim_due(deps.clock.now(), min(limit - reviewed, deps.limits.recompute_batch))
+            changes = recompute_in(uow, deps, due)
+            uow.commit()
+        notify(deps, changes)
+        reviewed += len(due)
+        if len(due) < deps.limits.recompute_batch:
+            break
+    return reviewed
 
 
 def current(deps: Deps, actor: ResidentActor, subject_id: str) -> StoredStatus:

@@ -333,9 +333,15 @@ class SqlStatuses(_Repo):
         )
         return [_status(row) for row in self.conn.execute(query)]
 
-    def due(self, now: datetime, limit: int) -> list[str]:
+    def claim_due(self, now: datetime, limit: int) -> list[str]:
         s = t.statuses.c
-        query = sa.select(s.subject_id).where(s.review_at <= now).order_by(s.review_at).limit(limit)
+        query = (
+            sa.select(s.subject_id)
+            .where(s.review_at <= now)
+            .order_by(s.review_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer at a time
+        )
         return [row.subject_id for row in self.conn.execute(query)]
 
 
