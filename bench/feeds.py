@@ -205,25 +205,31 @@ def one_stream(settings: Settings, source: str, batches: list[Batch]) -> float:
     return accepted / seconds
 
 
-def concurrent_streams(settings: Settings, source: str, batches: list[Batch]) -> float:
-    container = build(settings, messenger=MemoryMessenger())
-    before = _stored(container.engine)
+def _in_processes(target: Any, arguments: list[tuple[Any, ...]]) -> tuple[list[int], float]:
+    """``target(*arguments[k], ready, results)`` in a process each; the count each puts in ``results`` and
+    the seconds from when all of them are ready (at the barrier) until the last count."""
     context = multiprocessing.get_context("fork")
-    ready, results = context.Barrier(STREAMS + 1), context.SimpleQueue()
-    workers = [
-        context.Process(target=_stream, args=(settings, source, batches[k::STREAMS], ready, results))
-        for k in range(STREAMS)
-    ]
+    ready, results = context.Barrier(len(arguments) + 1), context.SimpleQueue()
+    workers = [context.Process(target=target, args=(*args, ready, results)) for args in arguments]
     for worker in workers:
         worker.start()
     ready.wait(timeout=600)
     started = time.perf_counter()
     counts = [results.get() for _ in workers]
     seconds = time.perf_counter() - started
-    assert all(isinstance(n, int) for n in counts), counts
-    accepted = sum(counts)
     for worker in workers:
         worker.join()
+    assert all(isinstance(n, int) for n in counts), counts
+    return counts, seconds
+
+
+def concurrent_streams(settings: Settings, source: str, batches: list[Batch]) -> float:
+    container = build(settings, messenger=MemoryMessenger())
+    before = _stored(container.engine)
+    counts, seconds = _in_processes(
+        _stream, [(settings, source, batches[k::STREAMS]) for k in range(STREAMS)]
+    )
+    accepted = sum(counts)
     stored = _stored(container.engine) - before
     container.dispose()
     assert stored == accepted == RECORDS, (stored, accepted)
@@ -260,18 +266,7 @@ def sweep_part(settings: Settings) -> float:
         marks = uow.statuses.marks(1000)
     container.dispose()
     marked = sum(len(m.subject_ids) for m in marks)
-    context = multiprocessing.get_context("fork")
-    ready, results = context.Barrier(STREAMS + 1), context.SimpleQueue()
-    workers = [context.Process(target=_sweeper, args=(settings, ready, results)) for _ in range(STREAMS)]
-    for worker in workers:
-        worker.start()
-    ready.wait(timeout=600)
-    started = time.perf_counter()
-    counts = [results.get() for _ in workers]
-    seconds = time.perf_counter() - started
-    for worker in workers:
-        worker.join()
-    assert all(isinstance(n, int) for n in counts), counts
+    counts, seconds = _in_processes(_sweeper, [(settings,) for _ in range(STREAMS)])
     assert sum(counts) == marked, (counts, marked)  # each marked resident re-evaluated once
     print(
         f"[status sweep, PostgreSQL, {STREAMS} workers] {marked:,} marked statuses ({len(marks)} batches)"
