@@ -274,8 +274,9 @@ status_marks = sa.Table(
 )
 """One row per bulk batch that marked statuses due: the residents it named (ids, one per line), for the
 sweep to re-evaluate those that have a status once the batch has committed; a sweep claims the row until
-``claimed_until`` (so that the sweeps of several workers share the marks out) and deletes it when done. Stored uncompressed on PostgreSQL (migration 0018): random ids do not compress, and trying cost more
-than the insert."""
+``claimed_until`` (so that the sweeps of several workers share the marks out) and deletes it when done.
+Stored uncompressed on PostgreSQL (migration 0018): random ids do not compress, and trying cost more than
+the insert."""
 
 status_history = sa.Table(
     "status_history",
