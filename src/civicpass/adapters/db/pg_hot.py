@@ -44,7 +44,11 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 def naive_utc(value: datetime | None) -> datetime | None:
-    return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
+    return None if value is None else _naive(value)
+
+
+def _naive(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 _STAFF = [c.name for c in t.staff.columns]
@@ -294,8 +298,7 @@ def binary_jsonbs(texts: Sequence[str]) -> list[bytes]:
 def binary_timestamp(value: datetime) -> bytes:
     """A ``timestamp without time zone`` field (naive UTC, as ``naive_utc``) in COPY's binary format:
     microseconds since 2000-01-01."""
-    naive = value.astimezone(UTC).replace(tzinfo=None)
-    return _TIMESTAMP(8, (naive - _POSTGRES_EPOCH) // _MICROSECOND)
+    return _TIMESTAMP(8, (_naive(value) - _POSTGRES_EPOCH) // _MICROSECOND)
 
 
 def copy_binary(
