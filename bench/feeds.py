@@ -6,12 +6,16 @@ current status, as after a morning of codes; registers a lab source with its Ed2
 test result for each of these residents, in batches of 50,000 (JSON Lines, the signed format of
 docs/formats/feeds.md), and imports them twice over:
 
-1. **one stream**: the batches one after another in this process, as one server worker imports one lab's
-   uploads (signature, parsing and validation of every record, resident look-up by blind index, the
+1. **one stream**: the batches one after another in one worker process, as one server worker imports one
+   lab's uploads (signature, parsing and validation of every record, resident look-up by blind index, the
    duplicate check, COPY of facts and record ids, the report, the residents' statuses marked due);
 2. **concurrent streams**: as many batches again (new record ids, the same residents after the status
    sweep has re-evaluated them), imported by ``CIVICPASS_BENCH_FEED_STREAMS`` processes at once (default
-   2), each started and connected before the clock, as labs upload to the server's running workers.
+   2), as labs upload to the server's running workers.
+
+Every timed part runs in worker processes spawned as uvicorn spawns a server's workers (fresh interpreters
+holding their batches, not forks of the process that made the population), each started and connected
+before the clock.
 
 3. **the sweep catching up**: the statuses the concurrent part marked due, re-evaluated by
    ``services.status.sweep`` in as many processes at once (the server's workers each run it; each sweep
@@ -21,9 +25,9 @@ So every record is a different resident whose status is not yet due, as on a day
 record costs a document check, a blind index, a look-up and a status marked due (a batch that names the
 same residents again and again, or residents without a status, would skip most of that).
 ``CIVICPASS_BENCH_FEED_POPULATION`` enrols more residents than there are records (the records go to the
-first of them), for a province's proportions: a batch then names a smaller share of all statuses. Each part
-checks that the facts stored equal the records accepted, and prints records per second; the one-stream
-part also the CPU per record of this process and of the PostgreSQL backend.
+first of them), for a province's proportions: a batch then names a smaller share of all statuses. Each
+import part checks that the facts stored equal the records accepted, and prints records per second and the
+CPU per record of its worker processes and of their PostgreSQL backends.
 
     python -m bench.feeds
 """
@@ -146,15 +150,22 @@ def _import(deps: Deps, source: str, batches: list[Batch]) -> int:
 
 
 def _stream(settings: Settings, source: str, batches: list[Batch], ready: Any, results: Any) -> None:
-    """One concurrent stream: a process with a container (and a connection) of its own, started before
-    the clock as a server's worker is; it imports once every stream is ready."""
+    """One stream: a process with a container (and a connection) of its own, started before the clock as a
+    server's worker is; it imports once every stream is ready, and reports the records it accepted, its own
+    CPU seconds and those of its database backend (None if the connection changed on the way)."""
     container = build(settings, messenger=MemoryMessenger())
     try:
-        with container.deps.uow() as uow:  # the pool's connection open, as in a worker that has served
-            uow.feeds.source(source)
+        engine = container.engine
+        # one pooled connection serves every batch: its backend's CPU is the database's share
+        engine.pool.dispose()
+        backend_before, pid = _backend_cpu(engine)
         ready.wait(timeout=600)
         try:
-            results.put(_import(container.deps, source, batches))
+            own = time.process_time()
+            accepted = _import(container.deps, source, batches)
+            own = time.process_time() - own
+            backend_after, pid_after = _backend_cpu(engine)
+            results.put((accepted, own, backend_after - backend_before if pid_after == pid else None))
         except BaseException as error:
             results.put(repr(error))  # the parent fails with it instead of waiting for a count
             raise
@@ -177,65 +188,44 @@ def _stored(engine: sa.Engine) -> int:
         )
 
 
-def one_stream(settings: Settings, source: str, batches: list[Batch]) -> float:
-    container = build(settings, messenger=MemoryMessenger())
-    engine = container.engine
-    try:
-        before = _stored(engine)
-        deps = container.deps
-        # one pooled connection serves every batch: its backend's CPU is the database's share
-        engine.pool.dispose()
-        cpu_before, pid = _backend_cpu(engine)
-        own = time.process_time()
-        started = time.perf_counter()
-        accepted = _import(deps, source, batches)
-        seconds = time.perf_counter() - started
-        own = time.process_time() - own
-        cpu_after, pid_after = _backend_cpu(engine)
-        stored = _stored(engine) - before
-    finally:
-        container.dispose()
-    assert stored == accepted == RECORDS, (stored, accepted)
-    database = f"{(cpu_after - cpu_before) / accepted * 1e6:.1f} us" if pid_after == pid else "not measured"
-    print(
-        f"[feed import, PostgreSQL, one stream] {accepted:,} records in {len(batches)} batches in {seconds:.1f} s"
-        f" = {accepted / seconds:,.0f} records/s; CPU per record: Python {own / accepted * 1e6:.1f} us,"
-        f" PostgreSQL {database}"
-    )
-    return accepted / seconds
-
-
-def _in_processes(target: Any, arguments: list[tuple[Any, ...]]) -> tuple[list[int], float]:
-    """``target(*arguments[k], ready, results)`` in a process each; the count each puts in ``results`` and
-    the seconds from when all of them are ready (at the barrier) until the last count."""
-    context = multiprocessing.get_context("fork")
+def _in_processes(target: Any, arguments: list[tuple[Any, ...]]) -> tuple[list[Any], float]:
+    """``target(*arguments[k], ready, results)`` in a process each, started as uvicorn starts a server's
+    workers (spawned: a fresh interpreter, not a fork of this one and the population it holds); what each
+    puts in ``results`` and the seconds from when all of them are ready (at the barrier) until the last."""
+    context = multiprocessing.get_context("spawn")
     ready, results = context.Barrier(len(arguments) + 1), context.SimpleQueue()
     workers = [context.Process(target=target, args=(*args, ready, results)) for args in arguments]
     for worker in workers:
         worker.start()
     ready.wait(timeout=600)
     started = time.perf_counter()
-    counts = [results.get() for _ in workers]
+    reports = [results.get() for _ in workers]
     seconds = time.perf_counter() - started
     for worker in workers:
         worker.join()
-    assert all(isinstance(n, int) for n in counts), counts
-    return counts, seconds
+    assert not any(isinstance(r, str) for r in reports), reports  # a worker's error, as repr
+    return reports, seconds
 
 
-def concurrent_streams(settings: Settings, source: str, batches: list[Batch]) -> float:
+def import_streams(settings: Settings, source: str, batches: list[Batch], streams: int) -> float:
+    """The batches imported by ``streams`` processes at once; records per second. Prints them with the CPU
+    per record, of the streams' processes and of their database backends."""
     container = build(settings, messenger=MemoryMessenger())
     before = _stored(container.engine)
-    counts, seconds = _in_processes(
-        _stream, [(settings, source, batches[k::STREAMS]) for k in range(STREAMS)]
+    reports, seconds = _in_processes(
+        _stream, [(settings, source, batches[k::streams]) for k in range(streams)]
     )
-    accepted = sum(counts)
     stored = _stored(container.engine) - before
     container.dispose()
+    accepted: int = sum(n for n, _, _ in reports)
     assert stored == accepted == RECORDS, (stored, accepted)
+    own = sum(cpu for _, cpu, _ in reports) / accepted * 1e6
+    backends = [cpu for _, _, cpu in reports]
+    database = "not measured" if None in backends else f"{sum(backends) / accepted * 1e6:.1f} us"
+    label = "one stream" if streams == 1 else f"{streams} concurrent streams"
     print(
-        f"[feed import, PostgreSQL, {STREAMS} concurrent streams] {accepted:,} records in {len(batches)} batches"
-        f" in {seconds:.1f} s = {accepted / seconds:,.0f} records/s"
+        f"[feed import, PostgreSQL, {label}] {accepted:,} records in {len(batches)} batches in {seconds:.1f} s"
+        f" = {accepted / seconds:,.0f} records/s; CPU per record: Python {own:.1f} us, PostgreSQL {database}"
     )
     return accepted / seconds
 
@@ -296,9 +286,11 @@ def main() -> None:
             ).id
             engine = container.engine
             _swept(engine)
-            one_stream(settings, source, _batches(source, key, documents, 0))
+            one_stream, concurrent = (_batches(source, key, documents, first) for first in (0, RECORDS))
+            del documents  # the workers are spawned and hold only their batches
+            import_streams(settings, source, one_stream, 1)
             _swept(engine)
-            concurrent_streams(settings, source, _batches(source, key, documents, RECORDS))
+            import_streams(settings, source, concurrent, STREAMS)
             sweep_part(settings)
             container.dispose()
     finally:
