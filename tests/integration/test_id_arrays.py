@@ -5,13 +5,17 @@ the quoted array literal. Either way a query finds exactly the rows whose value 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from civicpass.adapters.db import pg_hot
 from civicpass.adapters.db import tables as t
+from civicpass.adapters.db.repositories import RESIDENTS_BY_INDEX
 from civicpass.bootstrap import Container
+from civicpass.domain.identity import Document, DocumentType
 
 AWKWARD = ["", "line\nbreak", "\n", 'quo"te', "back\\slash", "{braces}", "a,b", "NULL", " spaced ", "郑州"]
 IDS = [str(uuid.UUID(int=n)) for n in range(1, 40)]
@@ -42,6 +46,54 @@ def test_a_query_finds_exactly_the_listed_values(container: Container, wanted: l
         found = conn.execute(sa.select(table.c.v).where(t.among(conn, table.c.v, wanted))).scalars().all()
         assert sorted(found) == sorted(v for v in values if v in wanted)
         if pg := pg_hot.connection(conn):
-            among, parameter = t.any_text(wanted)
-            rows = pg.execute(PROBE.format(among=among), (parameter,)).fetchall()
-            assert sorted(row[0] for row in rows) == sorted(v for v in values if v in wanted)
+            for any_text in (t.any_text, t.any_text_probed):
+                among, parameter = any_text(wanted)
+                rows = pg.execute(PROBE.format(among=among), (parameter,)).fetchall()
+                assert sorted(row[0] for row in rows) == sorted(v for v in values if v in wanted)
+
+
+def _plan_nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    return [plan, *(node for child in plan.get("Plans", []) for node in _plan_nodes(child))]
+
+
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_feed_batch_finds_its_holders_in_the_covering_index_whatever_it_names(container: Container) -> None:
+    """20,000 residents (every tenth inactive) and a look-up of 8,000 documents: PostgreSQL reads the holders'
+    ids from ``ix_residents_active_doc_index`` alone; with the list visible to the planner it would scan the
+    table (and at a province's size, in parallel)."""
+    numbers = [f"E{n:08d}" for n in range(20_000)]
+    digest = container.deps.digest
+    rows = [
+        {
+            "id": str(uuid.UUID(int=n + 1)),
+            "pseudonym": f"p{n}",
+            "kind": "adult",
+            "name_ct": "x",
+            "doc_type": "passport",
+            "doc_index": digest.blind_index(Document(DocumentType.PASSPORT, number, "CHN").index_material),
+            "region_code": "440100",
+            "active": n % 10 != 0,
+            "created_at": datetime(2022, 5, 1, tzinfo=UTC),
+        }
+        for n, number in enumerate(numbers)
+    ]
+    with container.engine.begin() as conn:
+        conn.execute(t.residents.insert(), rows)
+    with container.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("VACUUM ANALYZE residents"))  # as autovacuum keeps the table
+    asked = [Document(DocumentType.PASSPORT, number, "CHN") for number in numbers[:8000]]
+    with container.deps.uow() as uow:
+        found = uow.residents.ids_by_documents(asked)
+    assert found == {d.index_material: str(uuid.UUID(int=n + 1)) for n, d in enumerate(asked) if n % 10 != 0}
+    among, parameter = t.any_text_probed([digest.blind_index(d.index_material) for d in asked])
+    with container.engine.connect() as conn:
+        pg = pg_hot.connection(conn)
+        assert pg is not None
+        explained = pg.execute(
+            f"EXPLAIN (FORMAT JSON) {RESIDENTS_BY_INDEX.format(among=among)}", (parameter,)
+        )
+        plan = explained.fetchone()[0][0]["Plan"]  # type: ignore[index]
+    scans = [(n["Node Type"], n.get("Index Name")) for n in _plan_nodes(plan) if "Scan" in n["Node Type"]]
+    assert scans == [("Index Only Scan", "ix_residents_active_doc_index")]
