@@ -34,6 +34,7 @@ CPU per record of its worker processes and of their PostgreSQL backends.
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import os
@@ -161,6 +162,7 @@ def _stream(settings: Settings, source: str, batches: list[Batch], ready: Any, r
         # one pooled connection serves every batch: its backend's CPU is the database's share
         engine.pool.dispose()
         backend_before, pid = _backend_cpu(engine)
+        gc.freeze()  # as a server's worker does once started (civicpass.web.app's lifespan)
         ready.wait(timeout=600)
         try:
             own = time.process_time()
@@ -172,6 +174,7 @@ def _stream(settings: Settings, source: str, batches: list[Batch], ready: Any, r
             results.put(repr(error))  # the parent fails with it instead of waiting for a count
             raise
     finally:
+        gc.unfreeze()
         container.dispose()
 
 
