@@ -13,13 +13,13 @@ docs/formats/feeds.md), and imports them twice over:
    sweep has re-evaluated them), imported by ``CIVICPASS_BENCH_FEED_STREAMS`` processes at once (default
    2), as labs upload to the server's running workers.
 
-Every timed part runs in worker processes spawned as uvicorn spawns a server's workers (fresh interpreters
-holding their batches, not forks of the process that made the population), each started and connected
-before the clock.
-
 3. **the sweep catching up**: the statuses the concurrent part marked due, re-evaluated by
    ``services.status.sweep`` in as many processes at once (the server's workers each run it; each sweep
    claims a batch's mark of its own), timed until no mark is left; each resident is re-evaluated once.
+
+Every timed part runs in worker processes spawned as uvicorn spawns a server's workers (fresh interpreters
+holding their batches, not forks of the process that made the population), each started and connected
+before the clock.
 
 So every record is a different resident whose status is not yet due, as on a day of mass testing: each
 record costs a document check, a blind index, a look-up and a status marked due (a batch that names the
@@ -241,6 +241,7 @@ def _sweeper(settings: Settings, ready: Any, results: Any) -> None:
     try:
         with container.deps.uow() as uow:
             uow.statuses.marks(1)
+        gc.freeze()  # as a server's worker does once started
         ready.wait(timeout=600)
         done = 0
         try:
@@ -251,6 +252,7 @@ def _sweeper(settings: Settings, ready: Any, results: Any) -> None:
             results.put(repr(error))
             raise
     finally:
+        gc.unfreeze()
         container.dispose()
 
 

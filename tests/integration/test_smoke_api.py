@@ -1,4 +1,5 @@
-"""The API answers health and readiness on both databases."""
+"""The API answers health and readiness on both databases, and its workers keep their start-up objects
+out of the garbage collector's way while they serve."""
 
 import gc
 
