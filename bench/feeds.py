@@ -42,6 +42,7 @@ import platform
 import random
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -54,7 +55,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from bench.common import bench_settings, reset_schema
 from civicpass.adapters.crypto import b64url
 from civicpass.adapters.messaging import MemoryMessenger
-from civicpass.bootstrap import build, migrate
+from civicpass.bootstrap import Container, build, migrate
 from civicpass.domain import feeds as fd
 from civicpass.domain.identity import Document
 from civicpass.domain.policy import StaffActor
@@ -152,30 +153,50 @@ def _import(deps: Deps, source: str, batches: list[Batch]) -> int:
     return accepted
 
 
-def _stream(settings: Settings, source: str, batches: list[Batch], ready: Any, results: Any) -> None:
-    """One stream: a process with a container (and a connection) of its own, started before the clock as a
-    server's worker is; it imports once every stream is ready, and reports the records it accepted, its own
-    CPU seconds and those of its database backend (None if the connection changed on the way)."""
+def _worker(
+    settings: Settings,
+    ready: Any,
+    results: Any,
+    start: Callable[[Container], Any],
+    work: Callable[[Container, Any], Any],
+) -> None:
+    """A benchmark worker, as a server's: a container (and a connection) of its own; ``start`` opens what
+    it needs before the clock, then its start-up objects are frozen as a server's worker freezes them
+    (civicpass.web.app's lifespan), it waits for the others at ``ready`` and puts in ``results`` what
+    ``work`` returns (given what ``start`` did), or its error's repr, so that the parent fails with it
+    instead of waiting."""
     container = build(settings, messenger=MemoryMessenger())
     try:
-        engine = container.engine
-        # one pooled connection serves every batch: its backend's CPU is the database's share
-        engine.pool.dispose()
-        backend_before, pid = _backend_cpu(engine)
-        gc.freeze()  # as a server's worker does once started (civicpass.web.app's lifespan)
+        started = start(container)
+        gc.freeze()
         ready.wait(timeout=600)
         try:
-            own = time.process_time()
-            accepted = _import(container.deps, source, batches)
-            own = time.process_time() - own
-            backend_after, pid_after = _backend_cpu(engine)
-            results.put((accepted, own, backend_after - backend_before if pid_after == pid else None))
+            results.put(work(container, started))
         except BaseException as error:
-            results.put(repr(error))  # the parent fails with it instead of waiting for a count
+            results.put(repr(error))
             raise
     finally:
         gc.unfreeze()
         container.dispose()
+
+
+def _stream(settings: Settings, source: str, batches: list[Batch], ready: Any, results: Any) -> None:
+    """One stream: imports once every stream is ready, and reports the records it accepted, its own CPU
+    seconds and those of its database backend (None if the connection changed on the way)."""
+
+    def start(container: Container) -> tuple[float, int]:
+        # one pooled connection serves every batch: its backend's CPU is the database's share
+        container.engine.pool.dispose()
+        return _backend_cpu(container.engine)
+
+    def work(container: Container, backend: tuple[float, int]) -> tuple[int, float, float | None]:
+        (backend_before, pid), own = backend, time.process_time()
+        accepted = _import(container.deps, source, batches)
+        own = time.process_time() - own
+        backend_after, pid_after = _backend_cpu(container.engine)
+        return accepted, own, backend_after - backend_before if pid_after == pid else None
+
+    _worker(settings, ready, results, start, work)
 
 
 def _backend_cpu(engine: sa.Engine) -> tuple[float, int]:
@@ -237,23 +258,18 @@ def import_streams(settings: Settings, source: str, batches: list[Batch], stream
 
 def _sweeper(settings: Settings, ready: Any, results: Any) -> None:
     """One server worker's sweep: re-evaluate marked statuses until no mark is left to claim."""
-    container = build(settings, messenger=MemoryMessenger())
-    try:
-        with container.deps.uow() as uow:
+
+    def start(container: Container) -> None:
+        with container.deps.uow() as uow:  # the pool's connection open, as in a worker that has served
             uow.statuses.marks(1)
-        gc.freeze()  # as a server's worker does once started
-        ready.wait(timeout=600)
+
+    def work(container: Container, _: None) -> int:
         done = 0
-        try:
-            while swept := status_service.sweep(container.deps, limit=BATCH):
-                done += swept
-            results.put(done)
-        except BaseException as error:
-            results.put(repr(error))
-            raise
-    finally:
-        gc.unfreeze()
-        container.dispose()
+        while swept := status_service.sweep(container.deps, limit=BATCH):
+            done += swept
+        return done
+
+    _worker(settings, ready, results, start, work)
 
 
 def sweep_part(settings: Settings) -> float:
