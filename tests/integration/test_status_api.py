@@ -375,6 +375,25 @@ def test_the_sweep_lapses_due_statuses_without_a_read_and_tells_the_resident(
     assert (status(client, headers)["color"], status(client, headers)["version"]) == ("green", 2)
 
 
+def test_a_resident_named_twice_in_one_re_evaluation_is_evaluated_and_saved_once(
+    client: TestClient, container: Container, messenger: MemoryMessenger
+) -> None:
+    """A batch's statuses are saved by one statement per batch on PostgreSQL, which may not touch a row
+    twice: a resident named twice (two contacts of one case, say) is evaluated once, one first version."""
+    resident, headers = enrol(client, messenger)
+    declare(client, headers, "health", FEVER)  # its first status: yellow
+    newcomer, _ = second_resident(client, messenger)  # no status yet: its first is a change
+    changes = status_service.recompute(container.deps, [newcomer["id"], resident["id"], newcomer["id"]])
+    assert [(c.subject_id, c.current.version) for c in changes] == [(newcomer["id"], 1)]
+    with container.engine.connect() as conn:
+        current = conn.execute(sa.text("SELECT subject_id, version, color FROM statuses")).all()
+        history = conn.execute(sa.text("SELECT subject_id, version FROM status_history")).all()
+    assert sorted(map(tuple, current)) == sorted(
+        [(resident["id"], 1, "yellow"), (newcomer["id"], 1, "green")]
+    )
+    assert sorted(map(tuple, history)) == sorted([(resident["id"], 1), (newcomer["id"], 1)])
+
+
 # ---- guardians --------------------------------------------------------------------------------------
 
 

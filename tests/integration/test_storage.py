@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from civicpass.adapters.db import tables as t
 from civicpass.adapters.db.migrate import alembic_config, include_object, upgrade
 from civicpass.adapters.messaging import MemoryMessenger
 from civicpass.bootstrap import Container, build
-from civicpass.domain.facts import FactKind, FactSource
+from civicpass.domain.facts import Fact, FactKind, FactSource, FactState
 from civicpass.domain.identity import parse_document
 from civicpass.services.ports import FeedFacts
 from civicpass.settings import Settings
@@ -176,6 +177,55 @@ def test_facts_stored_in_bulk_keep_awkward_json_and_times_in_any_zone(
         assert back.effective_at == back.recorded_at == datetime(2022, 5, 2, 1, 0, 0, 123456, tzinfo=UTC)
         assert back.expires_at == sent.expires_at
         assert (back.note, back.authority, back.source) == (sent.note, sent.authority, FactSource.FEED)
+
+
+def test_a_subjects_facts_read_back_field_for_field(
+    client: TestClient, messenger: MemoryMessenger, container: Container
+) -> None:
+    """``facts.for_subjects`` makes facts from rows by position (on PostgreSQL straight from psycopg's
+    rows, times with the UTC zone attached): every field of every kind of active fact comes back as it was
+    stored, a second person's decision and a fact without expiry included; proposed facts are not read."""
+    resident, _ = enrol(client, messenger, number=resident_id_number(serial="362"))
+    at = datetime(2022, 5, 2, 1, 0, 0, 123456, tzinfo=UTC)
+    common = {"subject_id": resident["id"], "effective_at": at, "recorded_at": at + timedelta(seconds=1)}
+    decided = Fact(
+        id="fact-decided",
+        kind=FactKind.CLOSE_CONTACT,
+        data={"case": "c-1", "venue": "洗衣店", "n": [1, None]},
+        source=FactSource.STAFF,
+        authority="cdc:440106",
+        expires_at=None,
+        state=FactState.ACTIVE,
+        proposed_by="staff-1",
+        decided_by="staff-2",
+        decided_at=at + timedelta(hours=2),
+        note="approved in part",
+        **common,
+    )
+    plain = replace(
+        decided,
+        id="fact-plain",
+        kind=FactKind.TEST_RESULT,
+        data={"test": "pcr", "result": "negative", "sampled_at": "2022-05-01T09:00:00+08:00"},
+        source=FactSource.FEED,
+        expires_at=datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        proposed_by=None,
+        decided_by=None,
+        decided_at=None,
+        note="",
+    )
+    proposed = replace(
+        decided, id="fact-proposed", state=FactState.PROPOSED, decided_by=None, decided_at=None
+    )
+    with container.deps.uow() as uow:
+        for fact in (decided, plain, proposed):
+            uow.facts.add(fact)
+        uow.commit()
+    with container.deps.uow() as uow:
+        read = uow.facts.for_subjects([resident["id"], "nobody"])
+    assert read["nobody"] == []
+    assert sorted(read[resident["id"]], key=lambda f: f.id) == [decided, plain]
+    assert all(f.effective_at.tzinfo is UTC for f in read[resident["id"]])
 
 
 def test_migration_0015_drops_the_facts_foreign_key_and_keeps_every_fact(empty_database: sa.Engine) -> None:

@@ -52,6 +52,7 @@ def recompute_in(uow: UnitOfWork, deps: Deps, subject_ids: Sequence[str]) -> lis
     ruleset = uow.rulesets.active()  # loading a rule set compiles its rules: once per batch
     if ruleset is None:
         return []
+    subject_ids = list(dict.fromkeys(subject_ids))  # each once: a status is saved once per statement
     # the statuses before the facts: marks a batch makes after this read survive the save below
     stored = uow.statuses.get_many(subject_ids)
     facts = uow.facts.for_subjects(subject_ids)

@@ -39,7 +39,8 @@ def connection(conn: sa.Connection) -> psycopg.Connection[Any] | None:
     return driver if isinstance(driver, psycopg.Connection) else None
 
 
-def _utc(value: datetime | None) -> datetime | None:
+def utc(value: datetime | None) -> datetime | None:
+    """A time read from a ``timestamp without time zone`` column (naive UTC) with the UTC zone attached."""
     return None if value is None else value.replace(tzinfo=UTC)
 
 
@@ -73,12 +74,12 @@ def session_holders(pg: psycopg.Connection[Any], digests: Collection[str]) -> di
             row[2],
             row[3].replace(tzinfo=UTC),
             row[4].replace(tzinfo=UTC),
-            _utc(row[5]),
+            utc(row[5]),
         )
         staff_row = dict(zip(_STAFF, row[8:], strict=True))
         staff = (
             StaffMember(
-                **{**staff_row, "role": Role(staff_row["role"]), "created_at": _utc(staff_row["created_at"])}
+                **{**staff_row, "role": Role(staff_row["role"]), "created_at": utc(staff_row["created_at"])}
             )
             if staff_row["id"] is not None
             else None
@@ -99,7 +100,7 @@ def venues(pg: psycopg.Connection[Any], ids: Collection[str]) -> list[dict[str, 
     """Venue rows by id, as mappings with the created time in UTC."""
     rows = pg.execute(f"SELECT {VENUE_COLUMNS} FROM venues WHERE id = ANY(%b)", (list(ids),))
     found = [dict(zip(_VENUE_NAMES, r, strict=True)) for r in rows]
-    return [{**venue, "created_at": _utc(venue["created_at"])} for venue in found]
+    return [{**venue, "created_at": utc(venue["created_at"])} for venue in found]
 
 
 def checkins_of_clients(
@@ -123,8 +124,7 @@ def checkins_of_clients(
 
 def _checkin_row(row: Sequence[Any]) -> dict[str, Any]:
     return {
-        name: _utc(value) if name in _TIMES else value
-        for name, value in zip(_CHECKIN_NAMES, row, strict=True)
+        name: utc(value) if name in _TIMES else value for name, value in zip(_CHECKIN_NAMES, row, strict=True)
     }
 
 
@@ -136,7 +136,7 @@ RESIDENTS_USES = f"SELECT {USE_COLUMNS} FROM checkins WHERE resident_id = ANY(%b
 
 def _use(row: Sequence[Any]) -> tuple[Any, ...]:
     """A ``USE_COLUMNS`` row with its two times in UTC."""
-    return (row[0], _utc(row[1]), row[2], row[3], _utc(row[4]), row[5], row[6])
+    return (row[0], utc(row[1]), row[2], row[3], utc(row[4]), row[5], row[6])
 
 
 def uses_by_residents(
