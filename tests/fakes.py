@@ -594,6 +594,9 @@ class _Statuses:
     def get_many(self, subject_ids: Sequence[str]) -> dict[str, StoredStatus]:
         return {sid: _as_read(self.s.statuses[sid]) for sid in subject_ids if sid in self.s.statuses}
 
+    def with_status(self, subject_ids: Sequence[str]) -> list[str]:
+        return [sid for sid in set(subject_ids) if sid in self.s.statuses]
+
     def save(self, status: StoredStatus, *, changed: bool) -> None:
         held = self.s.statuses.get(status.subject_id)
         # the marks read before the evaluation are cleared, a mark made since is kept (as in SQL)

@@ -121,6 +121,28 @@ def test_the_sweep_re_evaluates_each_marked_batchs_residents_once_then_drops_the
     assert status_service.sweep(deps) == 0
 
 
+def test_the_sweep_re_evaluates_only_the_marked_residents_that_have_a_status(container: Container) -> None:
+    """A batch names every resident it stored a fact for; one who has never had a status gets it when it
+    is first read, not from the sweep (``StatusRepository.with_status``)."""
+    deps = container.deps
+    now = deps.clock.now()
+    (held, never), _ = make_people(deps, random.Random(6), 2, now)
+    with deps.uow() as uow:
+        uow.residents.add_many([held, never])
+        status = StoredStatus(held.id, 1, "green", [], 1, now, now + timedelta(days=1), "0" * 64)
+        uow.statuses.save_many([(status, True)])
+        uow.statuses.mark_due([held.id, never.id, "no-such-resident"], now)
+        uow.commit()
+    with deps.uow() as uow:
+        assert uow.statuses.with_status([never.id, held.id, "no-such-resident"]) == [held.id]
+        assert uow.statuses.with_status([]) == []
+
+    assert status_service.sweep(deps) == 1
+    with deps.uow() as uow:
+        assert list(uow.statuses.get_many([held.id, never.id])) == [held.id]
+        assert uow.statuses.marks(10) == []
+
+
 def test_migration_0017_adds_the_marks_and_refuses_to_drop_pending_ones(empty_database: sa.Engine) -> None:
     engine = empty_database
     upgrade(engine, "head")

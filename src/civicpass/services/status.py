@@ -179,7 +179,7 @@ def sweep(deps: Deps, limit: int = 10_000) -> int:
         if mark is None:
             break
         with deps.uow() as uow:
-            present = list(uow.statuses.get_many(mark.subject_ids))
+            present = uow.statuses.with_status(mark.subject_ids)
         for start in range(0, len(present), deps.limits.recompute_batch):
             recompute(deps, present[start : start + deps.limits.recompute_batch])
         with deps.uow() as uow:

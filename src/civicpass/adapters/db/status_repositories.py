@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -232,21 +232,45 @@ class SqlRuleSets(_Repo):
         ]
 
 
-def _status(row: sa.Row[Any]) -> StoredStatus:
-    """A current status or a history version (which has neither a review time nor marks)."""
+def _status_row(row: sa.Row[Any]) -> StoredStatus:
+    """A current status or a history version (which has neither a review time nor marks) from Core."""
     m = row._mapping
-    evaluated, marks = m["evaluated_at"], m.get("due_marks") or 0
-    review = m.get("review_at") or evaluated
+    evaluated = m["evaluated_at"]
+    return _status(
+        m["subject_id"],
+        m["version"],
+        m["color"],
+        m["reasons"],
+        m["ruleset_version"],
+        evaluated,
+        m.get("review_at") or evaluated,
+        m["inputs_digest"],
+        m.get("due_marks") or 0,
+    )
+
+
+def _status(
+    subject_id: str,
+    version: int,
+    color: str,
+    reasons: list[dict[str, Any]],
+    ruleset_version: int,
+    evaluated: datetime,
+    review: datetime,
+    inputs_digest: str,
+    marks: int,
+) -> StoredStatus:
+    """The columns of ``statuses``, in their order, as a status: one marked by a batch reads as due."""
     return StoredStatus(
-        subject_id=m["subject_id"],
-        version=m["version"],
-        color=m["color"],
-        reasons=list(m["reasons"]),
-        ruleset_version=m["ruleset_version"],
-        evaluated_at=evaluated,
-        review_at=min(review, evaluated) if marks else review,  # marked by a batch: due
-        inputs_digest=m["inputs_digest"],
-        due_marks=marks,
+        subject_id,
+        version,
+        color,
+        list(reasons),
+        ruleset_version,
+        evaluated,
+        min(review, evaluated) if marks else review,
+        inputs_digest,
+        marks,
     )
 
 
@@ -272,6 +296,9 @@ UPSERT_STATUSES = (  # its text built once from the table's metadata; values are
 )
 
 
+STATUSES_OF_SUBJECTS = f"SELECT {', '.join(_STATUS_NAMES)} FROM statuses WHERE subject_id = ANY({{among}})"  # noqa: S608
+
+
 def _upsert_statuses(pg: psycopg.Connection[Any], rows: Sequence[dict[str, Any]]) -> None:
     """``SqlStatuses.save_many``'s upsert on PostgreSQL: one statement (an array per column, as
     ``pg_hot``'s statements send them; jsonb from its text) instead of one per status."""
@@ -291,10 +318,36 @@ class SqlStatuses(_Repo):
     def get_many(self, subject_ids: Sequence[str]) -> dict[str, StoredStatus]:
         if not subject_ids:
             return {}
+        if pg := pg_hot.connection(self.conn):  # a re-evaluation reads 1,000 at a time: without Core's rows
+            among, values = t.any_text(subject_ids)
+            return {  # both times are NOT NULL: naive UTC from psycopg, the zone attached
+                row[0]: _status(
+                    row[0],
+                    row[1],
+                    row[2],
+                    row[3],
+                    row[4],
+                    row[5].replace(tzinfo=UTC),
+                    row[6].replace(tzinfo=UTC),
+                    row[7],
+                    row[8],
+                )
+                for row in pg.execute(STATUSES_OF_SUBJECTS.format(among=among), (values,)).fetchall()
+            }
         rows = self.conn.execute(
             sa.select(t.statuses).where(t.among(self.conn, t.statuses.c.subject_id, subject_ids))
         )
-        return {row.subject_id: _status(row) for row in rows}
+        return {row.subject_id: _status_row(row) for row in rows}
+
+    def with_status(self, subject_ids: Sequence[str]) -> list[str]:
+        if not subject_ids:
+            return []
+        s = t.statuses.c
+        return list(
+            self.conn.execute(
+                sa.select(s.subject_id).where(t.among(self.conn, s.subject_id, subject_ids))
+            ).scalars()
+        )
 
     def save(self, status: StoredStatus, *, changed: bool) -> None:
         """Upsert the current status; a changed outcome also appends a history version. The marks it was
@@ -397,7 +450,7 @@ class SqlStatuses(_Repo):
             .order_by(h.version.desc())
             .limit(limit)
         )
-        return [_status(row) for row in self.conn.execute(query)]
+        return [_status_row(row) for row in self.conn.execute(query)]
 
     def claim_due(self, now: datetime, limit: int) -> list[str]:
         s = t.statuses.c
