@@ -40,12 +40,8 @@ def _fact(row: Sequence[Any], utc: Callable[[datetime | None], datetime | None] 
     (fact_id, subject_id, kind, data, source, authority, effective, expires, recorded, state) = row[:10]
     proposed_by, decided_by, decided_at, note = row[10:]
     if utc is not None:
-        effective, expires, recorded, decided_at = (
-            utc(effective),
-            utc(expires),
-            utc(recorded),
-            utc(decided_at),
-        )
+        effective, expires, recorded = utc(effective), utc(expires), utc(recorded)
+        decided_at = utc(decided_at)
     return Fact(
         fact_id,
         subject_id,
@@ -296,7 +292,10 @@ UPSERT_STATUSES = (  # its text built once from the table's metadata; values are
 )
 
 
-STATUSES_OF_SUBJECTS = f"SELECT {', '.join(_STATUS_NAMES)} FROM statuses WHERE subject_id = ANY({{among}})"  # noqa: S608
+STATUSES_OF_SUBJECTS = (  # its text built once from the table's metadata; values are parameters
+    f"SELECT {', '.join(_STATUS_NAMES)} FROM statuses"  # noqa: S608
+    " WHERE subject_id = ANY({among})"
+)
 
 
 def _upsert_statuses(pg: psycopg.Connection[Any], rows: Sequence[dict[str, Any]]) -> None:
@@ -364,7 +363,8 @@ class SqlStatuses(_Repo):
             self.conn.execute(t.status_history.insert(), _history_row(status))
 
     def save_many(self, items: Sequence[tuple[StoredStatus, bool]]) -> None:
-        """``save`` for many statuses in a few statements (an upsert, the history by COPY on PostgreSQL)."""
+        """``save`` for many statuses in a few statements: on PostgreSQL one upsert for the batch and the
+        history by COPY, elsewhere an upsert per 1,000."""
         if not items:
             return
         rows = [vars(status) for status, _ in items]
