@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -201,11 +201,23 @@ INSERT_CHECKINS = (
 )
 
 
+def column_arrays(
+    rows: Sequence[Mapping[str, Any]], names: Sequence[str], convert: Mapping[str, Callable[[Any], Any]]
+) -> list[list[Any]]:
+    """The rows as one list per column (the arrays of an ``unnest`` statement), each value of a column in
+    ``convert`` passed through its converter (times to naive UTC, JSON to its text)."""
+    return [
+        [fn(row[name]) for row in rows] if (fn := convert.get(name)) else [row[name] for row in rows]
+        for name in names
+    ]
+
+
+_CHECKIN_CONVERT = dict.fromkeys(_TIMES, naive_utc)
+
+
 def insert_checkins(pg: psycopg.Connection[Any], rows: Sequence[dict[str, Any]]) -> set[str]:
     """Insert check-in rows in one statement (one array per column); the ids of the rows inserted."""
-    columns = [
-        [naive_utc(row[name]) if name in _TIMES else row[name] for row in rows] for name in _CHECKIN_NAMES
-    ]
+    columns = column_arrays(rows, _CHECKIN_NAMES, _CHECKIN_CONVERT)
     return {r[0] for r in pg.execute(INSERT_CHECKINS, columns)}
 
 

@@ -298,16 +298,16 @@ STATUSES_OF_SUBJECTS = (  # its text built once from the table's metadata; value
 )
 
 
+_STATUS_CONVERT: dict[str, Callable[[Any], Any]] = {
+    name: pg_hot.naive_utc for name, kind in _STATUS_TYPES.items() if kind == "timestamp"
+}
+_STATUS_CONVERT["reasons"] = json.dumps
+
+
 def _upsert_statuses(pg: psycopg.Connection[Any], rows: Sequence[dict[str, Any]]) -> None:
     """``SqlStatuses.save_many``'s upsert on PostgreSQL: one statement (an array per column, as
     ``pg_hot``'s statements send them; jsonb from its text) instead of one per status."""
-    columns = [[row[name] for row in rows] for name in _STATUS_NAMES]
-    for name, values in zip(_STATUS_NAMES, columns, strict=True):
-        if name == "reasons":
-            values[:] = map(json.dumps, values)
-        elif _STATUS_TYPES.get(name) == "timestamp":
-            values[:] = map(pg_hot.naive_utc, values)
-    pg.execute(UPSERT_STATUSES, columns)
+    pg.execute(UPSERT_STATUSES, pg_hot.column_arrays(rows, _STATUS_NAMES, _STATUS_CONVERT))
 
 
 class SqlStatuses(_Repo):
