@@ -180,7 +180,7 @@ class FakeStore:
     proposals: dict[str, TracingProposal] = field(default_factory=dict)
     feed_sources: dict[str, FeedSource] = field(default_factory=dict)
     feed_batches: dict[tuple[str, str], StoredBatch] = field(default_factory=dict)
-    feed_records: dict[tuple[str, str], tuple[str, str, str | None]] = field(default_factory=dict)
+    feed_records: dict[tuple[str, str], str] = field(default_factory=dict)  # (source, record): batch
     feed_quarantine: list[tuple[str, str, Rejected]] = field(default_factory=list)
     tasks: dict[str, Task] = field(default_factory=dict)
     appeals: dict[str, Appeal] = field(default_factory=dict)
@@ -767,16 +767,8 @@ class _Feeds:
     def known(self, source_id: str, record_ids: Collection[str]) -> set[str]:
         return {r for r in record_ids if (source_id, r) in self.s.feed_records}
 
-    def add_records(
-        self,
-        source_id: str,
-        batch_id: str,
-        record_ids: Sequence[str],
-        subjects: Sequence[str],
-        fact_ids: Sequence[str | None],
-    ) -> None:
-        for row in zip(record_ids, subjects, fact_ids, strict=True):
-            self.s.feed_records[(source_id, row[0])] = row
+    def add_records(self, source_id: str, batch_id: str, record_ids: Sequence[str]) -> None:
+        self.s.feed_records.update(((source_id, r), batch_id) for r in record_ids)
 
     def quarantine(self, source_id: str, batch_id: str, rejected: Sequence[Rejected], at: datetime) -> None:
         self.s.feed_quarantine.extend((source_id, batch_id, r) for r in rejected)

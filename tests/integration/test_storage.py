@@ -280,6 +280,11 @@ def test_migration_0015_drops_the_facts_foreign_key_and_keeps_every_fact(empty_d
     assert "ix_facts_state_recorded" in {i["name"] for i in back.get_indexes("facts")}
 
 
+_FEED_RECORDS_0015 = sa.table(  # the accepted records as migrations 0007-0020 left them
+    "feed_records", *(sa.column(c) for c in ("source_id", "record_id", "batch_id", "subject_id", "fact_id"))
+)
+
+
 def test_migration_0016_keys_feed_records_by_record_id_first_and_keeps_them(
     empty_database: sa.Engine,
 ) -> None:
@@ -293,21 +298,61 @@ def test_migration_0016_keys_feed_records_by_record_id_first_and_keeps_them(
         for record in ("lab-1", "lab-2")
     ]
     with engine.begin() as conn:
-        conn.execute(sa.insert(t.feed_records), records)
+        conn.execute(sa.insert(_FEED_RECORDS_0015), records)
 
-    upgrade(engine, "head")
+    upgrade(engine, "0016")
     assert sa.inspect(engine).get_pk_constraint("feed_records")["constrained_columns"] == [
         "record_id",
         "source_id",
     ]
     with engine.connect() as conn:
-        kept = conn.execute(sa.select(t.feed_records).order_by("source_id", "record_id")).mappings().all()
+        kept = conn.execute(sa.select(_FEED_RECORDS_0015).order_by("source_id", "record_id")).mappings().all()
     assert [dict(row) for row in kept] == records
     with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
-        conn.execute(sa.insert(t.feed_records), records[:1])  # the same record of the same source again
+        conn.execute(sa.insert(_FEED_RECORDS_0015), records[:1])  # the same record of the same source again
 
     command.downgrade(alembic_config(engine), "0015")
     assert sa.inspect(engine).get_pk_constraint("feed_records")["constrained_columns"] == [
         "source_id",
         "record_id",
+    ]
+
+
+def test_migration_0021_keeps_the_accepted_record_ids_and_drops_their_residents(
+    empty_database: sa.Engine,
+) -> None:
+    """The accepted records lose which resident and fact each named; their ids, still unique per source,
+    stay (a record sent again is still a duplicate). Downgrading brings the columns back, empty."""
+    engine = empty_database
+    upgrade(engine, "0020")
+    records = [
+        {
+            "source_id": "s-1",
+            "record_id": f"lab-{n}",
+            "batch_id": "b-1",
+            "subject_id": "r-1",
+            "fact_id": "f-1",
+        }
+        for n in (1, 2)
+    ]
+    with engine.begin() as conn:
+        conn.execute(sa.insert(_FEED_RECORDS_0015), records)
+
+    upgrade(engine, "head")
+    columns = [c["name"] for c in sa.inspect(engine).get_columns("feed_records")]
+    assert columns == ["source_id", "record_id", "batch_id"]
+    with engine.connect() as conn:
+        kept = conn.execute(sa.select(t.feed_records).order_by("record_id")).mappings().all()
+    assert [dict(row) for row in kept] == [
+        {k: r[k] for k in ("source_id", "record_id", "batch_id")} for r in records
+    ]
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(sa.insert(t.feed_records), {**kept[0]})
+
+    command.downgrade(alembic_config(engine), "0020")
+    with engine.connect() as conn:
+        back = conn.execute(sa.select(_FEED_RECORDS_0015).order_by("record_id")).mappings().all()
+    assert [(r["record_id"], r["subject_id"], r["fact_id"]) for r in back] == [
+        ("lab-1", None, None),
+        ("lab-2", None, None),
     ]

@@ -210,22 +210,19 @@ def _apply(
     expiry = {kind: now + timedelta(days=days) for kind, (_, days) in _KINDS.items()}
     facts.expires = [expiry[kinds[i]] for i, _ in as_is]
     facts.notes = [f"record {ids[i]}" for i, _ in as_is]
-    made: list[str | None] = list(facts.ids)  # the fact of each accepted record, in their order
     if len(as_is) < len(accepted):  # travel stays: an arrival fact if the region was a risk area meanwhile
-        fact_of = dict(zip((i for i, _ in as_is), made, strict=True))
-        made = []
         for i, subject in accepted:
-            if i not in fact_of:
-                data, fact_of[i] = _arrival(uow, valid.record(i)), None
-                if data is not None:
-                    fact_of[i] = fact_id = deps.random.new_id()
-                    facts.add(
-                        fact_id, subject, FactKind.RISK_AREA_ARRIVAL, data, now + ARRIVAL, f"record {ids[i]}"
-                    )
-            made.append(fact_of[i])
+            if kinds[i] not in _KINDS and (data := _arrival(uow, valid.record(i))) is not None:
+                facts.add(
+                    deps.random.new_id(),
+                    subject,
+                    FactKind.RISK_AREA_ARRIVAL,
+                    data,
+                    now + ARRIVAL,
+                    f"record {ids[i]}",
+                )
     uow.facts.add_feed(facts)
-    residents = [subject for _, subject in accepted]
-    uow.feeds.add_records(source.id, batch_id, [ids[i] for i, _ in accepted], residents, made)
+    uow.feeds.add_records(source.id, batch_id, [ids[i] for i, _ in accepted])
     rejected.sort(key=lambda r: r.line)
     uow.feeds.quarantine(source.id, batch_id, rejected, now)
     # the substring first: a batch's negative results are not each decoded to find none
@@ -243,7 +240,7 @@ def _apply(
         "facts": len(facts),
         "rejections": fd.reasons_of(rejected[:1000]),
     }
-    return report, sorted(set(residents))
+    return report, sorted({subject for _, subject in accepted})
 
 
 def _first_of_each_id(valid: fd.ValidRecords, rejected: list[fd.Rejected]) -> list[int]:

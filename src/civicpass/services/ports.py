@@ -428,15 +428,8 @@ class FeedRepository(Protocol):
         self, source_id: str, batch_id: str, sha256: str, at: datetime, report: dict[str, Any]
     ) -> None: ...
     def known(self, source_id: str, record_ids: Collection[str]) -> set[str]: ...
-    def add_records(
-        self,
-        source_id: str,
-        batch_id: str,
-        record_ids: Sequence[str],
-        subjects: Sequence[str],
-        fact_ids: Sequence[str | None],
-    ) -> None:
-        """Each accepted record: its id, its resident and its fact (None: it made none)."""
+    def add_records(self, source_id: str, batch_id: str, record_ids: Sequence[str]) -> None:
+        """The ids of a batch's accepted records (``known`` from now on)."""
         ...
 
     def quarantine(

@@ -18,7 +18,7 @@ from civicpass.services.ports import StoredBatch
 
 _CHUNK = 5000  # ids per IN list
 KNOWN_RECORDS = "SELECT record_id FROM feed_records WHERE source_id = %s AND record_id = ANY({among})"
-RECORD_COLUMNS = ("source_id", "record_id", "batch_id", "subject_id", "fact_id")
+RECORD_COLUMNS = ("source_id", "record_id", "batch_id")
 
 
 class SqlFeeds:
@@ -77,34 +77,16 @@ class SqlFeeds:
             found.update(self.conn.execute(query).scalars())
         return found
 
-    def add_records(
-        self,
-        source_id: str,
-        batch_id: str,
-        record_ids: Sequence[str],
-        subjects: Sequence[str],
-        fact_ids: Sequence[str | None],
-    ) -> None:
+    def add_records(self, source_id: str, batch_id: str, record_ids: Sequence[str]) -> None:
         if pg := pg_hot.connection(self.conn):
             prefix = f"{pg_hot.copy_field(source_id)}\t"
-            batch = pg_hot.copy_field(batch_id)
-            rows = zip(pg_hot.copy_fields(list(record_ids)), subjects, fact_ids, strict=True)
-            lines = [f"{prefix}{rid}\t{batch}\t{sid}\t{fid or pg_hot.COPY_NULL}\n" for rid, sid, fid in rows]
+            suffix = f"\t{pg_hot.copy_field(batch_id)}\n"
+            lines = [f"{prefix}{rid}{suffix}" for rid in pg_hot.copy_fields(list(record_ids))]
             pg_hot.copy_text(pg, "feed_records", RECORD_COLUMNS, lines)
             return
-        rows = zip(record_ids, subjects, fact_ids, strict=True)
         self._insert(
             t.feed_records,
-            [
-                {
-                    "source_id": source_id,
-                    "record_id": rid,
-                    "batch_id": batch_id,
-                    "subject_id": sid,
-                    "fact_id": fid,
-                }
-                for rid, sid, fid in rows
-            ],
+            [{"source_id": source_id, "record_id": rid, "batch_id": batch_id} for rid in record_ids],
         )
 
     def quarantine(self, source_id: str, batch_id: str, rejected: Sequence[Rejected], at: datetime) -> None:

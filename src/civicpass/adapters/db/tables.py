@@ -518,13 +518,13 @@ feed_records = sa.Table(
     sa.Column("source_id", ID, nullable=False),
     sa.Column("record_id", sa.String(64), nullable=False),
     sa.Column("batch_id", sa.String(64), nullable=False),
-    sa.Column("subject_id", ID, nullable=False),
-    sa.Column("fact_id", ID),
     sa.PrimaryKeyConstraint("record_id", "source_id"),
 )
 """Every record a source sent that was accepted: a record id sent again is a duplicate, skipped. Keyed by
 record id first: a batch adds tens of thousands of keys of one source, and the source first made every
-comparison in the B-tree compare it before the record id."""
+comparison in the B-tree compare it before the record id. Which resident a record named is not kept here
+(migration 0021): the fact it made holds that, with the record's id in its note, and goes when the fact's
+retention ends."""
 
 feed_quarantine = sa.Table(
     "feed_quarantine",
