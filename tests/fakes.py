@@ -211,8 +211,8 @@ class _Residents:
     def pseudonyms(self, resident_ids: Collection[str]) -> dict[str, str]:
         return {r: self.s.residents[r].pseudonym for r in resident_ids if r in self.s.residents}
 
-    def ids_by_documents(self, documents: Collection[Document]) -> dict[str, str]:
-        wanted = {d.index_material for d in documents if d.number}
+    def ids_by_materials(self, materials: Collection[str]) -> dict[str, str]:
+        wanted = set(materials)
         return {
             r.pii.document.index_material: r.id
             for r in self.s.residents.values()

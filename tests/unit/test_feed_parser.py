@@ -207,11 +207,11 @@ def test_a_bad_line_sends_only_its_own_block_to_the_reference(monkeypatch: pytes
     assert len(parsed.valid) == 99
 
 
-def test_records_sharing_a_document_share_one_validated_document() -> None:
+def test_records_sharing_a_document_share_one_validated_material() -> None:
     number = resident_id_number(serial="777")
     body = _body([_result(n, number) for n in range(5)], "\n", final=False)
     parsed = ArrowFeedParser()(body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB])
-    assert len({id(d) for d in parsed.valid.documents}) == 1
+    assert len({id(m) for m in parsed.valid.materials}) == 1
     assert parsed.valid.data[0] == json.dumps(
         {"test": "pcr", "result": "positive", "sampled_at": "2022-05-02T09:00:00+08:00"}
     )

@@ -31,12 +31,7 @@ import pyarrow.json as pj
 from civicpass.domain import feeds as fd
 from civicpass.domain.errors import InvalidInput
 from civicpass.domain.facts import is_iso_datetime
-from civicpass.domain.identity import (
-    RESIDENT_ID_NATIONALITY,
-    Document,
-    DocumentType,
-    parse_document,
-)
+from civicpass.domain.identity import DocumentType, index_material, parse_document
 
 BLOCK_LINES = 10_000
 """Lines per Arrow read: a block that cannot be read fast is parsed by the reference, not the batch."""
@@ -85,10 +80,10 @@ class ArrowFeedParser:
         # every line ends at a "\n" (no other line break): the same lines in bytes, for Arrow
         raw = body.split(b"\n")[: len(lines)]
         parsed = fd.Parsed(fd.ValidRecords(), [])
-        documents: dict[str | None, Document | None] = {}
+        materials: dict[str | None, str | None] = {}
         for start in range(0, len(lines), self.block_lines):
             end = start + self.block_lines
-            _block(lines[start:end], raw[start:end], start + 1, accepted, parsed, documents)
+            _block(lines[start:end], raw[start:end], start + 1, accepted, parsed, materials)
         return parsed
 
 
@@ -102,10 +97,11 @@ def _block(
     first: int,
     accepted: frozenset[str],
     into: fd.Parsed,
-    documents: dict[str | None, Document | None],
+    materials: dict[str | None, str | None],
 ) -> None:
     """Parse the lines numbered from ``first`` into ``into``: from Arrow's columns where it can read them.
-    ``documents`` holds the batch's documents validated so far, by key."""
+    ``materials`` holds the ``index_material`` of each document of the batch validated so far, by key
+    (None: not valid as it is)."""
     plain = all(line[:1] == "{" and line[-1:] == "}" for line in lines)
     table = None
     if plain and max(map(len, raw)) <= fd.MAX_RECORD_BYTES:
@@ -118,13 +114,13 @@ def _block(
         return
     fast, columns = _checked(table, accepted)
     record_ids, kinds, keys, times, data = (c.to_pylist() for c in columns)
-    new = {key for key, ok in zip(keys, fast, strict=True) if ok} - documents.keys()
+    new = {key for key, ok in zip(keys, fast, strict=True) if ok} - materials.keys()
     if new:
-        _resident_id_documents(table, columns[2], new, documents)
-        _validate_documents(new - documents.keys(), documents)
+        _resident_id_materials(table, columns[2], new, materials)
+        _validate_documents(new - materials.keys(), materials)
     good_time = {t: is_iso_datetime(t) for t in set(times) if t is not None}
     found = [
-        documents.get(key) if ok and good_time.get(t, False) else None
+        materials.get(key) if ok and good_time.get(t, False) else None
         for key, ok, t in zip(keys, fast, times, strict=True)
     ]
     valid = into.valid
@@ -132,18 +128,18 @@ def _block(
         valid.lines.extend(range(first, first + len(lines)))
         valid.record_ids.extend(record_ids)
         valid.kinds.extend(kinds)
-        valid.documents.extend(found)  # type: ignore[arg-type]  # None is not in it
+        valid.materials.extend(found)  # type: ignore[arg-type]  # None is not in it
         valid.data.extend(data)
         valid.raws.extend(lines)
         return
-    for n, document in enumerate(found):
-        if document is None:
+    for n, material in enumerate(found):
+        if material is None:
             _reference([lines[n]], first + n, accepted, into)
             continue
         valid.lines.append(first + n)
         valid.record_ids.append(record_ids[n])
         valid.kinds.append(kinds[n])
-        valid.documents.append(document)
+        valid.materials.append(material)
         valid.data.append(data[n])
         valid.raws.append(lines[n])
 
@@ -210,6 +206,7 @@ def _checked(table: pa.Table, accepted: frozenset[str]) -> tuple[list[bool], lis
 
 
 _RESIDENT_ID_SHAPE = r"^[0-9]{17}[0-9X]$"
+_RESIDENT_ID_MATERIAL = index_material(DocumentType.RESIDENT_ID, "")  # and then the number
 _WEIGHTS = np.array([pow(2, 17 - i, 11) for i in range(17)], dtype=np.int64)  # ISO 7064 MOD 11-2
 _CHECK_CHARACTERS = np.frombuffer(b"10X98765432", dtype=np.uint8)  # by the weighted sum modulo 11
 _MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] + [0] * 87, dtype=np.int64)
@@ -240,10 +237,11 @@ def valid_resident_ids(numbers: pa.Array) -> np.ndarray:
     return result
 
 
-def _resident_id_documents(
-    table: pa.Table, keys: pa.ChunkedArray, wanted: set[str], found: dict[str | None, Document | None]
+def _resident_id_materials(
+    table: pa.Table, keys: pa.ChunkedArray, wanted: set[str], found: dict[str | None, str | None]
 ) -> None:
-    """The documents of ``wanted`` keys that are resident ID numbers valid as they are, into ``found``."""
+    """The index material of the ``wanted`` keys that are resident ID numbers valid as they are, into
+    ``found`` (a ``Document``'s, without making one: a batch of mass testing has one per record)."""
     document = table.column("document")
     doc_type, number = pc.struct_field(document, "type"), pc.struct_field(document, "number")
     shaped = pc.fill_null(
@@ -254,17 +252,18 @@ def _resident_id_documents(
     if not len(numbers):
         return
     valid = pa.array(valid_resident_ids(numbers))
-    for key, checked in zip(
+    for key, material in zip(
         pc.filter(pc.filter(keys, shaped), valid).to_pylist(),
-        pc.filter(numbers, valid).to_pylist(),
+        pc.binary_join_element_wise(_RESIDENT_ID_MATERIAL, pc.filter(numbers, valid), "").to_pylist(),
         strict=True,
     ):
         if key in wanted:
-            found[key] = Document(DocumentType.RESIDENT_ID, checked, RESIDENT_ID_NATIONALITY)
+            found[key] = material
 
 
-def _validate_documents(keys: set[str | None], found: dict[str | None, Document | None]) -> None:
-    """Each of these documents as the reference validates it, into ``found`` (None: not valid as it is)."""
+def _validate_documents(keys: set[str | None], found: dict[str | None, str | None]) -> None:
+    """Each of these documents as the reference validates it, its index material into ``found`` (None: not
+    valid as it is)."""
     for key in keys:
         if key is None:
             continue
@@ -278,4 +277,4 @@ def _validate_documents(keys: set[str | None], found: dict[str | None, Document 
         except InvalidInput:
             found[key] = None
             continue
-        found[key] = None if document.type is DocumentType.NONE else document
+        found[key] = None if document.type is DocumentType.NONE else document.index_material

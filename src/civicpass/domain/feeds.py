@@ -95,14 +95,15 @@ class Rejected:
 class ValidRecords:
     """A batch's valid records column by column: a bulk batch of 50,000 is a few lists, not 50,000 objects.
 
-    ``data`` holds each record's fields as the JSON text ``json.dumps`` writes of its ``FeedRecord.data``
-    (what a fact stores); records with equal documents may share one ``Document``.
+    ``materials`` holds each record's document as its holder is found, its ``Document.index_material``
+    (records with equal documents may share one string); ``data`` each record's fields as the JSON text
+    ``json.dumps`` writes of its ``FeedRecord.data`` (what a fact stores).
     """
 
     lines: list[int] = field(default_factory=list)
     record_ids: list[str] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
-    documents: list[Document] = field(default_factory=list)
+    materials: list[str] = field(default_factory=list)
     data: list[str] = field(default_factory=list)
     raws: list[str] = field(default_factory=list)
 
@@ -113,20 +114,14 @@ class ValidRecords:
         self.lines.append(record.line)
         self.record_ids.append(record.record_id)
         self.kinds.append(record.kind)
-        self.documents.append(record.document)
+        self.materials.append(record.document.index_material)
         self.data.append(json.dumps(dict(record.data)))
         self.raws.append(record.raw)
 
-    def record(self, i: int) -> FeedRecord:
-        """The ``i``-th record as an object (for the few that need one: a rejection, a travel stay)."""
-        return FeedRecord(
-            self.lines[i],
-            self.record_ids[i],
-            self.kinds[i],
-            self.documents[i],
-            json.loads(self.data[i]),
-            self.raws[i],
-        )
+    def rejected(self, i: int, reason: str, expected: str) -> Rejected:
+        """The ``i``-th record refused by a check after parsing, for its record id (into quarantine)."""
+        problem = FieldError(("record_id",), reason, expected)
+        return Rejected(self.lines[i], self.record_ids[i], (problem,), self.raws[i])
 
 
 @dataclass

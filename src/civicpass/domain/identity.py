@@ -57,6 +57,12 @@ _FPR_2017 = re.compile(r"[A-Z]{3}[0-9]{12}")
 _FPR_2023 = re.compile(r"9[0-9]{16}[0-9X]")
 
 
+def index_material(doc_type: DocumentType, number: str) -> str:
+    """What a document's blind index is computed over: its type, a colon and its number (type-scoped, so
+    equal numbers of two types differ). A valid document's, from a type and a normalised number."""
+    return f"{doc_type}:{number}"  # a StrEnum formats as its value
+
+
 @dataclass(frozen=True)
 class Document:
     """A validated, normalised identity document. ``number`` is ``None`` only for ``NONE``."""
@@ -67,10 +73,10 @@ class Document:
 
     @property  # not cached_property: on Python 3.11 its lock made a first access cost more than 3 of these
     def index_material(self) -> str:
-        """The string a blind index is computed over: type-scoped so equal numbers of two types differ."""
+        """The string a blind index is computed over (``index_material``)."""
         if self.number is None:
             raise ValueError("a document of type none has no index")
-        return f"{self.type}:{self.number}"  # a StrEnum formats as its value
+        return index_material(self.type, self.number)
 
     def birth_date(self) -> date | None:
         """The birth date a resident ID number encodes (positions 7-14), if any."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -112,13 +113,14 @@ def _time(text: Any) -> datetime:
     return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
 
 
-def _arrival(uow: UnitOfWork, record: fd.FeedRecord) -> str | None:
-    """A travel stay's fact data (JSON): an arrival, when the region was a risk area meanwhile."""
-    start, end = _time(record.data["from"]), _time(record.data["to"])
-    level = risk_level(uow, str(record.data["region"]), start, end)
+def _arrival(uow: UnitOfWork, stay: Mapping[str, Any]) -> str | None:
+    """A travel stay's fact data (JSON), from the stay's fields: an arrival, when the region was a risk area
+    meanwhile."""
+    start, end = _time(stay["from"]), _time(stay["to"])
+    level = risk_level(uow, str(stay["region"]), start, end)
     if level is None:
         return None  # a stay outside every risk area: kept as received, no fact
-    return json.dumps({"region": record.data["region"], "level": level, "arrived_at": end.isoformat()})
+    return json.dumps({"region": stay["region"], "level": level, "arrived_at": end.isoformat()})
 
 
 def import_batch(
@@ -191,15 +193,13 @@ def _apply(
     first = _first_of_each_id(valid, rejected)
     known = uow.feeds.known(source.id, [ids[i] for i in first])
     fresh = [i for i in first if ids[i] not in known] if known else first
-    documents = [valid.documents[i] for i in fresh]
-    holders = uow.residents.ids_by_documents(documents)  # each distinct document looked up once
-    found = [holders.get(document.index_material) for document in documents]
+    materials = [valid.materials[i] for i in fresh]
+    holders = uow.residents.ids_by_materials(materials)  # each distinct document looked up once
+    found = [holders.get(material) for material in materials]
     if None in found:
         for i, holder in zip(fresh, found, strict=True):
             if holder is None:
-                rejected.append(
-                    _reject(valid.record(i), "resident_unknown", "the document of an enrolled resident")
-                )
+                rejected.append(valid.rejected(i, "resident_unknown", "the document of an enrolled resident"))
     accepted = [(i, holder) for i, holder in zip(fresh, found, strict=True) if holder is not None]
     facts = FeedFacts(f"feed:{source.id}", now)
     as_is = [(i, subject) for i, subject in accepted if kinds[i] in _KINDS]
@@ -212,7 +212,7 @@ def _apply(
     facts.notes = [f"record {ids[i]}" for i, _ in as_is]
     if len(as_is) < len(accepted):  # travel stays: an arrival fact if the region was a risk area meanwhile
         for i, subject in accepted:
-            if kinds[i] not in _KINDS and (data := _arrival(uow, valid.record(i))) is not None:
+            if kinds[i] not in _KINDS and (data := _arrival(uow, json.loads(valid.data[i]))) is not None:
                 facts.add(
                     deps.random.new_id(),
                     subject,
@@ -252,17 +252,11 @@ def _first_of_each_id(valid: fd.ValidRecords, rejected: list[fd.Rejected]) -> li
     first: list[int] = []
     for i, record_id in enumerate(ids):
         if record_id in seen:
-            rejected.append(_reject(valid.record(i), "duplicate_in_batch", "a record id once per batch"))
+            rejected.append(valid.rejected(i, "duplicate_in_batch", "a record id once per batch"))
         else:
             seen.add(record_id)
             first.append(i)
     return first
-
-
-def _reject(record: fd.FeedRecord, reason: str, expected: str) -> fd.Rejected:
-    return fd.Rejected(
-        record.line, record.record_id, (FieldError(("record_id",), reason, expected),), record.raw
-    )
 
 
 def sources(deps: Deps, actor: StaffActor) -> list[fd.FeedSource]:

@@ -118,10 +118,10 @@ class SqlResidents(_Repo):
         rows = self.conn.execute(sa.select(r.id, r.pseudonym).where(t.among(self.conn, r.id, resident_ids)))
         return {row.id: row.pseudonym for row in rows}
 
-    def ids_by_documents(self, documents: Collection[Document]) -> dict[str, str]:
-        """The ids of the active residents holding these documents, by ``index_material`` (no PII opened)."""
-        materials = {d.index_material for d in documents if d.number}
-        wanted = {self.digest.blind_index(m): m for m in materials}
+    def ids_by_materials(self, materials: Collection[str]) -> dict[str, str]:
+        """The ids of the active residents whose documents have these ``Document.index_material``, by it
+        (no PII opened)."""
+        wanted = {self.digest.blind_index(m): m for m in set(materials)}
         # on PostgreSQL a feed batch's tens of thousands go as one parameter, probed in the covering index
         # ``ix_residents_active_doc_index`` (``tables.any_text_probed``)
         if pg := pg_hot.connection(self.conn):
