@@ -6,8 +6,10 @@ import hashlib
 import hmac
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from civicpass.adapters.crypto.pii import HmacDigest, PiiCipher, PiiDecryptionError
+from civicpass.adapters.crypto.pii import HmacDigest, PiiCipher, PiiDecryptionError, Sha256Hmac
 
 K1 = b"\x01" * 32
 K2 = b"\x02" * 32
@@ -166,3 +168,27 @@ def test_keyed_digests_are_hmac_sha256_under_derived_keys_call_after_call() -> N
             "resident_id:11010519491231002X",
         ):
             assert compute(text) == hmac.digest(sub, text.encode(), "sha256").hex()
+
+
+@given(
+    key=st.binary(max_size=64) | st.binary(min_size=65, max_size=200),
+    messages=st.lists(st.binary(max_size=300), min_size=1, max_size=4),
+)
+def test_the_hand_made_hmac_equals_the_standard_librarys_for_any_key_and_message(
+    key: bytes, messages: list[bytes]
+) -> None:
+    """Keys shorter than, as long as and longer than SHA-256's 64-byte block (hashed first), each message
+    digested from the same keyed states."""
+    mac = Sha256Hmac(key)
+    for message in messages:
+        assert mac.hexdigest(message) == hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def test_the_hand_made_hmac_gives_rfc_4231s_values() -> None:
+    # RFC 4231 test cases 2 (a short key) and 6 (a key of 131 bytes, longer than the block), HMAC-SHA-256
+    assert Sha256Hmac(b"Jefe").hexdigest(b"what do ya want for nothing?") == (
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    )
+    assert Sha256Hmac(b"\xaa" * 131).hexdigest(b"Test Using Larger Than Block-Size Key - Hash Key First") == (
+        "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+    )
