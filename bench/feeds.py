@@ -3,7 +3,8 @@
 Enrols ``CIVICPASS_BENCH_FEED_RECORDS`` residents with resident ID numbers (default 200,000; the demo's
 synthetic people, about one in nine a child without a document) and gives each with a document a
 current status, as after a morning of codes; registers a lab source with its Ed25519 key; then signs one
-test result for each of these residents, in batches of 50,000 (JSON Lines, the signed format of
+test result for each of these residents, sampled over a morning (06:00-12:00, to the second: a batch's
+times mostly distinct, as a lab's are), in batches of 50,000 (JSON Lines, the signed format of
 docs/formats/feeds.md), and imports them twice over:
 
 1. **one stream**: the batches one after another in one worker process, as one server worker imports one
@@ -119,6 +120,13 @@ class Batch:
     records: int
 
 
+def _sampled_at(n: int) -> str:
+    """When the ``n``-th sample was taken: a morning's sampling, 06:00-12:00 to the second, so that a
+    batch's times are mostly distinct, as a lab's are (each one is checked as a time)."""
+    second = n * 7919 % 21_600  # a prime step: neighbouring records are not neighbouring seconds
+    return f"2022-05-02T{6 + second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}+08:00"
+
+
 def _batches(source: str, key: Ed25519PrivateKey, documents: list[Document], first: int) -> list[Batch]:
     """``RECORDS`` signed test results numbered from ``first``, in batches of ``BATCH``."""
     made = []
@@ -133,7 +141,7 @@ def _batches(source: str, key: Ed25519PrivateKey, documents: list[Document], fir
                 "document": {"type": doc.type.value, "number": doc.number, "nationality": doc.nationality},
                 "test": "pcr",
                 "result": "negative",
-                "sampled_at": "2022-05-02T09:00:00+08:00",
+                "sampled_at": _sampled_at(n),
             }
             lines.append(json.dumps(record))
         body = "\n".join(lines).encode()
