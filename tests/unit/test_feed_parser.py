@@ -12,9 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from civicpass.adapters.feed_parser import ArrowFeedParser, valid_resident_ids
+from civicpass.adapters.feed_parser import ArrowFeedParser, valid_resident_ids, valid_times
 from civicpass.domain import feeds as fd
 from civicpass.domain.errors import InvalidInput
+from civicpass.domain.facts import is_iso_datetime
 from civicpass.domain.identity import gb11643_check_character, parse_document
 from tests.support import resident_id_number
 
@@ -53,6 +54,10 @@ TIMES = [
     "20220502T090000+0800",  # compact ISO 8601: valid, not plain
     "2022-05-02T09:00:00",  # no offset
     "2022-02-30T09:00:00+08:00",
+    "2020-02-29T23:59:59-00:00",  # of valid_times' shape: its edges
+    "2022-05-02T09:00:00+08:60",  # nine hours ahead, for datetime.fromisoformat
+    "2022-05-02T24:00:00+08:00",
+    "0000-01-01T00:00:00+00:00",
     "yesterday",
     "2022-05-02 09:00:00+08:00",
     None,
@@ -172,7 +177,7 @@ def test_every_single_change_of_a_valid_record_is_read_as_the_reference_reads_it
     assert ArrowFeedParser()(body, JSONL, accepted) == reference
 
 
-def _result(n: int, number: str) -> str:
+def _result(n: int, number: str, sampled_at: str = "2022-05-02T09:00:00+08:00") -> str:
     return json.dumps(
         {
             "record_id": f"r{n}",
@@ -180,7 +185,7 @@ def _result(n: int, number: str) -> str:
             "document": {"type": "resident_id", "number": number},
             "test": "pcr",
             "result": "negative" if n % 7 else "positive",
-            "sampled_at": "2022-05-02T09:00:00+08:00",
+            "sampled_at": sampled_at,
         }
     )
 
@@ -305,3 +310,36 @@ def test_edge_birth_dates_with_every_check_character_are_checked_as_parse_docume
 def test_only_numbers_of_18_characters_are_checked_at_once() -> None:
     with pytest.raises(ValueError, match="18 characters"):
         valid_resident_ids(pa.array([resident_id_number(), "1101051949123100"]))
+
+
+def _two(low: int, high: int) -> st.SearchStrategy[str]:
+    return st.integers(low, high).map(lambda n: f"{n:02d}")
+
+
+@st.composite
+def shaped_times(draw: st.DrawFn) -> str:
+    """Times of ``valid_times``' shape, each field near and past its limits (a year 0, February 29th of
+    every kind of year, hour 24, second 60, an offset of a day or of minutes past 59)."""
+    year = draw(st.sampled_from([0, 1, 1900, 2000, 2022, 2024, 9999]) | st.integers(0, 9999))
+    return (
+        f"{year:04d}-{draw(_two(0, 13))}-{draw(st.sampled_from(['28', '29', '30', '31']) | _two(0, 99))}"
+        f"T{draw(_two(0, 25))}:{draw(_two(0, 61))}:{draw(_two(0, 61))}"
+        f"{draw(st.sampled_from('+-'))}{draw(_two(0, 24))}:{draw(_two(0, 99))}"
+    )
+
+
+@settings(max_examples=500, deadline=None)
+@given(times=st.lists(shaped_times(), min_size=1, max_size=40), skip=st.integers(0, 3))
+def test_times_checked_at_once_are_those_is_iso_datetime_accepts(times: list[str], skip: int) -> None:
+    array = pa.array(["2022"] * skip + times).slice(skip)  # starting inside its buffer, as a filtered one
+    assert valid_times(array).tolist() == [is_iso_datetime(t) for t in times]
+
+
+def test_a_block_of_many_distinct_times_keeps_the_records_the_reference_keeps() -> None:
+    """Times of the checked shape (valid and not) beside others checked one by one, in one block."""
+    times = [f"2022-05-02T{h:02d}:{m:02d}:00+08:00" for h in range(22, 26) for m in range(0, 60, 7)]
+    times += ["2022-05-02T01:00:00Z", "2022-05-02T09:00:00.5+08:00", "yesterday"] * 3
+    body = _body([_result(n, resident_id_number(), sampled_at=t) for n, t in enumerate(times)], "\n", True)
+    parsed = ArrowFeedParser()(body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB])
+    assert parsed == fd.parse_batch(body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB])
+    assert len(parsed.valid) == sum(map(is_iso_datetime, times)) == 2 * 9 + 6

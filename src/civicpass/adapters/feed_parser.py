@@ -8,7 +8,8 @@ valid value, and only what needs the domain's own rules runs in Python, once per
 documents (``parse_document``) and times (``is_iso_datetime``). Resident ID numbers, one per record on a
 day of mass testing, are checked for a whole block at once with NumPy (``valid_resident_ids``: the GB 11643
 check character and the birth date, tested against ``parse_document``); only those it does not accept as
-they are go to ``parse_document``. A record the fast checks do not accept (another kind, a valid but
+they are go to ``parse_document``. So are times of the shape most sources send, one per record as well
+(``valid_times``, tested against ``is_iso_datetime``). A record the fast checks do not accept (another kind, a valid but
 unusual value, a bad record) goes to the reference line by line, so its outcome, with every reason of a
 rejection, is the reference's by construction. A block that Arrow cannot read as one plain JSON object
 per line (a malformed line, a field of another JSON type, a duplicate key), a batch with other line
@@ -113,15 +114,14 @@ def _block(
         _reference(lines, first, accepted, into)
         return
     fast, columns = _checked(table, accepted)
-    record_ids, kinds, keys, times, data = (c.to_pylist() for c in columns)
+    record_ids, kinds, keys, data = (c.to_pylist() for c in columns[:3] + columns[4:])
     new = {key for key, ok in zip(keys, fast, strict=True) if ok} - materials.keys()
     if new:
         _resident_id_materials(table, columns[2], new, materials)
         _validate_documents(new - materials.keys(), materials)
-    good_time = {t: is_iso_datetime(t) for t in set(times) if t is not None}
     found = [
-        materials.get(key) if ok and good_time.get(t, False) else None
-        for key, ok, t in zip(keys, fast, times, strict=True)
+        materials.get(key) if ok and good_time else None
+        for key, ok, good_time in zip(keys, fast, _good_times(columns[3]), strict=True)
     ]
     valid = into.valid
     if None not in found:  # the common bulk batch: every record plain and valid
@@ -205,11 +205,85 @@ def _checked(table: pa.Table, accepted: frozenset[str]) -> tuple[list[bool], lis
     return pc.fill_null(fast, False).to_pylist(), [col("record_id"), kind, keys, times, data]
 
 
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] + [0] * 87, dtype=np.int64)
+
+
+def _fixed_rows(texts: pa.Array, width: int) -> np.ndarray:
+    """These ASCII strings of ``width`` characters each as the rows of a byte matrix, read in place from
+    the array's buffer (ValueError if any has another length)."""
+    count = len(texts)
+    offsets = pa.Array.from_buffers(pa.int32(), count + 1, [None, texts.buffers()[1]], offset=texts.offset)
+    start, end = offsets[0].as_py(), offsets[count].as_py()
+    if end - start != width * count:
+        raise ValueError(f"expected texts of {width} characters")
+    rows: np.ndarray = np.frombuffer(
+        texts.buffers()[2], dtype=np.uint8, count=width * count, offset=start
+    ).reshape(count, width)
+    return rows
+
+
+def _numbers(rows: np.ndarray, *spans: tuple[int, int]) -> list[np.ndarray]:
+    """The decimal number in each column span ``[start, end)`` of rows of ASCII digits."""
+    found = []
+    for start, end in spans:
+        weights = 10 ** np.arange(end - start - 1, -1, -1, dtype=np.int64)
+        found.append((rows[:, start:end].astype(np.int64) - ord("0")) @ weights)
+    return found
+
+
+def _real_dates(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Which (year, month, day) are dates of the proleptic Gregorian calendar, years 1 to 9999."""
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_days = _MONTH_DAYS[month] + (leap & (month == 2))  # 0 for months 0 and 13-99
+    result: np.ndarray = (year >= 1) & (day >= 1) & (day <= month_days)
+    return result
+
+
+_TIME_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{2}:[0-9]{2}$"
+"""The shape of the times most sources send (``2022-05-02T09:00:00+08:00``): checked by ``valid_times``."""
+
+
+def valid_times(times: pa.Array) -> np.ndarray:
+    """Which of these times of ``_TIME_SHAPE`` ``is_iso_datetime`` accepts: a real date, hour 0-23,
+    minute and second 0-59, and an offset of less than a day (``datetime.fromisoformat`` counts its
+    minutes past 59 into the hours, so ``+08:60`` is nine hours). Each time is a row of 25 bytes, so a
+    block's times are checked in a few NumPy operations instead of parsing each distinct one (0.4 µs);
+    tested against ``is_iso_datetime``."""
+    rows = _fixed_rows(times, 25)
+    year, month, day, hour, minute, second, offset_hours, offset_minutes = _numbers(
+        rows, (0, 4), (5, 7), (8, 10), (11, 13), (14, 16), (17, 19), (20, 22), (23, 25)
+    )
+    result: np.ndarray = (
+        _real_dates(year, month, day)
+        & (hour <= 23)
+        & (minute <= 59)
+        & (second <= 59)
+        & (offset_hours * 60 + offset_minutes < 24 * 60)
+    )
+    return result
+
+
+def _good_times(times: pa.ChunkedArray) -> list[bool]:
+    """Whether each time is one ``is_iso_datetime`` accepts (None: False): those of ``_TIME_SHAPE`` by
+    ``valid_times``, any other once per distinct value."""
+    times = times.combine_chunks()
+    shaped = pc.fill_null(pc.match_substring_regex(times, _TIME_SHAPE), False)
+    unshaped = pc.and_(pc.invert(shaped), pc.is_valid(times))
+    good = np.zeros(len(times), dtype=bool)
+    if pc.any(shaped).as_py():
+        good[shaped.to_numpy(zero_copy_only=False)] = valid_times(pc.filter(times, shaped))
+    if pc.any(unshaped).as_py():
+        others = pc.filter(times, unshaped).to_pylist()
+        checked = {t: is_iso_datetime(t) for t in set(others)}
+        good[unshaped.to_numpy(zero_copy_only=False)] = [checked[t] for t in others]
+    found: list[bool] = good.tolist()
+    return found
+
+
 _RESIDENT_ID_SHAPE = r"^[0-9]{17}[0-9X]$"
 _RESIDENT_ID_MATERIAL = index_material(DocumentType.RESIDENT_ID, "")  # and then the number
 _WEIGHTS = np.array([pow(2, 17 - i, 11) for i in range(17)], dtype=np.int64)  # ISO 7064 MOD 11-2
 _CHECK_CHARACTERS = np.frombuffer(b"10X98765432", dtype=np.uint8)  # by the weighted sum modulo 11
-_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] + [0] * 87, dtype=np.int64)
 
 
 def valid_resident_ids(numbers: pa.Array) -> np.ndarray:
@@ -217,23 +291,11 @@ def valid_resident_ids(numbers: pa.Array) -> np.ndarray:
     ``parse_document`` accepts as they are: the GB 11643 check character, and a birth date (digits 7-14)
     that is a real date. Each number is a row of 18 bytes in the array's buffer, so the whole array is
     checked in a few NumPy operations (0.06 against about 1.9 µs a number for ``parse_document``)."""
-    count = len(numbers)
-    offsets = pa.Array.from_buffers(
-        pa.int32(), count + 1, [None, numbers.buffers()[1]], offset=numbers.offset
-    )
-    start, end = offsets[0].as_py(), offsets[count].as_py()
-    if end - start != 18 * count:
-        raise ValueError("expected numbers of 18 characters")
-    rows = np.frombuffer(numbers.buffers()[2], dtype=np.uint8, count=18 * count, offset=start).reshape(
-        count, 18
-    )
+    rows = _fixed_rows(numbers, 18)
     digits = rows[:, :17].astype(np.int64) - ord("0")
     checked = _CHECK_CHARACTERS[digits @ _WEIGHTS % 11] == rows[:, 17]
-    year = digits[:, 6:10] @ np.array([1000, 100, 10, 1], dtype=np.int64)
-    month, day = digits[:, 10] * 10 + digits[:, 11], digits[:, 12] * 10 + digits[:, 13]
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    month_days = _MONTH_DAYS[month] + (leap & (month == 2))  # 0 for months 0 and 13-99
-    result: np.ndarray = checked & (year >= 1) & (day >= 1) & (day <= month_days)
+    year, month, day = _numbers(rows, (6, 10), (10, 12), (12, 14))
+    result: np.ndarray = checked & _real_dates(year, month, day)
     return result
 
 
