@@ -9,9 +9,9 @@ documents (``parse_document``) and times (``is_iso_datetime``). Resident ID numb
 day of mass testing, are checked for a whole block at once with NumPy (``valid_resident_ids``: the GB 11643
 check character and the birth date, tested against ``parse_document``); only those it does not accept as
 they are go to ``parse_document``. So are times of the shape most sources send, one per record as well
-(``valid_times``, tested against ``is_iso_datetime``). A record the fast checks do not accept (another kind, a valid but
-unusual value, a bad record) goes to the reference line by line, so its outcome, with every reason of a
-rejection, is the reference's by construction. A block that Arrow cannot read as one plain JSON object
+(``valid_times``, tested against ``is_iso_datetime``). A record the fast checks do not accept (another
+kind, a valid but unusual value, a bad record) goes to the reference line by line, so its outcome, with
+every reason of a rejection, is the reference's by construction. A block that Arrow cannot read as one plain JSON object
 per line (a malformed line, a field of another JSON type, a duplicate key), a batch with other line
 breaks than ``\\n`` or with NUL, a CSV batch and a source that sends only travel stays go to the
 reference whole.
@@ -113,15 +113,18 @@ def _block(
     if table is None or table.num_rows != len(lines):
         _reference(lines, first, accepted, into)
         return
-    fast, columns = _checked(table, accepted)
-    record_ids, kinds, keys, data = (c.to_pylist() for c in columns[:3] + columns[4:])
+    fast, (record_id_column, kind_column, key_column, time_column, data_column) = _checked(table, accepted)
+    good_times = _good_times(time_column)
+    record_ids, kinds, keys, data = (
+        c.to_pylist() for c in (record_id_column, kind_column, key_column, data_column)
+    )
     new = {key for key, ok in zip(keys, fast, strict=True) if ok} - materials.keys()
     if new:
-        _resident_id_materials(table, columns[2], new, materials)
+        _resident_id_materials(table, key_column, new, materials)
         _validate_documents(new - materials.keys(), materials)
     found = [
         materials.get(key) if ok and good_time else None
-        for key, ok, good_time in zip(keys, fast, _good_times(columns[3]), strict=True)
+        for key, ok, good_time in zip(keys, fast, good_times, strict=True)
     ]
     valid = into.valid
     if None not in found:  # the common bulk batch: every record plain and valid
