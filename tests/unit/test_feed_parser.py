@@ -5,6 +5,7 @@ reason, on generated batches of good, unusual and bad lines, in one block or man
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -16,10 +17,12 @@ from civicpass.adapters.feed_parser import ArrowFeedParser, valid_resident_ids, 
 from civicpass.domain import feeds as fd
 from civicpass.domain.errors import InvalidInput
 from civicpass.domain.facts import is_iso_datetime
+from civicpass.domain.features import parse_time
 from civicpass.domain.identity import gb11643_check_character, parse_document
 from tests.support import resident_id_number
 
 JSONL = "application/jsonl"
+LATEST = datetime(2022, 5, 2, 1, 0, tzinfo=UTC)  # the latest time a record may carry: VALID's test's
 SOURCES = [fd.ACCEPTS[kind] for kind in fd.FeedKind]
 
 VALID = {
@@ -50,7 +53,13 @@ VALID = {
 }
 TIMES = [
     "2022-05-02T01:00:00Z",
-    "2022-05-02T09:00:00.5+08:00",
+    "2022-05-02T09:00:00.5+08:00",  # half a second later than LATEST
+    "2022-05-02T08:59:59.5+08:00",
+    "2022-05-02T09:00:01+08:00",  # of valid_times' shape, a second later than LATEST
+    "2099-01-01T00:00:00+08:00",
+    "0001-01-01T07:59:59+08:00",  # before the year 1 in UTC
+    "0001-01-01T08:00:00+08:00",
+    "9999-12-31T23:59:59-00:01",  # after 9999 in UTC
     "20220502T090000+0800",  # compact ISO 8601: valid, not plain
     "2022-05-02T09:00:00",  # no offset
     "2022-02-30T09:00:00+08:00",
@@ -157,7 +166,9 @@ def test_the_arrow_parser_gives_exactly_what_the_reference_gives(
     parts: list[str], newline: str, final: bool, accepted: frozenset[str], block: int
 ) -> None:
     body = _body(parts, newline, final)
-    assert ArrowFeedParser(block)(body, JSONL, accepted) == fd.parse_batch(body, JSONL, accepted)
+    assert ArrowFeedParser(block)(body, JSONL, accepted, LATEST) == fd.parse_batch(
+        body, JSONL, accepted, LATEST
+    )
 
 
 @pytest.mark.parametrize("accepted", SOURCES)
@@ -170,11 +181,11 @@ def test_every_single_change_of_a_valid_record_is_read_as_the_reference_reads_it
             variants.append({k: v for k, v in VALID[kind].items() if k != name})
             variants += [{**VALID[kind], name: value} for value in values]
     body = _body([_dumped(v) for v in variants], "\n", final=True)
-    reference = fd.parse_batch(body, JSONL, accepted)
+    reference = fd.parse_batch(body, JSONL, accepted, LATEST)
     assert reference.valid.record_ids  # some of them are valid for every kind of source
     # a line of another JSON type sends its whole block to the reference: here every line is a block
-    assert ArrowFeedParser(block_lines=1)(body, JSONL, accepted) == reference
-    assert ArrowFeedParser()(body, JSONL, accepted) == reference
+    assert ArrowFeedParser(block_lines=1)(body, JSONL, accepted, LATEST) == reference
+    assert ArrowFeedParser()(body, JSONL, accepted, LATEST) == reference
 
 
 def _result(n: int, number: str, sampled_at: str = "2022-05-02T09:00:00+08:00") -> str:
@@ -198,15 +209,15 @@ def test_a_bad_line_sends_only_its_own_block_to_the_reference(monkeypatch: pytes
     read: list[int] = []
     original = fd.parse_lines
 
-    def counting(numbered: Any, accepted: frozenset[str]) -> Any:
+    def counting(numbered: Any, accepted: frozenset[str], latest: datetime) -> Any:
         numbered = list(numbered)
         read.extend(n for n, _ in numbered)
-        return original(numbered, accepted)
+        return original(numbered, accepted, latest)
 
     monkeypatch.setattr(fd, "parse_lines", counting)
-    parsed = ArrowFeedParser(block_lines=20)(body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB])
+    parsed = ArrowFeedParser(block_lines=20)(body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB], LATEST)
     monkeypatch.undo()
-    assert parsed == fd.parse_batch(body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB])
+    assert parsed == fd.parse_batch(body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB], LATEST)
     assert read == list(range(41, 61))  # the block of lines 41-60 holds line 43
     assert [r.line for r in parsed.rejected] == [43]
     assert len(parsed.valid) == 99
@@ -215,7 +226,7 @@ def test_a_bad_line_sends_only_its_own_block_to_the_reference(monkeypatch: pytes
 def test_records_sharing_a_document_share_one_validated_material() -> None:
     number = resident_id_number(serial="777")
     body = _body([_result(n, number) for n in range(5)], "\n", final=False)
-    parsed = ArrowFeedParser()(body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB])
+    parsed = ArrowFeedParser()(body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB], LATEST)
     assert len({id(m) for m in parsed.valid.materials}) == 1
     assert parsed.valid.data[0] == json.dumps(
         {"test": "pcr", "result": "positive", "sampled_at": "2022-05-02T09:00:00+08:00"}
@@ -225,17 +236,17 @@ def test_records_sharing_a_document_share_one_validated_material() -> None:
 def test_a_body_that_is_not_utf8_is_refused_as_the_reference_refuses_it() -> None:
     body = b'{"record_id": "\xff"}'
     with pytest.raises(InvalidInput) as fast:
-        ArrowFeedParser()(body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB])
+        ArrowFeedParser()(body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB], LATEST)
     with pytest.raises(InvalidInput) as reference:
-        fd.parse_batch(body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB])
+        fd.parse_batch(body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB], LATEST)
     assert fast.value.reason == reference.value.reason == "feed_not_utf8"
 
 
 def test_csv_batches_are_parsed_by_the_reference() -> None:
     body = f"record_id,kind,document_type,document_number,test,result,sampled_at\nc1,test_result,resident_id,{resident_id_number()},pcr,negative,2022-05-02T09:00:00+08:00\n".encode()
     accepted = fd.ACCEPTS[fd.FeedKind.LAB]
-    parsed = ArrowFeedParser()(body, "text/csv", accepted)
-    assert parsed == fd.parse_batch(body, "text/csv", accepted)
+    parsed = ArrowFeedParser()(body, "text/csv", accepted, LATEST)
+    assert parsed == fd.parse_batch(body, "text/csv", accepted, LATEST)
     assert parsed.valid.record_ids == ["c1"]
 
 
@@ -275,8 +286,8 @@ def test_resident_id_numbers_checked_at_once_are_those_parse_document_accepts(
     array = pa.array(["4401"] * skip + numbers).slice(skip)
     assert valid_resident_ids(array).tolist() == [_accepted(n) for n in numbers]
     body = _body([_result(n, number) for n, number in enumerate(numbers)], "\n", final=True)
-    assert ArrowFeedParser()(body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB]) == fd.parse_batch(
-        body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB]
+    assert ArrowFeedParser()(body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB], LATEST) == fd.parse_batch(
+        body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB], LATEST
     )
 
 
@@ -328,18 +339,41 @@ def shaped_times(draw: st.DrawFn) -> str:
     )
 
 
+_LATEST_TIMES = st.datetimes(timezones=st.just(UTC)) | st.sampled_from(
+    [LATEST, datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)]
+)
+
+
+def _accepted_time(text: str, latest: datetime) -> bool:
+    return is_iso_datetime(text) and parse_time(text) <= latest
+
+
 @settings(max_examples=500, deadline=None)
-@given(times=st.lists(shaped_times(), min_size=1, max_size=40), skip=st.integers(0, 3))
-def test_times_checked_at_once_are_those_is_iso_datetime_accepts(times: list[str], skip: int) -> None:
+@given(
+    times=st.lists(shaped_times(), min_size=1, max_size=40),
+    skip=st.integers(0, 3),
+    latest=_LATEST_TIMES,
+    same=st.booleans(),
+)
+def test_times_checked_at_once_are_those_the_reference_accepts(
+    times: list[str], skip: int, latest: datetime, same: bool
+) -> None:
+    """Accepted: a time ``is_iso_datetime`` accepts, no later than ``latest`` (some drawn at ``latest``
+    itself: the instant of the first time, to the second)."""
+    if same and is_iso_datetime(times[0]):
+        latest = parse_time(times[0])
     array = pa.array(["2022"] * skip + times).slice(skip)  # starting inside its buffer, as a filtered one
-    assert valid_times(array).tolist() == [is_iso_datetime(t) for t in times]
+    assert valid_times(array, latest).tolist() == [_accepted_time(t, latest) for t in times]
 
 
 def test_a_block_of_many_distinct_times_keeps_the_records_the_reference_keeps() -> None:
-    """Times of the checked shape (valid and not) beside others checked one by one, in one block."""
+    """Times of the checked shape (valid, not valid, later than the batch allows) beside others checked
+    one by one, in one block."""
     times = [f"2022-05-02T{h:02d}:{m:02d}:00+08:00" for h in range(22, 26) for m in range(0, 60, 7)]
     times += ["2022-05-02T01:00:00Z", "2022-05-02T09:00:00.5+08:00", "yesterday"] * 3
+    latest = datetime(2022, 5, 2, 15, 0, tzinfo=UTC)  # 23:00 in UTC+8
     body = _body([_result(n, resident_id_number(), sampled_at=t) for n, t in enumerate(times)], "\n", True)
-    parsed = ArrowFeedParser()(body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB])
-    assert parsed == fd.parse_batch(body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB])
-    assert len(parsed.valid) == sum(map(is_iso_datetime, times)) == 2 * 9 + 6
+    parsed = ArrowFeedParser()(body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB], latest)
+    assert parsed == fd.parse_batch(body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB], latest)
+    assert len(parsed.valid) == sum(_accepted_time(t, latest) for t in times) == 9 + 1 + 6
+    assert {e.reason for r in parsed.rejected for e in r.reasons} == {"invalid", "future"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -318,3 +318,56 @@ def test_nul_characters_and_broken_csv_are_refused_record_by_record() -> None:
     ).encode()
     broken = lab.send_bytes(body, "csv-broken", "text/csv")
     assert broken["rejections"][-1]["errors"][0]["reason"] == "malformed_csv"
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone(timezone(timedelta(hours=8))).isoformat(timespec="seconds")
+
+
+def test_a_record_dated_after_its_batch_arrived_is_rejected_and_every_time_has_an_instant_in_utc() -> None:
+    """A negative result dated tomorrow would count today as the test that ends an isolation: a record's
+    times may be at most ``CLOCK_TOLERANCE`` (10 minutes: a source's clock may run ahead) past the batch's
+    receipt. A time whose instant in UTC is before the year 1 is no time at all (the status engine reads
+    times in UTC): rejected, where a travel stay from such a time had failed the whole import."""
+    lab = _lab()
+    now = lab.clock.now()
+    report = lab.send(
+        [
+            _result("r1", NUMBERS[0], sampled_at=_local(now + timedelta(minutes=10))),
+            _result("r2", NUMBERS[1], sampled_at=_local(now + timedelta(minutes=10, seconds=1))),
+            _result("r3", NUMBERS[2], sampled_at="0001-01-01T07:59:59+08:00"),
+            _result("r4", NUMBERS[2], sampled_at="2099-01-01T00:00:00Z"),
+        ]
+    )
+    assert (report["accepted"], report["rejected"]) == (1, 3)
+    reasons = {r["record_id"]: [(e["path"], e["reason"]) for e in r["errors"]] for r in report["rejections"]}
+    assert reasons == {
+        "r2": [("sampled_at", "future")],
+        "r3": [("sampled_at", "invalid")],
+        "r4": [("sampled_at", "future")],
+    }
+    assert [f.data["sampled_at"] for f in lab.facts(FactKind.TEST_RESULT)] == [
+        _local(now + timedelta(minutes=10))
+    ]
+
+    travel = _lab("travel")
+    stay = {"kind": "travel", "document": {"type": "resident_id", "number": NUMBERS[0]}, "region": "440106"}
+    report = travel.send(
+        [
+            {**stay, "record_id": "s1", "from": "0001-01-01T00:00:00+08:00", "to": _local(now)},
+            {
+                **stay,
+                "record_id": "s2",
+                "from": _local(now - timedelta(days=2)),
+                "to": _local(now + timedelta(days=1)),
+            },
+            {**stay, "record_id": "s3", "from": _local(now - timedelta(days=2)), "to": _local(now)},
+        ]
+    )
+    assert (report["accepted"], report["rejected"]) == (1, 2)
+    assert {
+        r["record_id"]: [(e["path"], e["reason"]) for e in r["errors"]] for r in report["rejections"]
+    } == {
+        "s1": [("from", "invalid")],
+        "s2": [("to", "future")],
+    }

@@ -5,7 +5,7 @@ record. ``ArrowFeedParser`` returns exactly what the reference returns (a proper
 on generated batches, bad lines included) in about two fifths of the time: Arrow's JSON reader (C++)
 turns a block of lines into columns, its compute kernels check that each field has the plain shape of a
 valid value, and only what needs the domain's own rules runs in Python, once per distinct value:
-documents (``parse_document``) and times (``is_iso_datetime``). Resident ID numbers, one per record on a
+documents (``parse_document``) and times (``is_iso_datetime``, and not later than the batch allows). Resident ID numbers, one per record on a
 day of mass testing, are checked for a whole block at once with NumPy (``valid_resident_ids``: the GB 11643
 check character and the birth date, tested against ``parse_document``); only those it does not accept as
 they are go to ``parse_document``. So are times of the shape most sources send, one per record as well
@@ -23,6 +23,7 @@ data text of a fast record is then exactly what ``json.dumps`` writes of the ref
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -32,6 +33,7 @@ import pyarrow.json as pj
 from civicpass.domain import feeds as fd
 from civicpass.domain.errors import InvalidInput
 from civicpass.domain.facts import is_iso_datetime
+from civicpass.domain.features import parse_time
 from civicpass.domain.identity import DocumentType, index_material, parse_document
 
 BLOCK_LINES = 10_000
@@ -70,26 +72,28 @@ class ArrowFeedParser:
     def __init__(self, block_lines: int = BLOCK_LINES) -> None:
         self.block_lines = block_lines
 
-    def __call__(self, body: bytes, media_type: str, accepted: frozenset[str]) -> fd.Parsed:
+    def __call__(self, body: bytes, media_type: str, accepted: frozenset[str], latest: datetime) -> fd.Parsed:
         if fd.FORMATS.get(media_type) != "jsonl" or not accepted & FAST_KINDS:
-            return fd.parse_batch(body, media_type, accepted)
+            return fd.parse_batch(body, media_type, accepted, latest)
         text = fd.decode(body)
         lines = text.splitlines()  # the reference's lines
         newlines = text.count("\n") + (not text.endswith("\n") and text != "")
         if "\r" in text or len(lines) != newlines or "\x00" in text or "\\u0000" in text:
-            return fd.collect(fd.parse_lines(enumerate(lines, start=1), accepted))
+            return fd.collect(fd.parse_lines(enumerate(lines, start=1), accepted, latest))
         # every line ends at a "\n" (no other line break): the same lines in bytes, for Arrow
         raw = body.split(b"\n")[: len(lines)]
         parsed = fd.Parsed(fd.ValidRecords(), [])
         materials: dict[str | None, str | None] = {}
         for start in range(0, len(lines), self.block_lines):
             end = start + self.block_lines
-            _block(lines[start:end], raw[start:end], start + 1, accepted, parsed, materials)
+            _block(lines[start:end], raw[start:end], start + 1, accepted, latest, parsed, materials)
         return parsed
 
 
-def _reference(lines: list[str], first: int, accepted: frozenset[str], into: fd.Parsed) -> None:
-    fd.collect(fd.parse_lines(enumerate(lines, start=first), accepted), into)
+def _reference(
+    lines: list[str], first: int, accepted: frozenset[str], latest: datetime, into: fd.Parsed
+) -> None:
+    fd.collect(fd.parse_lines(enumerate(lines, start=first), accepted, latest), into)
 
 
 def _block(
@@ -97,6 +101,7 @@ def _block(
     raw: list[bytes],
     first: int,
     accepted: frozenset[str],
+    latest: datetime,
     into: fd.Parsed,
     materials: dict[str | None, str | None],
 ) -> None:
@@ -111,10 +116,10 @@ def _block(
         except pa.ArrowInvalid:
             table = None
     if table is None or table.num_rows != len(lines):
-        _reference(lines, first, accepted, into)
+        _reference(lines, first, accepted, latest, into)
         return
     fast, (record_id_column, kind_column, key_column, time_column, data_column) = _checked(table, accepted)
-    good_times = _good_times(time_column)
+    good_times = _good_times(time_column, latest)
     record_ids, kinds, keys, data = (
         c.to_pylist() for c in (record_id_column, kind_column, key_column, data_column)
     )
@@ -137,7 +142,7 @@ def _block(
         return
     for n, material in enumerate(found):
         if material is None:
-            _reference([lines[n]], first + n, accepted, into)
+            _reference([lines[n]], first + n, accepted, latest, into)
             continue
         valid.lines.append(first + n)
         valid.record_ids.append(record_ids[n])
@@ -244,40 +249,61 @@ def _real_dates(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndar
 
 _TIME_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{2}:[0-9]{2}$"
 """The shape of the times most sources send (``2022-05-02T09:00:00+08:00``): checked by ``valid_times``."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def valid_times(times: pa.Array) -> np.ndarray:
-    """Which of these times of ``_TIME_SHAPE`` ``is_iso_datetime`` accepts: a real date, hour 0-23,
-    minute and second 0-59, and an offset of less than a day (``datetime.fromisoformat`` counts its
-    minutes past 59 into the hours, so ``+08:60`` is nine hours). Each time is a row of 25 bytes, so a
-    block's times are checked in a few NumPy operations instead of parsing each distinct one (0.4 µs);
-    tested against ``is_iso_datetime``."""
+def _days_since_epoch(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days from 1970-01-01 to these dates of the proleptic Gregorian calendar (H. Hinnant's
+    ``days_from_civil``: years counted from March, so that February's length comes last)."""
+    years = year - (month <= 2)
+    era = years // 400
+    of_era = years - era * 400
+    of_year = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    days: np.ndarray = era * 146_097 + of_era * 365 + of_era // 4 - of_era // 100 + of_year - 719_468
+    return days
+
+
+_FIRST_SECOND = (datetime(1, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(seconds=1)
+"""0001-01-01T00:00:00Z in seconds from the epoch: an earlier instant has no ``datetime`` in UTC."""
+
+
+def valid_times(times: pa.Array, latest: datetime) -> np.ndarray:
+    """Which of these times of ``_TIME_SHAPE`` the reference accepts: ``is_iso_datetime`` (a real date,
+    hour 0-23, minute and second 0-59, an offset of less than a day, an instant Python has in UTC;
+    ``datetime.fromisoformat`` counts an offset's minutes past 59 into the hours, so ``+08:60`` is nine
+    hours) and not later than ``latest``. Each time is a row of 25 bytes, so a block's times are checked
+    in a few NumPy operations instead of parsing each distinct one (0.4 µs); tested against the
+    reference."""
     rows = _fixed_rows(times, 25)
     year, month, day, hour, minute, second, offset_hours, offset_minutes = _numbers(
         rows, (0, 4), (5, 7), (8, 10), (11, 13), (14, 16), (17, 19), (20, 22), (23, 25)
     )
+    offset = np.where(rows[:, 19] == ord("+"), 1, -1) * (offset_hours * 3600 + offset_minutes * 60)
+    instant = _days_since_epoch(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset
     result: np.ndarray = (
         _real_dates(year, month, day)
         & (hour <= 23)
         & (minute <= 59)
         & (second <= 59)
         & (offset_hours * 60 + offset_minutes < 24 * 60)
+        & (instant >= _FIRST_SECOND)
+        & (instant * 1_000_000 <= (latest - _EPOCH) // timedelta(microseconds=1))
     )
     return result
 
 
-def _good_times(times: pa.ChunkedArray) -> list[bool]:
-    """Whether each time is one ``is_iso_datetime`` accepts (None: False): those of ``_TIME_SHAPE`` by
-    ``valid_times``, any other once per distinct value."""
+def _good_times(times: pa.ChunkedArray, latest: datetime) -> list[bool]:
+    """Whether each time is one the reference accepts (None: False): ``is_iso_datetime``, not later than
+    ``latest``. Those of ``_TIME_SHAPE`` by ``valid_times``, any other once per distinct value."""
     times = times.combine_chunks()
     shaped = pc.fill_null(pc.match_substring_regex(times, _TIME_SHAPE), False)
     unshaped = pc.and_(pc.invert(shaped), pc.is_valid(times))
     good = np.zeros(len(times), dtype=bool)
     if pc.any(shaped).as_py():
-        good[shaped.to_numpy(zero_copy_only=False)] = valid_times(pc.filter(times, shaped))
+        good[shaped.to_numpy(zero_copy_only=False)] = valid_times(pc.filter(times, shaped), latest)
     if pc.any(unshaped).as_py():
         others = pc.filter(times, unshaped).to_pylist()
-        checked = {t: is_iso_datetime(t) for t in set(others)}
+        checked = {t: is_iso_datetime(t) and parse_time(t) <= latest for t in set(others)}
         good[unshaped.to_numpy(zero_copy_only=False)] = [checked[t] for t in others]
     found: list[bool] = good.tolist()
     return found

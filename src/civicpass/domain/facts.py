@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -132,12 +132,17 @@ def check_fact_data(kind: str, data: Mapping[str, Any]) -> FactKind:
 
 
 def is_iso_datetime(text: str) -> bool:
-    """An ISO 8601 date-time with an offset (``Z`` allowed), as facts and feeds take times."""
+    """An ISO 8601 date-time with an offset (``Z`` allowed), as facts and feeds take times, of an instant
+    Python has in UTC (``0001-01-01T00:00:00+08:00`` is not: its UTC is before the year 1, and the status
+    engine reads times in UTC)."""
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            return False
+        parsed.astimezone(UTC)  # raises for an instant before the year 1 or after 9999 in UTC
+    except (ValueError, OverflowError):
         return False
-    return parsed.tzinfo is not None
+    return True
 
 
 def approve(fact: Fact, approver: str, now: datetime) -> Fact:

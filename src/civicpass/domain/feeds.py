@@ -15,6 +15,9 @@ Record kinds (JSON field names; the CSV header uses the same names, with ``docum
     vaccination  {record_id, kind, document, vaccine, dose, administered_at}
     travel       {record_id, kind, document, region (GB/T 2260), from, to}   stay in a region (telecom,
                   rail, aviation): an arrival fact when the region was a declared risk area meanwhile
+
+A record's times may not be later than the batch's receipt, give or take ``CLOCK_TOLERANCE`` (reason
+``future``): a negative result dated tomorrow would count today as the test that ends an isolation.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -165,12 +168,25 @@ _FIELDS: dict[str, dict[str, tuple[str, Any]]] = {
 }
 
 
-def _check_field(name: str, rule: tuple[str, Any], value: Any) -> FieldError | None:
+CLOCK_TOLERANCE = timedelta(minutes=10)
+"""How far past a batch's receipt the times of its records may be: a source's clock may run a little
+ahead of ours. Later than that, a time has not happened yet (docs/decisions.md)."""
+NOT_LATER = "a time not after the batch was received (10 minutes of clock difference allowed)"
+
+
+def latest_time(received_at: datetime) -> datetime:
+    """The latest time a record of a batch received at ``received_at`` may carry."""
+    return received_at + CLOCK_TOLERANCE
+
+
+def _check_field(name: str, rule: tuple[str, Any], value: Any, latest: datetime) -> FieldError | None:
     kind, arg = rule
     if kind == "choice":
         ok, expected = value in arg, "one of " + ", ".join(sorted(arg))
     elif kind == "time":
         ok, expected = isinstance(value, str) and is_iso_datetime(value), "an ISO 8601 date-time with offset"
+        if ok and parse_time(value) > latest:  # a result sampled tomorrow would release someone today
+            return FieldError((name,), "future", NOT_LATER)
     elif kind == "text":
         ok, expected = isinstance(value, str) and 0 < len(value) <= arg, f"text of 1 to {arg} characters"
     elif kind == "int":
@@ -183,8 +199,11 @@ def _check_field(name: str, rule: tuple[str, Any], value: Any) -> FieldError | N
     return FieldError((name,), "missing" if value is None else "invalid", expected)
 
 
-def validate(line: int, raw: Mapping[str, Any], accepted: frozenset[str], text: str) -> FeedRecord | Rejected:
-    """One record: valid, or rejected with every reason (not only the first)."""
+def validate(
+    line: int, raw: Mapping[str, Any], accepted: frozenset[str], text: str, latest: datetime
+) -> FeedRecord | Rejected:
+    """One record: valid, or rejected with every reason (not only the first); its times may not be later
+    than ``latest`` (``latest_time`` of the batch's receipt)."""
     problems: list[FieldError] = []
     record_id = raw.get("record_id")
     if not (isinstance(record_id, str) and 0 < len(record_id) <= RECORD_ID_MAX):
@@ -211,7 +230,7 @@ def validate(line: int, raw: Mapping[str, Any], accepted: frozenset[str], text: 
             problems.append(FieldError(("document", "type"), "invalid", "a document with a number"))
     if isinstance(kind, str) and kind in accepted and kind in _FIELDS:
         for name, rule in _FIELDS[kind].items():
-            if (problem := _check_field(name, rule, raw.get(name))) is not None:
+            if (problem := _check_field(name, rule, raw.get(name), latest)) is not None:
                 problems.append(problem)
         if kind == "travel" and not problems and _order(raw) < 0:
             problems.append(FieldError(("to",), "invalid", "not before from"))
@@ -245,15 +264,19 @@ def decode(body: bytes) -> str:
         ) from None
 
 
-def parse(body: bytes, media_type: str, accepted: frozenset[str]) -> list[FeedRecord | Rejected]:
+def parse(
+    body: bytes, media_type: str, accepted: frozenset[str], latest: datetime
+) -> list[FeedRecord | Rejected]:
     """Every line of a JSON Lines or CSV batch, validated (line numbers count from 1, CSV after the header)."""
     text = decode(body)
     if media_type == "text/csv":
-        return _parse_csv(text, accepted)
-    return parse_lines(enumerate(text.splitlines(), start=1), accepted)
+        return _parse_csv(text, accepted, latest)
+    return parse_lines(enumerate(text.splitlines(), start=1), accepted, latest)
 
 
-def parse_lines(lines: Iterable[tuple[int, str]], accepted: frozenset[str]) -> list[FeedRecord | Rejected]:
+def parse_lines(
+    lines: Iterable[tuple[int, str]], accepted: frozenset[str], latest: datetime
+) -> list[FeedRecord | Rejected]:
     """Numbered lines of JSON Lines, validated one by one; blank lines are skipped."""
     found: list[FeedRecord | Rejected] = []
     for n, line in lines:
@@ -273,13 +296,13 @@ def parse_lines(lines: Iterable[tuple[int, str]], accepted: frozenset[str]) -> l
         if "\x00" in line or "\\u0000" in line:  # no database stores NUL in text: refuse the record alone
             found.append(_rejected_line(n, line, "nul_character", "text without NUL"))
             continue
-        found.append(validate(n, raw, accepted, line))
+        found.append(validate(n, raw, accepted, line, latest))
     return found
 
 
-def parse_batch(body: bytes, media_type: str, accepted: frozenset[str]) -> Parsed:
+def parse_batch(body: bytes, media_type: str, accepted: frozenset[str], latest: datetime) -> Parsed:
     """``parse``, its valid records in columns: the reference that any faster parser must equal exactly."""
-    return collect(parse(body, media_type, accepted))
+    return collect(parse(body, media_type, accepted, latest))
 
 
 def collect(found: Iterable[FeedRecord | Rejected], into: Parsed | None = None) -> Parsed:
@@ -296,7 +319,7 @@ def collect(found: Iterable[FeedRecord | Rejected], into: Parsed | None = None) 
 CSV_COLUMNS = ("document_type", "document_number", "nationality")
 
 
-def _parse_csv(text: str, accepted: frozenset[str]) -> list[FeedRecord | Rejected]:
+def _parse_csv(text: str, accepted: frozenset[str], latest: datetime) -> list[FeedRecord | Rejected]:
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames or not {"record_id", "kind"} <= set(reader.fieldnames):
         raise InvalidInput(
@@ -328,7 +351,7 @@ def _parse_csv(text: str, accepted: frozenset[str]) -> list[FeedRecord | Rejecte
         }
         if isinstance(raw.get("dose"), str) and raw["dose"].isdigit():
             raw["dose"] = int(raw["dose"])
-        found.append(validate(n, raw, accepted, line))
+        found.append(validate(n, raw, accepted, line, latest))
     return found
 
 

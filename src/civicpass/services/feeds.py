@@ -158,7 +158,7 @@ def import_batch(
                 )
             return {**stored.report, "replayed": True}
         parse = deps.feed_parser or fd.parse_batch
-        parsed = parse(body, media_type, fd.ACCEPTS[source.kind])
+        parsed = parse(body, media_type, fd.ACCEPTS[source.kind], fd.latest_time(now))
         report, touched = _apply(uow, deps, source, batch_id, parsed, now)
         uow.feeds.add_batch(source_id, batch_id, digest, now, report)
         uow.events.add(

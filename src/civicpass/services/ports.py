@@ -365,9 +365,10 @@ class CodeCodec(Protocol):
     def open_venue(self, token: str, trust_list: TrustList) -> VenueCodeClaims | Rejection: ...
 
 
-FeedParser = Callable[[bytes, str, frozenset[str]], Parsed]
-"""(body, media type, record kinds the source may send) -> the batch's records, exactly as
-``domain.feeds.parse_batch`` parses them (which raises for a body that is not UTF-8 or a bad CSV header)."""
+FeedParser = Callable[[bytes, str, frozenset[str], datetime], Parsed]
+"""(body, media type, record kinds the source may send, the latest time a record may carry) -> the batch's
+records, exactly as ``domain.feeds.parse_batch`` parses them (which raises for a body that is not UTF-8 or
+a bad CSV header)."""
 
 
 @dataclass(frozen=True)
