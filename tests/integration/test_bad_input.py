@@ -3,10 +3,10 @@
 Every route is taken from ``client.app.routes`` (so a route added later is covered without touching
 this file) and called with a token of the kind it needs, so that body and parameter validation is
 really reached. Routes with a JSON body get malformed JSON, non-object JSON, wrong-typed fields,
-unknown fields, wrong content types and random JSON (hypothesis); every route gets an oversized body
-(with a declared length, chunked, and streamed in many small ASGI messages) and garbage path and
-query parameters. Each error must be ``application/problem+json`` with a ``reason`` and ``messages``
-in zh-CN and en.
+unknown fields, times at the ends of the calendar, wrong content types and random JSON (hypothesis);
+every route gets an oversized body (with a declared length, chunked, and streamed in many small ASGI
+messages) and garbage path and query parameters. Each error must be ``application/problem+json`` with a
+``reason`` and ``messages`` in zh-CN and en.
 
 U+0000 gets its own sweeps: it is valid JSON and a valid percent-encoded URL, SQLite stores it, but
 PostgreSQL text and jsonb cannot, so it must be refused before it reaches any database.
@@ -15,6 +15,7 @@ PostgreSQL text and jsonb cannot, so it must be refused before it reaches any da
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import typing
 import uuid
@@ -26,7 +27,7 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel, ValidationError
+from pydantic import AwareDatetime, BaseModel, ValidationError
 from starlette.types import Message
 
 from civicpass.adapters.messaging import MemoryMessenger
@@ -926,3 +927,38 @@ def test_random_json_never_breaks_a_route(api: Api, data: st.DataObject) -> None
             assert_not_broken(response)
             if _rejects(model, body):
                 assert_problem(response, 422, "request_invalid")
+
+
+EDGE_TIMES = [
+    "0001-01-01T00:00:00+08:00",  # before the year 1 in UTC
+    "0001-01-01T00:00:00-08:00",
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59-08:00",  # after 9999 in UTC
+    "9999-12-31T23:59:59.999999+00:00",
+    "1970-01-01T00:00:00+23:59",
+]
+
+
+def _time_fields(model: type[BaseModel]) -> list[tuple[str, ...]]:
+    return [
+        path
+        for path, annotation in _fields(model)
+        if unwrap_optional(annotation) in (dt.datetime, AwareDatetime)
+    ]
+
+
+def test_times_at_the_ends_of_the_calendar_never_break_a_route(api: Api) -> None:
+    """Every time field of every body, at the first and last instants Python has and just past them in
+    UTC: accepted or refused with a problem, never a 500 (``datetime.astimezone`` raises OverflowError for
+    an instant outside the years 1-9999)."""
+    checked = 0
+    for route in api.json_routes:
+        assert route.body_model is not None
+        for path in _time_fields(route.body_model):
+            for value in EDGE_TIMES:
+                response = api.send_json(
+                    route, _with(plausible(route.body_model), path, value, route.body_model)
+                )
+                assert_not_broken(response)
+                checked += 1
+    assert checked
