@@ -5,16 +5,16 @@ record. ``ArrowFeedParser`` returns exactly what the reference returns (a proper
 on generated batches, bad lines included) in about two fifths of the time: Arrow's JSON reader (C++)
 turns a block of lines into columns, its compute kernels check that each field has the plain shape of a
 valid value, and only what needs the domain's own rules runs in Python, once per distinct value:
-documents (``parse_document``) and times (``is_iso_datetime``, and not later than the batch allows). Resident ID numbers, one per record on a
-day of mass testing, are checked for a whole block at once with NumPy (``valid_resident_ids``: the GB 11643
-check character and the birth date, tested against ``parse_document``); only those it does not accept as
-they are go to ``parse_document``. So are times of the shape most sources send, one per record as well
-(``valid_times``, tested against ``is_iso_datetime``). A record the fast checks do not accept (another
-kind, a valid but unusual value, a bad record) goes to the reference line by line, so its outcome, with
-every reason of a rejection, is the reference's by construction. A block that Arrow cannot read as one plain JSON object
-per line (a malformed line, a field of another JSON type, a duplicate key), a batch with other line
-breaks than ``\\n`` or with NUL, a CSV batch and a source that sends only travel stays go to the
-reference whole.
+documents (``parse_document``) and times (``is_iso_datetime``, and no later than the batch allows).
+Resident ID numbers, one per record on a day of mass testing, are checked for a whole block at once with
+NumPy (``valid_resident_ids``: the GB 11643 check character and the birth date, tested against
+``parse_document``); only those it does not accept as they are go to ``parse_document``. So are times of
+the shape most sources send, one per record as well (``valid_times``, tested against the reference's
+check). A record the fast checks do not accept (another kind, a valid but unusual value, a bad record)
+goes to the reference line by line, so its outcome, with every reason of a rejection, is the reference's
+by construction. A block that Arrow cannot read as one plain JSON object per line (a malformed line, a
+field of another JSON type, a duplicate key), a batch with other line breaks than ``\\n`` or with NUL, a
+CSV batch and a source that sends only travel stays go to the reference whole.
 
 "Plain" values need no escaping in JSON or in COPY text: printable ASCII without ``"`` and ``\\``. The
 data text of a fast record is then exactly what ``json.dumps`` writes of the reference's field mapping.

@@ -171,7 +171,10 @@ _FIELDS: dict[str, dict[str, tuple[str, Any]]] = {
 CLOCK_TOLERANCE = timedelta(minutes=10)
 """How far past a batch's receipt the times of its records may be: a source's clock may run a little
 ahead of ours. Later than that, a time has not happened yet (docs/decisions.md)."""
-NOT_LATER = "a time not after the batch was received (10 minutes of clock difference allowed)"
+NOT_LATER = (
+    "a time not after the batch was received"
+    f" ({CLOCK_TOLERANCE // timedelta(minutes=1)} minutes of clock difference allowed)"
+)
 
 
 def latest_time(received_at: datetime) -> datetime:
