@@ -58,8 +58,10 @@ TIMES = [
     "2022-05-02T09:00:01+08:00",  # of valid_times' shape, a second later than LATEST
     "2099-01-01T00:00:00+08:00",
     "0001-01-01T07:59:59+08:00",  # before the year 1 in UTC
-    "0001-01-01T08:00:00+08:00",
     "9999-12-31T23:59:59-00:01",  # after 9999 in UTC
+    "1900-01-01T07:59:59+08:00",  # of valid_times' shape, a second before EARLIEST_TIME
+    "1900-01-01T08:00:00+08:00",  # EARLIEST_TIME
+    "1899-12-31T23:59:59Z",
     "20220502T090000+0800",  # compact ISO 8601: valid, not plain
     "2022-05-02T09:00:00",  # no offset
     "2022-02-30T09:00:00+08:00",
@@ -342,6 +344,28 @@ def shaped_times(draw: st.DrawFn) -> str:
 _LATEST_TIMES = st.datetimes(timezones=st.just(UTC)) | st.sampled_from(
     [LATEST, datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)]
 )
+
+
+@pytest.mark.parametrize(
+    ("text", "accepted"),
+    [
+        ("1900-01-01T00:00:00Z", True),
+        ("1900-01-01T08:00:00+08:00", True),
+        ("1900-01-01T07:59:59.999999+08:00", False),
+        ("1899-12-31T19:00:00-05:00", True),  # 1900-01-01T00:00:00Z
+        ("2199-12-31T23:59:59.999999Z", True),
+        ("2200-01-01T00:00:00Z", False),
+        ("2200-01-01T07:59:59+08:00", True),
+        ("2200-01-01T08:00:00+08:00", False),
+        ("0001-01-01T00:00:00+08:00", False),  # no UTC at all
+        ("9999-12-31T23:59:59-08:00", False),
+        ("2022-05-02T09:00:00", False),  # no offset
+    ],
+)
+def test_times_are_taken_from_1900_up_to_2200(text: str, accepted: bool) -> None:
+    assert is_iso_datetime(text) is accepted
+    if len(text) == 25 and text[19] in "+-":  # of valid_times' shape
+        assert valid_times(pa.array([text]), datetime(9999, 1, 1, tzinfo=UTC)).tolist() == [accepted]
 
 
 def _accepted_time(text: str, latest: datetime) -> bool:

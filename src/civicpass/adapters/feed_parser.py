@@ -32,7 +32,7 @@ import pyarrow.json as pj
 
 from civicpass.domain import feeds as fd
 from civicpass.domain.errors import InvalidInput
-from civicpass.domain.facts import is_iso_datetime
+from civicpass.domain.facts import EARLIEST_TIME, END_OF_TIMES, is_iso_datetime
 from civicpass.domain.features import parse_time
 from civicpass.domain.identity import DocumentType, index_material, parse_document
 
@@ -263,13 +263,13 @@ def _days_since_epoch(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> n
     return days
 
 
-_FIRST_SECOND = (datetime(1, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(seconds=1)
-"""0001-01-01T00:00:00Z in seconds from the epoch: an earlier instant has no ``datetime`` in UTC."""
+_FIRST_SECOND, _END_SECOND = ((t - _EPOCH) // timedelta(seconds=1) for t in (EARLIEST_TIME, END_OF_TIMES))
+"""The range of times ``is_iso_datetime`` accepts, in seconds from the epoch."""
 
 
 def valid_times(times: pa.Array, latest: datetime) -> np.ndarray:
     """Which of these times of ``_TIME_SHAPE`` the reference accepts: ``is_iso_datetime`` (a real date,
-    hour 0-23, minute and second 0-59, an offset of less than a day, an instant Python has in UTC;
+    hour 0-23, minute and second 0-59, an offset of less than a day, within ``in_time_range``;
     ``datetime.fromisoformat`` counts an offset's minutes past 59 into the hours, so ``+08:60`` is nine
     hours) and not later than ``latest``. Each time is a row of 25 bytes, so a block's times are checked
     in a few NumPy operations instead of parsing each distinct one (0.4 µs); tested against the
@@ -287,6 +287,7 @@ def valid_times(times: pa.Array, latest: datetime) -> np.ndarray:
         & (second <= 59)
         & (offset_hours * 60 + offset_minutes < 24 * 60)
         & (instant >= _FIRST_SECOND)
+        & (instant < _END_SECOND)
         & (instant * 1_000_000 <= (latest - _EPOCH) // timedelta(microseconds=1))
     )
     return result

@@ -131,18 +131,27 @@ def check_fact_data(kind: str, data: Mapping[str, Any]) -> FactKind:
     return fact_kind
 
 
+EARLIEST_TIME = datetime(1900, 1, 1, tzinfo=UTC)
+END_OF_TIMES = datetime(2200, 1, 1, tzinfo=UTC)
+"""The times taken from outside (facts, feeds, requests) lie from ``EARLIEST_TIME`` up to, not
+including, ``END_OF_TIMES``: the status engine and tracing reckon days back and forth from them, in UTC
+and in the local zone, which past the years 1-9999 raises (``0001-01-01T00:00:00+08:00`` has no UTC at
+all). Nothing this platform records happened before 1900 or is due after 2200 (docs/decisions.md)."""
+
+
+def in_time_range(moment: datetime) -> bool:
+    """Whether an aware time lies within ``EARLIEST_TIME`` and ``END_OF_TIMES``."""
+    return EARLIEST_TIME <= moment < END_OF_TIMES
+
+
 def is_iso_datetime(text: str) -> bool:
-    """An ISO 8601 date-time with an offset (``Z`` allowed), as facts and feeds take times, of an instant
-    Python has in UTC (``0001-01-01T00:00:00+08:00`` is not: its UTC is before the year 1, and the status
-    engine reads times in UTC)."""
+    """An ISO 8601 date-time with an offset (``Z`` allowed), as facts and feeds take times, within
+    ``in_time_range``."""
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        if parsed.tzinfo is None:
-            return False
-        parsed.astimezone(UTC)  # raises for an instant before the year 1 or after 9999 in UTC
-    except (ValueError, OverflowError):
+    except ValueError:
         return False
-    return True
+    return parsed.tzinfo is not None and in_time_range(parsed)
 
 
 def approve(fact: Fact, approver: str, now: datetime) -> Fact:

@@ -16,8 +16,8 @@ Record kinds (JSON field names; the CSV header uses the same names, with ``docum
     travel       {record_id, kind, document, region (GB/T 2260), from, to}   stay in a region (telecom,
                   rail, aviation): an arrival fact when the region was a declared risk area meanwhile
 
-A record's times may not be later than the batch's receipt, give or take ``CLOCK_TOLERANCE`` (reason
-``future``): a negative result dated tomorrow would count today as the test that ends an isolation.
+A record's times may not be later than the batch's receipt plus ``CLOCK_TOLERANCE`` (reason ``future``):
+a negative result dated tomorrow would count today as the test that ends an isolation.
 """
 
 from __future__ import annotations

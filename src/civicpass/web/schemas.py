@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime, tzinfo
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from civicpass.domain.access import AccessRecord
 from civicpass.domain.checkins import CheckIn
 from civicpass.domain.declarations import Declaration
-from civicpass.domain.facts import Fact
+from civicpass.domain.facts import EARLIEST_TIME, END_OF_TIMES, Fact, in_time_range
 from civicpass.domain.forms import FormVersion
 from civicpass.domain.masking import mask_document, mask_name, mask_phone
 from civicpass.domain.phone import local_part
@@ -22,6 +22,17 @@ from civicpass.domain.venues import Venue
 from civicpass.services.ports import StoredStatus
 
 MAX_FORM_VERSION = 1_000_000
+
+
+def _in_time_range(moment: datetime) -> datetime:
+    if not in_time_range(moment):
+        raise ValueError(f"a time from {EARLIEST_TIME.year} up to {END_OF_TIMES.year}")
+    return moment
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_in_time_range)]
+"""A time with its offset, within ``domain.facts.in_time_range`` (the services reckon days from it, which
+past the years 1-9999 would raise)."""
 
 
 class Strict(BaseModel):
@@ -237,7 +248,7 @@ class LocationIn(Strict):
 class CheckInIn(Strict):
     venue_code: str = Field(min_length=1, max_length=2048)
     client_id: str = Field(min_length=8, max_length=64, description="a random id per scan, reused on retries")
-    scanned_at: AwareDatetime
+    scanned_at: Instant
     location: LocationIn | None = None
     subject_id: str | None = Field(None, max_length=36, description="a dependent's id")
     direction: Literal["board", "alight"] | None = None
@@ -254,8 +265,8 @@ class FactIn(Strict):
     subject_id: str = Field(max_length=36)
     kind: str = Field(max_length=40, examples=["close_contact"])
     data: dict[str, Any] = {}
-    effective_at: AwareDatetime | None = None
-    expires_at: AwareDatetime | None = None
+    effective_at: Instant | None = None
+    expires_at: Instant | None = None
     note: str = Field("", max_length=500)
 
 
@@ -266,8 +277,8 @@ class RejectIn(Strict):
 class RiskAreaIn(Strict):
     region_code: str = Field(max_length=6)
     level: str = Field(max_length=10, examples=["medium"])
-    valid_from: AwareDatetime
-    valid_to: AwareDatetime | None = None
+    valid_from: Instant
+    valid_to: Instant | None = None
 
 
 class TextIn(Strict):

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, status
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from civicpass.domain.cases import Case, CaseState, parse_state
 from civicpass.domain.proposals import TracingProposal
 from civicpass.services import cases, tracing
 from civicpass.web.deps import CurrentStaff, ServiceDeps
-from civicpass.web.schemas import RejectIn, Strict, fact_view
+from civicpass.web.schemas import Instant, RejectIn, Strict, fact_view
 
 router = APIRouter(prefix="/v1/staff", tags=["cases"])
 
@@ -21,18 +21,18 @@ Engine = Literal["sql", "duckdb"]
 class CaseIn(Strict):
     resident_id: str = Field(max_length=36)
     classification: Literal["suspected", "confirmed", "asymptomatic"]
-    onset_at: AwareDatetime | None = None
-    sampled_at: AwareDatetime | None = None
-    isolated_at: AwareDatetime | None = None
+    onset_at: Instant | None = None
+    sampled_at: Instant | None = None
+    isolated_at: Instant | None = None
     note: str = Field("", max_length=500)
 
 
 class CaseDatesIn(Strict):
     """All three, each a time or null (unknown): the dates are replaced together."""
 
-    onset_at: AwareDatetime | None
-    sampled_at: AwareDatetime | None
-    isolated_at: AwareDatetime | None
+    onset_at: Instant | None
+    sampled_at: Instant | None
+    isolated_at: Instant | None
 
 
 class TransitionIn(Strict):

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, status
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from civicpass.domain.appeals import Appeal
 from civicpass.domain.tasks import Task, TaskKind, TaskOutcome
 from civicpass.services import appeals, tasks
 from civicpass.web.deps import CurrentResident, CurrentStaff, ServiceDeps
-from civicpass.web.schemas import Strict
+from civicpass.web.schemas import Instant, Strict
 
 router = APIRouter(prefix="/v1", tags=["follow-up"])
 
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1", tags=["follow-up"])
 class TaskIn(Strict):
     resident_id: str = Field(max_length=36)
     kind: TaskKind
-    due_at: AwareDatetime
+    due_at: Instant
     reason: str = Field(min_length=4, max_length=500)
 
 
