@@ -201,3 +201,34 @@ def test_only_admin_and_cdc_publish_forms_and_invalid_schemas_are_refused(
     assert invalid.status_code == 422
     assert invalid.json()["reason"] == "form_definition_invalid"
     assert {e["reason"] for e in invalid.json()["errors"]} >= {"title_missing", "schema_invalid"}
+
+
+def test_a_trip_outside_the_years_taken_is_a_422_naming_each_day(
+    client: TestClient, messenger: MemoryMessenger
+) -> None:
+    """A trip's days become times that the status engine reckons from: a day before 1900 or from 2200 on
+    is refused as a bad date (a trip in the year 1 or on 9999-12-31 had failed with a 500); the last days
+    inside are taken."""
+
+    def trip(start: str, end: str, arrival: str) -> dict[str, Any]:
+        arrive = {"region": "440106", "date": arrival, "transport": "train", "transport_number": "G1001"}
+        answers = {"places": [{"place": "440300", "from": start, "to": end}], "planned_arrival": arrive}
+        return {"form_key": "trip", "answers": answers}
+
+    _, headers = enrol(client, messenger)
+    for start, end, arrival in [
+        ("0001-01-01", "0001-01-01", "0001-01-02"),
+        ("1899-12-31", "9999-12-31", "2200-01-01"),
+    ]:
+        response = client.post("/v1/me/declarations", headers=headers, json=trip(start, end, arrival))
+        assert response.status_code == 422, response.text
+        reasons = {(e["path"], e["reason"]) for e in response.json()["errors"]}
+        assert reasons == {
+            ("/answers/places/0/from", "schema_format"),
+            ("/answers/places/0/to", "schema_format"),
+            ("/answers/planned_arrival/date", "schema_format"),
+        }
+    taken = client.post(
+        "/v1/me/declarations", headers=headers, json=trip("1900-01-01", "2199-12-31", "2199-12-31")
+    )
+    assert taken.status_code == 201, taken.text

@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError, ValidationError
 
 from civicpass.domain.errors import FieldError, FormValidationFailed, InvalidInput, Message
+from civicpass.domain.facts import EARLIEST_TIME, END_OF_TIMES
 from civicpass.domain.iso3166 import ALPHA3
 from civicpass.domain.regions import is_region_code
 
@@ -33,6 +34,20 @@ def _is_gb2260(value: object) -> bool:
 @FORMAT_CHECKER.checks("iso3166-alpha3")
 def _is_alpha3(value: object) -> bool:
     return not isinstance(value, str) or value in ALPHA3
+
+
+_FULL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+@FORMAT_CHECKER.checks("date", raises=ValueError)
+def _is_date(value: object) -> bool:
+    """An RFC 3339 full-date (as JSON Schema's own check), in a year ``in_time_range`` takes: a trip's days
+    become times that the status engine reckons from (a trip in the year 1 had failed its declaration)."""
+    if not isinstance(value, str):
+        return True
+    return bool(_FULL_DATE.fullmatch(value)) and (
+        EARLIEST_TIME.year <= date.fromisoformat(value).year < END_OF_TIMES.year
+    )
 
 
 @FORMAT_CHECKER.checks("place")
