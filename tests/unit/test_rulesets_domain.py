@@ -130,9 +130,15 @@ def test_a_rule_whose_logic_is_not_valid_certlogic_is_refused(logic: Any) -> Non
         ("valid_from", "2020-02-11"),
         ("valid_from", "soon"),
         ("valid_to", "2030-01-01T00:00:00"),
+        ("valid_from", "0001-01-01T00:00:00+08:00"),  # no UTC at all: it had raised OverflowError
+        ("valid_from", "1899-12-31T23:59:59Z"),
+        ("valid_to", "2200-01-01T00:00:00Z"),
+        ("valid_to", "9999-12-31T23:59:59-08:00"),
     ],
 )
-def test_a_rule_validity_time_without_an_offset_is_refused(field: str, value: str) -> None:
+def test_a_rule_validity_time_without_an_offset_or_outside_1900_to_2200_is_refused(
+    field: str, value: str
+) -> None:
     def set_time(d: dict[str, Any]) -> None:
         d["rules"][0][field] = value
 

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from civicpass.domain.errors import Conflict, FieldError, InvalidInput, Message, PermissionDenied
+from civicpass.domain.facts import in_time_range
 from civicpass.domain.features import DEFAULT_PARAMETERS, PARAMETER_CHOICES
 from civicpass.domain.rules.certlogic import Compiled, compile_expression
 from civicpass.domain.rules.errors import RuleError
@@ -100,8 +101,8 @@ def _time(value: Any, path: tuple[str | int, ...], problems: list[FieldError]) -
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        problems.append(FieldError(path, "time_invalid", "an ISO 8601 date-time with offset"))
+    if parsed is None or parsed.tzinfo is None or not in_time_range(parsed):
+        problems.append(FieldError(path, "time_invalid", "an ISO 8601 date-time with offset, 1900 to 2200"))
         return None
     return parsed.astimezone(UTC)  # compared with UTC clocks for every resident: convert once here
 
