@@ -121,9 +121,7 @@ def check_fact_data(kind: str, data: Mapping[str, Any]) -> FactKind:
                 FieldError(("data", name), "fact_field_invalid", "one of " + ", ".join(sorted(choices)))
             )
         if name in _TIMES and not is_iso_datetime(str(value)):
-            problems.append(
-                FieldError(("data", name), "fact_time_invalid", "an ISO 8601 date-time with offset")
-            )
+            problems.append(FieldError(("data", name), "fact_time_invalid", ISO_TIME))
     if problems:
         raise InvalidInput(
             "fact_invalid", Message("the fact's data is not valid", "事实数据无效"), errors=problems
@@ -137,6 +135,10 @@ END_OF_TIMES = datetime(2200, 1, 1, tzinfo=UTC)
 including, ``END_OF_TIMES``: the status engine and tracing reckon days back and forth from them, in UTC
 and in the local zone, which past the years 1-9999 raises (``0001-01-01T00:00:00+08:00`` has no UTC at
 all). Nothing this platform records happened before 1900 or is due after 2200 (docs/decisions.md)."""
+
+
+ISO_TIME = "an ISO 8601 date-time with offset, from 1900 up to 2200"
+"""What a time from outside must be, as an error names it."""
 
 
 def in_time_range(moment: datetime) -> bool:

@@ -35,7 +35,7 @@ from enum import StrEnum
 from typing import Any
 
 from civicpass.domain.errors import FieldError, InvalidInput, Message
-from civicpass.domain.facts import is_iso_datetime
+from civicpass.domain.facts import ISO_TIME, is_iso_datetime
 from civicpass.domain.features import parse_time
 from civicpass.domain.identity import Document, DocumentType, parse_document
 from civicpass.domain.regions import is_region_code
@@ -187,7 +187,7 @@ def _check_field(name: str, rule: tuple[str, Any], value: Any, latest: datetime)
     if kind == "choice":
         ok, expected = value in arg, "one of " + ", ".join(sorted(arg))
     elif kind == "time":
-        ok, expected = isinstance(value, str) and is_iso_datetime(value), "an ISO 8601 date-time with offset"
+        ok, expected = isinstance(value, str) and is_iso_datetime(value), ISO_TIME
         if ok and parse_time(value) > latest:  # a result sampled tomorrow would release someone today
             return FieldError((name,), "future", NOT_LATER)
     elif kind == "text":

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from civicpass.domain.errors import Conflict, FieldError, InvalidInput, Message, PermissionDenied
-from civicpass.domain.facts import in_time_range
+from civicpass.domain.facts import ISO_TIME, in_time_range
 from civicpass.domain.features import DEFAULT_PARAMETERS, PARAMETER_CHOICES
 from civicpass.domain.rules.certlogic import Compiled, compile_expression
 from civicpass.domain.rules.errors import RuleError
@@ -102,7 +102,7 @@ def _time(value: Any, path: tuple[str | int, ...], problems: list[FieldError]) -
     except ValueError:
         parsed = None
     if parsed is None or parsed.tzinfo is None or not in_time_range(parsed):
-        problems.append(FieldError(path, "time_invalid", "an ISO 8601 date-time with offset, 1900 to 2200"))
+        problems.append(FieldError(path, "time_invalid", ISO_TIME))
         return None
     return parsed.astimezone(UTC)  # compared with UTC clocks for every resident: convert once here
 
