@@ -10,7 +10,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from civicpass.domain.access import AccessRecord
 from civicpass.domain.checkins import CheckIn
 from civicpass.domain.declarations import Declaration
-from civicpass.domain.facts import EARLIEST_TIME, END_OF_TIMES, Fact, in_time_range
+from civicpass.domain.facts import ISO_TIME, Fact, in_time_range
 from civicpass.domain.forms import FormVersion
 from civicpass.domain.masking import mask_document, mask_name, mask_phone
 from civicpass.domain.phone import local_part
@@ -26,7 +26,7 @@ MAX_FORM_VERSION = 1_000_000
 
 def _in_time_range(moment: datetime) -> datetime:
     if not in_time_range(moment):
-        raise ValueError(f"a time from {EARLIEST_TIME.year} up to {END_OF_TIMES.year}")
+        raise ValueError(ISO_TIME)
     return moment
 
 
