@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -371,3 +371,35 @@ def test_a_record_dated_after_its_batch_arrived_is_rejected_and_every_time_has_a
         "s1": [("from", "invalid")],
         "s2": [("to", "future")],
     }
+
+
+def test_a_feed_fact_expires_counted_from_when_its_sample_was_taken_or_its_dose_given() -> None:
+    """A result is good for RESULT_FACT_DAYS from its sample, a dose for VACCINATION_FACT_DAYS from its
+    day (from the end of the minute each happened in), however late the source sends them: a result
+    sampled 15 days before it arrives is stored already expired (the status engine does not count it)."""
+    lab = _lab()
+    now = lab.clock.now()
+    sampled = now - timedelta(hours=30, microseconds=250)  # 2022-05-02T01:59:59.99975Z
+    late = now - timedelta(days=15)
+    report = lab.send(
+        [
+            _result("r1", NUMBERS[0], sampled_at=sampled.isoformat()),  # microseconds: the reference reads it
+            _result("r2", NUMBERS[1], sampled_at=_local(late)),
+            {
+                "record_id": "v1",
+                "kind": "vaccination",
+                "document": {"type": "resident_id", "number": NUMBERS[2]},
+                "vaccine": "CoronaVac",
+                "dose": 3,
+                "administered_at": "2022-03-01T10:00:00+08:00",
+            },
+        ]
+    )
+    assert report["accepted"] == 3
+    expiry = {f.note: f.expires_at for f in lab.store.facts.values() if f.source is FactSource.FEED}
+    assert expiry == {
+        "record r1": datetime(2022, 5, 2, 2, 0, tzinfo=UTC) + timedelta(days=feeds.RESULT_FACT_DAYS),
+        "record r2": late + timedelta(days=feeds.RESULT_FACT_DAYS),
+        "record v1": datetime(2022, 3, 1, 2, 0, tzinfo=UTC) + timedelta(days=feeds.VACCINATION_FACT_DAYS),
+    }
+    assert expiry["record r2"] < now  # stored, but no longer held

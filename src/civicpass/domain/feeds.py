@@ -30,7 +30,7 @@ import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -100,7 +100,9 @@ class ValidRecords:
 
     ``materials`` holds each record's document as its holder is found, its ``Document.index_material``
     (records with equal documents may share one string); ``data`` each record's fields as the JSON text
-    ``json.dumps`` writes of its ``FeedRecord.data`` (what a fact stores).
+    ``json.dumps`` writes of its ``FeedRecord.data`` (what a fact stores); ``times`` when each happened
+    (``record_time``: a sample taken, a dose given, a stay ended) in microseconds since the Unix epoch,
+    which its fact's expiry counts from.
     """
 
     lines: list[int] = field(default_factory=list)
@@ -109,6 +111,7 @@ class ValidRecords:
     materials: list[str] = field(default_factory=list)
     data: list[str] = field(default_factory=list)
     raws: list[str] = field(default_factory=list)
+    times: list[int] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -120,6 +123,7 @@ class ValidRecords:
         self.materials.append(record.document.index_material)
         self.data.append(json.dumps(dict(record.data)))
         self.raws.append(record.raw)
+        self.times.append(epoch_micros(str(record.data[TIME_FIELDS[record.kind]])))
 
     def rejected(self, i: int, reason: str, expected: str) -> Rejected:
         """The ``i``-th record refused by a check after parsing, for its record id (into quarantine)."""
@@ -175,6 +179,20 @@ NOT_LATER = (
     "a time not after the batch was received"
     f" ({CLOCK_TOLERANCE // timedelta(minutes=1)} minutes of clock difference allowed)"
 )
+
+
+TIME_FIELDS = {"test_result": "sampled_at", "vaccination": "administered_at", "travel": "to"}
+"""The field saying when a record's event happened: a fact's expiry counts from it, not from the import."""
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_micros(text: str) -> int:
+    """A time ``is_iso_datetime`` accepts, in microseconds since the Unix epoch."""
+    return (parse_time(text) - EPOCH) // timedelta(microseconds=1)
+
+
+def from_epoch_micros(micros: int) -> datetime:
+    return EPOCH + timedelta(microseconds=micros)
 
 
 def latest_time(received_at: datetime) -> datetime:
