@@ -23,7 +23,7 @@ data text of a fast record is then exactly what ``json.dumps`` writes of the ref
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -251,7 +251,6 @@ def _real_dates(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndar
 
 _TIME_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{2}:[0-9]{2}$"
 """The shape of the times most sources send (``2022-05-02T09:00:00+08:00``): checked by ``valid_times``."""
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _days_since_epoch(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -265,7 +264,7 @@ def _days_since_epoch(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> n
     return days
 
 
-_FIRST_SECOND, _END_SECOND = ((t - _EPOCH) // timedelta(seconds=1) for t in (EARLIEST_TIME, END_OF_TIMES))
+_FIRST_SECOND, _END_SECOND = ((t - fd.EPOCH) // timedelta(seconds=1) for t in (EARLIEST_TIME, END_OF_TIMES))
 """The range of times ``is_iso_datetime`` accepts, in seconds from the epoch."""
 
 
@@ -296,7 +295,7 @@ def _checked_times(times: pa.Array, latest: datetime) -> tuple[np.ndarray, np.nd
         & (offset_hours * 60 + offset_minutes < 24 * 60)
         & (instant >= _FIRST_SECOND)
         & (instant < _END_SECOND)
-        & (micros <= (latest - _EPOCH) // timedelta(microseconds=1))
+        & (micros <= (latest - fd.EPOCH) // timedelta(microseconds=1))
     )
     return result, micros
 

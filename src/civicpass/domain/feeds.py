@@ -101,8 +101,8 @@ class ValidRecords:
     ``materials`` holds each record's document as its holder is found, its ``Document.index_material``
     (records with equal documents may share one string); ``data`` each record's fields as the JSON text
     ``json.dumps`` writes of its ``FeedRecord.data`` (what a fact stores); ``times`` when each happened
-    (``record_time``: a sample taken, a dose given, a stay ended) in microseconds since the Unix epoch,
-    which its fact's expiry counts from.
+    (its ``TIME_FIELDS`` field: a sample taken, a dose given, a stay ended) in microseconds since the
+    Unix epoch, which its fact's expiry counts from.
     """
 
     lines: list[int] = field(default_factory=list)
