@@ -107,6 +107,17 @@ def _result(record_id: str, number: str, result: str = "negative", **extra: Any)
     }
 
 
+def _vaccination(record_id: str, number: str) -> dict[str, Any]:
+    return {
+        "record_id": record_id,
+        "kind": "vaccination",
+        "document": {"type": "resident_id", "number": number},
+        "vaccine": "CoronaVac",
+        "dose": 3,
+        "administered_at": "2022-03-01T10:00:00+08:00",
+    }
+
+
 def test_a_batch_keeps_the_good_records_and_reports_and_quarantines_each_bad_one() -> None:
     lab = _lab()
     report = lab.send(
@@ -119,14 +130,7 @@ def test_a_batch_keeps_the_good_records_and_reports_and_quarantines_each_bad_one
             _result("r4", NUMBERS[2], test="smell", sampled_at="yesterday"),
             {"record_id": "r5", "kind": "travel", "document": {"type": "resident_id", "number": NUMBERS[2]}},
             _result("r1", NUMBERS[2]),  # the same record id twice in one batch
-            {
-                "record_id": "v1",
-                "kind": "vaccination",
-                "document": {"type": "resident_id", "number": NUMBERS[2]},
-                "vaccine": "CoronaVac",
-                "dose": 3,
-                "administered_at": "2022-03-01T10:00:00+08:00",
-            },
+            _vaccination("v1", NUMBERS[2]),
         ]
     )
     assert (report["received"], report["accepted"], report["rejected"], report["facts"]) == (9, 2, 7, 2)
@@ -385,14 +389,7 @@ def test_a_feed_fact_expires_counted_from_when_its_sample_was_taken_or_its_dose_
         [
             _result("r1", NUMBERS[0], sampled_at=sampled.isoformat()),  # microseconds: the reference reads it
             _result("r2", NUMBERS[1], sampled_at=_local(late)),
-            {
-                "record_id": "v1",
-                "kind": "vaccination",
-                "document": {"type": "resident_id", "number": NUMBERS[2]},
-                "vaccine": "CoronaVac",
-                "dose": 3,
-                "administered_at": "2022-03-01T10:00:00+08:00",
-            },
+            _vaccination("v1", NUMBERS[2]),
         ]
     )
     assert report["accepted"] == 3
