@@ -33,7 +33,6 @@ import pyarrow.json as pj
 from civicpass.domain import feeds as fd
 from civicpass.domain.errors import InvalidInput
 from civicpass.domain.facts import EARLIEST_TIME, END_OF_TIMES, is_iso_datetime
-from civicpass.domain.features import parse_time
 from civicpass.domain.identity import DocumentType, index_material, parse_document
 
 BLOCK_LINES = 10_000
@@ -295,7 +294,7 @@ def _checked_times(times: pa.Array, latest: datetime) -> tuple[np.ndarray, np.nd
         & (offset_hours * 60 + offset_minutes < 24 * 60)
         & (instant >= _FIRST_SECOND)
         & (instant < _END_SECOND)
-        & (micros <= (latest - fd.EPOCH) // timedelta(microseconds=1))
+        & (micros <= fd.micros_since_epoch(latest))
     )
     return result, micros
 
@@ -314,10 +313,12 @@ def _good_times(times: pa.ChunkedArray, latest: datetime) -> tuple[list[bool], l
         good[rows], micros[rows] = _checked_times(pc.filter(times, shaped), latest)
     if pc.any(unshaped).as_py():
         others = pc.filter(times, unshaped).to_pylist()
-        checked = {t: is_iso_datetime(t) and parse_time(t) <= latest for t in set(others)}
+        instants = {t: fd.epoch_micros(t) for t in set(others) if is_iso_datetime(t)}  # each parsed once
+        limit = fd.micros_since_epoch(latest)
+        taken = {t: m for t, m in instants.items() if m <= limit}
         rows = unshaped.to_numpy(zero_copy_only=False)
-        good[rows] = [checked[t] for t in others]
-        micros[rows] = [fd.epoch_micros(t) if checked[t] else 0 for t in others]
+        good[rows] = [t in taken for t in others]
+        micros[rows] = [taken.get(t, 0) for t in others]
     return good.tolist(), micros.tolist()
 
 

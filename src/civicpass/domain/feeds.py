@@ -186,9 +186,14 @@ TIME_FIELDS = {"test_result": "sampled_at", "vaccination": "administered_at", "t
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def micros_since_epoch(moment: datetime) -> int:
+    """An aware time in microseconds since the Unix epoch."""
+    return (moment - EPOCH) // timedelta(microseconds=1)
+
+
 def epoch_micros(text: str) -> int:
     """A time ``is_iso_datetime`` accepts, in microseconds since the Unix epoch."""
-    return (parse_time(text) - EPOCH) // timedelta(microseconds=1)
+    return micros_since_epoch(parse_time(text))
 
 
 def from_epoch_micros(micros: int) -> datetime:
