@@ -220,7 +220,29 @@ def test_a_stay_in_a_declared_risk_area_becomes_an_arrival_fact() -> None:
         "level": "high",
         "arrived_at": "2022-05-01T20:00:00+08:00",
     }
+    assert arrival.expires_at == datetime(2022, 5, 1, 12, 0, tzinfo=UTC) + feeds.ARRIVAL  # from the stay's end
     assert lab.store.statuses["r-1"].color == "yellow"
+
+
+def test_a_stay_reported_after_its_arrival_window_is_kept_expired_and_turns_no_code_yellow() -> None:
+    lab = _lab("travel")
+    now = lab.clock.now()
+    lab.store.risk_areas.append(
+        RiskArea("a1", "420106", "high", now - timedelta(days=60), None, "cdc-1", now - timedelta(days=60))
+    )
+    left = now - feeds.ARRIVAL - timedelta(minutes=1)
+    stay = {
+        "record_id": "t1",
+        "kind": "travel",
+        "document": {"type": "resident_id", "number": NUMBERS[1]},
+        "region": "420106",
+        "from": _local(left - timedelta(days=3)),
+        "to": _local(left),
+    }
+    assert lab.send([stay])["facts"] == 1
+    (arrival,) = lab.facts(FactKind.RISK_AREA_ARRIVAL)
+    assert arrival.expires_at == now - timedelta(minutes=1)
+    assert lab.store.statuses["r-1"].color == "green"
 
 
 def test_csv_batches_are_read_like_json_lines() -> None:

@@ -304,7 +304,7 @@ def test_a_trip_through_a_declared_risk_area_gives_an_arrival_fact_and_a_yellow_
     [fact] = world.derived(FactKind.RISK_AREA_ARRIVAL)
     assert (fact.source, fact.authority) == (FactSource.SYSTEM, risk_areas.RISK_AREA_AUTHORITY)
     assert fact.data == {"region": "420106", "level": "high", "arrived_at": "2022-04-30T16:00:00Z"}
-    assert fact.expires_at == world.clock.now() + 21 * DAY
+    assert fact.expires_at == datetime(2022, 5, 1, tzinfo=ZONE) + 21 * DAY  # from the arrival, not the declaration
     assert world.rules() == ["YELLOW-RISK-AREA-ARRIVAL-TESTS"]
     text = world.store.statuses[ME].reasons[0]["text"]["en"]
     assert text == "yellow: arrived from a high-risk area (420106) on 2022-05-01"
@@ -320,6 +320,25 @@ def test_the_planned_arrival_date_is_the_arrival(world: World) -> None:
     [fact] = world.derived(FactKind.RISK_AREA_ARRIVAL)
     assert fact.data["arrived_at"] == iso(datetime(2022, 5, 2, tzinfo=ZONE))
     assert fact.data["level"] == "medium"
+
+
+def test_an_arrival_declared_late_expires_counted_from_the_arrival_a_planned_one_from_the_declaration(
+    world: World,
+) -> None:
+    """An arrival fact is held ARRIVAL_FACT_DAYS from the arrival, however late it is declared: a trip
+    that ended 22 days ago is kept already expired and turns no code yellow. A planned arrival still to
+    come counts from the declaration (a wrong year typed must not hold a code for years)."""
+    _declare_area(world, "420106", "high", datetime(2022, 3, 1, tzinfo=ZONE))
+    world.declare("trip", {"places": [{"place": "420106", "from": "2022-04-05", "to": "2022-04-10"}]})
+    [late] = world.derived(FactKind.RISK_AREA_ARRIVAL)
+    assert late.expires_at == datetime(2022, 4, 10, tzinfo=ZONE) + 21 * DAY < world.clock.now()
+    assert world.store.statuses[ME].color == "green"
+    planned = {"region": "440106", "date": "2032-05-04"}
+    world.declare("trip", {"places": [{"place": "420106", "from": "2022-04-28", "to": "2022-05-01"}], "planned_arrival": planned})
+    [coming] = [f for f in world.derived(FactKind.RISK_AREA_ARRIVAL) if f.id != late.id]
+    assert coming.data["arrived_at"] == iso(datetime(2032, 5, 4, tzinfo=ZONE))
+    assert coming.expires_at == world.clock.now() + 21 * DAY
+    assert world.rules() == ["YELLOW-RISK-AREA-ARRIVAL-TESTS"]
 
 
 def test_a_place_in_both_a_high_and_a_medium_risk_area_counts_as_high(world: World) -> None:

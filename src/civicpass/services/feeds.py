@@ -116,14 +116,14 @@ def _time(text: Any) -> datetime:
     return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
 
 
-def _arrival(uow: UnitOfWork, stay: Mapping[str, Any]) -> str | None:
-    """A travel stay's fact data (JSON), from the stay's fields: an arrival, when the region was a risk area
-    meanwhile."""
+def _arrival(uow: UnitOfWork, stay: Mapping[str, Any]) -> tuple[str, datetime] | None:
+    """A travel stay's fact data (JSON) and expiry, from the stay's fields: an arrival, when the region was
+    a risk area meanwhile, held for ``ARRIVAL`` from the stay's end (however late the source reports it)."""
     start, end = _time(stay["from"]), _time(stay["to"])
     level = risk_level(uow, str(stay["region"]), start, end)
     if level is None:
         return None  # a stay outside every risk area: kept as received, no fact
-    return json.dumps({"region": stay["region"], "level": level, "arrived_at": end.isoformat()})
+    return json.dumps({"region": stay["region"], "level": level, "arrived_at": end.isoformat()}), end + ARRIVAL
 
 
 def import_batch(
@@ -220,14 +220,10 @@ def _apply(
     facts.notes = [f"record {ids[i]}" for i, _ in as_is]
     if len(as_is) < len(accepted):  # travel stays: an arrival fact if the region was a risk area meanwhile
         for i, subject in accepted:
-            if kinds[i] not in _KINDS and (data := _arrival(uow, json.loads(valid.data[i]))) is not None:
+            if kinds[i] not in _KINDS and (arrival := _arrival(uow, json.loads(valid.data[i]))) is not None:
+                data, expires = arrival
                 facts.add(
-                    deps.random.new_id(),
-                    subject,
-                    FactKind.RISK_AREA_ARRIVAL,
-                    data,
-                    now + ARRIVAL,
-                    f"record {ids[i]}",
+                    deps.random.new_id(), subject, FactKind.RISK_AREA_ARRIVAL, data, expires, f"record {ids[i]}"
                 )
     uow.facts.add_feed(facts)
     uow.feeds.add_records(source.id, batch_id, [ids[i] for i, _ in accepted])

@@ -87,7 +87,7 @@ def facts_from_declaration(uow: UnitOfWork, deps: Deps, declaration: Declaration
     answers: dict[str, Any] = dict(declaration.answers)
 
     def fact(
-        kind: FactKind, data: dict[str, Any], effective: datetime, days: int, source: FactSource, by: str
+        kind: FactKind, data: dict[str, Any], effective: datetime, expires: datetime, source: FactSource, by: str
     ) -> Fact:
         return Fact(
             id=deps.random.new_id(),
@@ -97,17 +97,17 @@ def facts_from_declaration(uow: UnitOfWork, deps: Deps, declaration: Declaration
             source=source,
             authority=by,
             effective_at=effective,
-            expires_at=effective + timedelta(days=days),
+            expires_at=expires,
             recorded_at=now,
             state=FactState.ACTIVE,
             note=f"declaration {declaration.id}",
         )
 
-    days = deps.limits.declared_fact_days
+    declared = now + timedelta(days=deps.limits.declared_fact_days)
     if declaration.form_key == "health":
         data = {"temperature_c": answers["temperature_c"], "symptoms": list(answers.get("symptoms", []))}
         return [
-            fact(FactKind.HEALTH_DECLARATION, data, now, days, FactSource.RESIDENT, declaration.submitted_by)
+            fact(FactKind.HEALTH_DECLARATION, data, now, declared, FactSource.RESIDENT, declaration.submitted_by)
         ]
     if declaration.form_key == "daily_checkin":
         data = {
@@ -115,7 +115,7 @@ def facts_from_declaration(uow: UnitOfWork, deps: Deps, declaration: Declaration
             "feels_well": answers["feels_well"],
             "symptoms": list(answers.get("symptoms", [])),
         }
-        return [fact(FactKind.DAILY_CHECKIN, data, now, days, FactSource.RESIDENT, declaration.submitted_by)]
+        return [fact(FactKind.DAILY_CHECKIN, data, now, declared, FactSource.RESIDENT, declaration.submitted_by)]
     if declaration.form_key != "trip":
         return []
     arrival_day = (answers.get("planned_arrival") or {}).get("date")
@@ -141,7 +141,9 @@ def facts_from_declaration(uow: UnitOfWork, deps: Deps, declaration: Declaration
                 FactKind.RISK_AREA_ARRIVAL,
                 data,
                 now,
-                ARRIVAL_FACT_DAYS,
+                # from the arrival, not the declaration; a planned one from the declaration (a wrong year
+                # must not hold a code for years)
+                min(arrived, now) + timedelta(days=ARRIVAL_FACT_DAYS),
                 FactSource.SYSTEM,
                 RISK_AREA_AUTHORITY,
             )
