@@ -220,7 +220,7 @@ def test_a_stay_in_a_declared_risk_area_becomes_an_arrival_fact() -> None:
         "level": "high",
         "arrived_at": "2022-05-01T20:00:00+08:00",
     }
-    assert arrival.expires_at == datetime(2022, 5, 1, 12, 0, tzinfo=UTC) + feeds.ARRIVAL  # from the stay's end
+    assert arrival.expires_at == datetime(2022, 5, 1, 12, tzinfo=UTC) + feeds.ARRIVAL  # from the stay's end
     assert lab.store.statuses["r-1"].color == "yellow"
 
 

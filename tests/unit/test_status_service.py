@@ -304,7 +304,7 @@ def test_a_trip_through_a_declared_risk_area_gives_an_arrival_fact_and_a_yellow_
     [fact] = world.derived(FactKind.RISK_AREA_ARRIVAL)
     assert (fact.source, fact.authority) == (FactSource.SYSTEM, risk_areas.RISK_AREA_AUTHORITY)
     assert fact.data == {"region": "420106", "level": "high", "arrived_at": "2022-04-30T16:00:00Z"}
-    assert fact.expires_at == datetime(2022, 5, 1, tzinfo=ZONE) + 21 * DAY  # from the arrival, not the declaration
+    assert fact.expires_at == datetime(2022, 5, 1, tzinfo=ZONE) + 21 * DAY  # from the arrival
     assert world.rules() == ["YELLOW-RISK-AREA-ARRIVAL-TESTS"]
     text = world.store.statuses[ME].reasons[0]["text"]["en"]
     assert text == "yellow: arrived from a high-risk area (420106) on 2022-05-01"
@@ -334,7 +334,13 @@ def test_an_arrival_declared_late_expires_counted_from_the_arrival_a_planned_one
     assert late.expires_at == datetime(2022, 4, 10, tzinfo=ZONE) + 21 * DAY < world.clock.now()
     assert world.store.statuses[ME].color == "green"
     planned = {"region": "440106", "date": "2032-05-04"}
-    world.declare("trip", {"places": [{"place": "420106", "from": "2022-04-28", "to": "2022-05-01"}], "planned_arrival": planned})
+    world.declare(
+        "trip",
+        {
+            "places": [{"place": "420106", "from": "2022-04-28", "to": "2022-05-01"}],
+            "planned_arrival": planned,
+        },
+    )
     [coming] = [f for f in world.derived(FactKind.RISK_AREA_ARRIVAL) if f.id != late.id]
     assert coming.data["arrived_at"] == iso(datetime(2032, 5, 4, tzinfo=ZONE))
     assert coming.expires_at == world.clock.now() + 21 * DAY

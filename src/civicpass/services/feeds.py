@@ -123,7 +123,8 @@ def _arrival(uow: UnitOfWork, stay: Mapping[str, Any]) -> tuple[str, datetime] |
     level = risk_level(uow, str(stay["region"]), start, end)
     if level is None:
         return None  # a stay outside every risk area: kept as received, no fact
-    return json.dumps({"region": stay["region"], "level": level, "arrived_at": end.isoformat()}), end + ARRIVAL
+    data = {"region": stay["region"], "level": level, "arrived_at": end.isoformat()}
+    return json.dumps(data), end + ARRIVAL
 
 
 def import_batch(
@@ -223,7 +224,12 @@ def _apply(
             if kinds[i] not in _KINDS and (arrival := _arrival(uow, json.loads(valid.data[i]))) is not None:
                 data, expires = arrival
                 facts.add(
-                    deps.random.new_id(), subject, FactKind.RISK_AREA_ARRIVAL, data, expires, f"record {ids[i]}"
+                    deps.random.new_id(),
+                    subject,
+                    FactKind.RISK_AREA_ARRIVAL,
+                    data,
+                    expires,
+                    f"record {ids[i]}",
                 )
     uow.facts.add_feed(facts)
     uow.feeds.add_records(source.id, batch_id, [ids[i] for i, _ in accepted])

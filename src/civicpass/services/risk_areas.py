@@ -87,7 +87,12 @@ def facts_from_declaration(uow: UnitOfWork, deps: Deps, declaration: Declaration
     answers: dict[str, Any] = dict(declaration.answers)
 
     def fact(
-        kind: FactKind, data: dict[str, Any], effective: datetime, expires: datetime, source: FactSource, by: str
+        kind: FactKind,
+        data: dict[str, Any],
+        effective: datetime,
+        expires: datetime,
+        source: FactSource,
+        by: str,
     ) -> Fact:
         return Fact(
             id=deps.random.new_id(),
@@ -103,19 +108,17 @@ def facts_from_declaration(uow: UnitOfWork, deps: Deps, declaration: Declaration
             note=f"declaration {declaration.id}",
         )
 
-    declared = now + timedelta(days=deps.limits.declared_fact_days)
+    declared, by = now + timedelta(days=deps.limits.declared_fact_days), declaration.submitted_by
     if declaration.form_key == "health":
         data = {"temperature_c": answers["temperature_c"], "symptoms": list(answers.get("symptoms", []))}
-        return [
-            fact(FactKind.HEALTH_DECLARATION, data, now, declared, FactSource.RESIDENT, declaration.submitted_by)
-        ]
+        return [fact(FactKind.HEALTH_DECLARATION, data, now, declared, FactSource.RESIDENT, by)]
     if declaration.form_key == "daily_checkin":
         data = {
             "temperature_c": answers["temperature_c"],
             "feels_well": answers["feels_well"],
             "symptoms": list(answers.get("symptoms", [])),
         }
-        return [fact(FactKind.DAILY_CHECKIN, data, now, declared, FactSource.RESIDENT, declaration.submitted_by)]
+        return [fact(FactKind.DAILY_CHECKIN, data, now, declared, FactSource.RESIDENT, by)]
     if declaration.form_key != "trip":
         return []
     arrival_day = (answers.get("planned_arrival") or {}).get("date")
