@@ -17,6 +17,7 @@ docs/formats/feeds.md), and imports them twice over:
 3. **the sweep catching up**: the statuses the concurrent part marked due, re-evaluated by
    ``services.status.sweep`` in as many processes at once (the server's workers each run it; each sweep
    claims a batch's mark of its own), timed until no mark is left; each resident is re-evaluated once.
+   It prints the CPU per status of its workers and of their backends, as the import parts do per record.
 
 Every timed part runs in worker processes spawned as uvicorn spawns a server's workers (fresh interpreters
 holding their batches, not forks of the process that made the population), each started and connected
@@ -253,29 +254,33 @@ def import_streams(settings: Settings, source: str, batches: list[Batch], stream
     container.dispose()
     accepted: int = sum(n for n, _, _ in reports)
     assert stored == accepted == RECORDS, (stored, accepted)
-    own = sum(cpu for _, cpu, _ in reports) / accepted * 1e6
-    backends = [cpu for _, _, cpu in reports]
-    database = "not measured" if None in backends else f"{sum(backends) / accepted * 1e6:.1f} us"
     label = "one stream" if streams == 1 else f"{streams} concurrent streams"
     print(
         f"[feed import, PostgreSQL, {label}] {accepted:,} records in {len(batches)} batches in {seconds:.1f} s"
-        f" = {accepted / seconds:,.0f} records/s; CPU per record: Python {own:.1f} us, PostgreSQL {database}"
+        f" = {accepted / seconds:,.0f} records/s; CPU per record: {_cpu_per(accepted, reports)}"
     )
     return accepted / seconds
 
 
 def _sweeper(settings: Settings, ready: Any, results: Any) -> None:
-    """One server worker's sweep: re-evaluate marked statuses until no mark is left to claim."""
+    """One server worker's sweep: re-evaluate marked statuses until no mark is left to claim; reports how
+    many, its own CPU seconds and those of its database backend (None if the connection changed)."""
 
-    def start(container: Container) -> None:
-        with container.deps.uow() as uow:  # the pool's connection open, as in a worker that has served
+    def start(container: Container) -> tuple[float, int]:
+        # the pool's connection open, as in a worker that has served; it serves every transaction
+        container.engine.pool.dispose()
+        with container.deps.uow() as uow:
             uow.statuses.marks(1)
+        return _backend_cpu(container.engine)
 
-    def work(container: Container, _: None) -> int:
+    def work(container: Container, backend: tuple[float, int]) -> tuple[int, float, float | None]:
+        (backend_before, pid), own = backend, time.process_time()
         done = 0
         while swept := status_service.sweep(container.deps, limit=BATCH):
             done += swept
-        return done
+        own = time.process_time() - own
+        backend_after, pid_after = _backend_cpu(container.engine)
+        return done, own, backend_after - backend_before if pid_after == pid else None
 
     _worker(settings, ready, results, start, work)
 
@@ -287,13 +292,23 @@ def sweep_part(settings: Settings) -> float:
         marks = uow.statuses.marks(1000)
     container.dispose()
     marked = sum(len(m.subject_ids) for m in marks)
-    counts, seconds = _in_processes(_sweeper, [(settings,) for _ in range(STREAMS)])
+    reports, seconds = _in_processes(_sweeper, [(settings,) for _ in range(STREAMS)])
+    counts = [n for n, _, _ in reports]
     assert sum(counts) == marked, (counts, marked)  # each marked resident re-evaluated once
     print(
         f"[status sweep, PostgreSQL, {STREAMS} workers] {marked:,} marked statuses ({len(marks)} batches)"
-        f" re-evaluated in {seconds:.1f} s = {marked / seconds:,.0f}/s (by worker: {counts})"
+        f" re-evaluated in {seconds:.1f} s = {marked / seconds:,.0f}/s (by worker: {counts});"
+        f" CPU per status: {_cpu_per(marked, reports)}"
     )
     return marked / seconds
+
+
+def _cpu_per(done: int, reports: list[tuple[int, float, float | None]]) -> str:
+    """The CPU per item of workers' reports (count, own seconds, backend seconds or None)."""
+    own = sum(cpu for _, cpu, _ in reports) / done * 1e6
+    backends = [cpu for _, _, cpu in reports]
+    database = "not measured" if None in backends else f"{sum(b or 0 for b in backends) / done * 1e6:.1f} us"
+    return f"Python {own:.1f} us, PostgreSQL {database}"
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from civicpass.adapters.messaging import MemoryMessenger
 from civicpass.bootstrap import Container, build
 from civicpass.domain.facts import Fact, FactKind, FactSource, FactState
 from civicpass.domain.identity import parse_document
-from civicpass.services.ports import FeedFacts
+from civicpass.services.ports import FeedFacts, StoredStatus
 from civicpass.settings import Settings
 from civicpass.web.app import create_app
 from tests.support import enrol, resident_id_number
@@ -183,7 +183,7 @@ def test_a_subjects_facts_read_back_field_for_field(
     client: TestClient, messenger: MemoryMessenger, container: Container
 ) -> None:
     """``facts.for_subjects`` makes facts from rows by position (on PostgreSQL straight from psycopg's
-    rows, times with the UTC zone attached): every field of every kind of active fact comes back as it was
+    rows, times read as ``timestamptz`` in the session's UTC): every field of every kind of active fact comes back as it was
     stored, a second person's decision and a fact without expiry included; proposed facts are not read."""
     resident, _ = enrol(client, messenger, number=resident_id_number(serial="362"))
     at = datetime(2022, 5, 2, 1, 0, 0, 123456, tzinfo=UTC)
@@ -225,7 +225,51 @@ def test_a_subjects_facts_read_back_field_for_field(
         read = uow.facts.for_subjects([resident["id"], "nobody"])
     assert read["nobody"] == []
     assert sorted(read[resident["id"]], key=lambda f: f.id) == [decided, plain]
-    assert all(f.effective_at.tzinfo is UTC for f in read[resident["id"]])
+    times = [(f.effective_at, f.recorded_at, f.expires_at, f.decided_at) for f in read[resident["id"]]]
+    assert all(t.tzinfo is UTC for four in times for t in four if t is not None)
+
+
+def test_facts_and_statuses_keep_their_times_whatever_the_sessions_time_zone(
+    client: TestClient, messenger: MemoryMessenger, container: Container
+) -> None:
+    """The engine opens PostgreSQL sessions in UTC; the facts' and statuses' times are converted to and
+    from their naive UTC explicitly (``AT TIME ZONE 'UTC'``), so a session in another zone writes and reads
+    the same instants."""
+    if container.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no session time zone")
+    with container.engine.connect() as conn:
+        assert conn.exec_driver_sql("SHOW TimeZone").scalar_one() == "UTC"
+    resident, _ = enrol(client, messenger, number=resident_id_number(serial="371"))
+    at = datetime(2022, 5, 2, 23, 30, tzinfo=UTC)
+    fact = Fact(
+        id="fact-zone",
+        subject_id=resident["id"],
+        kind=FactKind.VACCINATION,
+        data={"vaccine": "CoronaVac", "dose": 1, "administered_at": "2022-05-03T07:00:00+08:00"},
+        source=FactSource.FEED,
+        authority="feed:lab",
+        effective_at=at,
+        expires_at=at + timedelta(days=3650),
+        recorded_at=at,
+        state=FactState.ACTIVE,
+    )
+    with container.deps.uow() as uow:
+        uow.facts.add(fact)
+        uow.commit()
+    status = StoredStatus(resident["id"], 7, "yellow", [], 1, at, at + timedelta(hours=1), "0" * 64)
+    with container.deps.uow() as uow:
+        uow.conn.exec_driver_sql("SET LOCAL TimeZone = 'Asia/Shanghai'")
+        (read,) = uow.facts.for_subjects([resident["id"]])[resident["id"]]
+        uow.statuses.save_many([(status, True)])
+        uow.commit()
+    assert read == fact
+    assert read.effective_at.astimezone(UTC).isoformat() == "2022-05-02T23:30:00+00:00"
+    with container.deps.uow() as uow:
+        stored = uow.statuses.get(resident["id"])
+        column = uow.conn.execute(sa.select(t.statuses.c.evaluated_at)).scalar_one()
+    assert stored == status
+    assert stored.evaluated_at.tzinfo is UTC
+    assert column == at  # as the Core type reads the column's naive UTC
 
 
 def test_migration_0015_drops_the_facts_foreign_key_and_keeps_every_fact(empty_database: sa.Engine) -> None:

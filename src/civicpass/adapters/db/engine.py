@@ -37,12 +37,14 @@ def make_engine(
     url = normalize_url(url)
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    connect_args: dict[str, Any] = {}
-    options = [f"-c search_path={schema}"] if schema else []
+    # times in UTC whatever the server's default: a ``timestamptz`` read is then loaded with the UTC zone
+    # (``pg_hot.selected``), and nothing the server converts depends on its configuration
+    options = ["-c TimeZone=UTC"]
+    if schema:
+        options.append(f"-c search_path={schema}")
     if generic_plans:
         options.append("-c plan_cache_mode=force_generic_plan")
-    if options:
-        connect_args["options"] = " ".join(options)
+    connect_args: dict[str, Any] = {"options": " ".join(options)}
     each_statement: dict[str, Any] = (
         {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if autocommit else {}
     )

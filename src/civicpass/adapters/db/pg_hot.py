@@ -10,7 +10,8 @@ planning too. Only the hot path lives here; the repositories call it on PostgreS
 and the integration tests run every repository method on both.
 
 Columns hold UTC as ``timestamp without time zone`` (``tables.UTCDateTime``): values go in naive UTC and
-come out with the UTC zone attached, exactly as the Core type does.
+come out with the UTC zone attached, exactly as the Core type does; where many are read, as ``timestamptz``
+(``selected``), which psycopg's C loader makes aware in the session's zone, UTC (``engine.make_engine``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,14 @@ def connection(conn: sa.Connection) -> psycopg.Connection[Any] | None:
 def utc(value: datetime | None) -> datetime | None:
     """A time read from a ``timestamp without time zone`` column (naive UTC) with the UTC zone attached."""
     return None if value is None else value.replace(tzinfo=UTC)
+
+
+def selected(column: sa.Column[Any]) -> str:
+    """A column as a select list names it: a time (naive UTC) as ``timestamptz``, so that psycopg loads it
+    aware, in C (0.2 against 0.7 µs a time for ``utc`` after the naive one is loaded)."""
+    if isinstance(column.type, t.UTCDateTime):
+        return f"{column.name} AT TIME ZONE 'UTC'"
+    return column.name
 
 
 def naive_utc(value: datetime | None) -> datetime | None:
