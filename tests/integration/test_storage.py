@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from civicpass.adapters.crypto.pii import PiiDecryptionError
 from civicpass.adapters.db import tables as t
+from civicpass.adapters.db.engine import make_engine
 from civicpass.adapters.db.migrate import alembic_config, include_object, upgrade
 from civicpass.adapters.messaging import MemoryMessenger
 from civicpass.bootstrap import Container, build
@@ -25,6 +26,7 @@ from civicpass.domain.identity import parse_document
 from civicpass.services.ports import FeedFacts, StoredStatus
 from civicpass.settings import Settings
 from civicpass.web.app import create_app
+from tests.conftest import POSTGRES_URL
 from tests.support import enrol, resident_id_number
 
 NAME = "欧阳明月"
@@ -270,6 +272,32 @@ def test_facts_and_statuses_keep_their_times_whatever_the_sessions_time_zone(
     assert stored == status
     assert stored.evaluated_at.tzinfo is UTC
     assert column == at  # as the Core type reads the column's naive UTC
+
+
+@pytest.mark.postgres
+def test_a_postgres_session_keeps_the_given_options_and_runs_in_utc_and_iso(
+    postgres_schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine's own session options (UTC, the ISO style) come after those of ``PGOPTIONS`` and of the
+    URL's ``options``, which they would otherwise replace: both are kept, and the zone is UTC even where
+    the URL asks for another."""
+    monkeypatch.setenv("PGOPTIONS", "-c lock_timeout=3000")
+    given = "options=-c%20statement_timeout%3D5000%20-c%20TimeZone%3DAsia/Shanghai"
+    engine = make_engine(
+        f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}{given}", schema=postgres_schema
+    )
+    try:
+        with engine.connect() as conn:
+            shown = {
+                n: conn.exec_driver_sql(f"SHOW {n}").scalar_one()
+                for n in ("statement_timeout", "lock_timeout", "TimeZone", "DateStyle")
+            }
+    finally:
+        engine.dispose()
+    assert shown["statement_timeout"] == "5s"
+    assert shown["lock_timeout"] == "3s"
+    assert shown["TimeZone"] == "UTC"
+    assert shown["DateStyle"].startswith("ISO")
 
 
 def test_migration_0015_drops_the_facts_foreign_key_and_keeps_every_fact(empty_database: sa.Engine) -> None:

@@ -610,6 +610,22 @@ def test_the_arrival_window_runs_from_the_arrival_not_from_when_it_was_recorded(
     assert status([recorded], arrived + 14 * DAY).color == "green"
 
 
+def test_the_latest_arrival_counts_not_the_latest_report_of_one() -> None:
+    """An arrival two days ago keeps the code yellow when a stay that ended 15 days ago is reported after
+    it (a transport feed's late record): the rules read the newer arrival, whichever came in last."""
+    newer = arrival(T - 2 * DAY, level="high")
+    late = fact(
+        FactKind.RISK_AREA_ARRIVAL,
+        T,
+        {"region": "310101", "level": "medium", "arrived_at": iso(T - 15 * DAY)},
+        expires=T - 15 * DAY + 21 * DAY,
+    )
+    for facts in ([newer, late], [late, newer]):
+        result = status(facts, T)
+        assert fired(result) == ["YELLOW-RISK-AREA-ARRIVAL-TESTS"]
+        assert result.reasons[0].text.en == "yellow: arrived from a high-risk area (420106) on 2022-05-02"
+
+
 # --- combining rules, ignoring facts --------------------------------------------------------------
 
 

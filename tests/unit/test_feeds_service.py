@@ -23,7 +23,7 @@ from civicpass.domain.facts import FactKind, FactSource
 from civicpass.domain.identity import Document, DocumentType
 from civicpass.domain.policy import StaffActor
 from civicpass.domain.staff import Role
-from civicpass.services import feeds, rulesets
+from civicpass.services import feeds, risk_areas, rulesets
 from civicpass.services import status as status_service
 from civicpass.services.context import Deps
 from civicpass.services.ports import FeedParser, RiskArea
@@ -220,29 +220,32 @@ def test_a_stay_in_a_declared_risk_area_becomes_an_arrival_fact() -> None:
         "level": "high",
         "arrived_at": "2022-05-01T20:00:00+08:00",
     }
-    assert arrival.expires_at == datetime(2022, 5, 1, 12, tzinfo=UTC) + feeds.ARRIVAL  # from the stay's end
+    assert arrival.expires_at == datetime(2022, 5, 1, 12, tzinfo=UTC) + risk_areas.ARRIVAL  # from its end
     assert lab.store.statuses["r-1"].color == "yellow"
 
 
-def test_a_stay_reported_after_its_arrival_window_is_kept_expired_and_turns_no_code_yellow() -> None:
+def test_a_stays_arrival_fact_expires_from_the_stays_end_or_from_its_receipt_if_later() -> None:
+    """A stay reported 21 days and a minute after it ended is kept already expired; one that ends a few
+    minutes after the batch arrived (within the sources' clock tolerance) from the batch's receipt."""
     lab = _lab("travel")
     now = lab.clock.now()
     lab.store.risk_areas.append(
         RiskArea("a1", "420106", "high", now - timedelta(days=60), None, "cdc-1", now - timedelta(days=60))
     )
-    left = now - feeds.ARRIVAL - timedelta(minutes=1)
-    stay = {
-        "record_id": "t1",
-        "kind": "travel",
-        "document": {"type": "resident_id", "number": NUMBERS[1]},
-        "region": "420106",
-        "from": _local(left - timedelta(days=3)),
-        "to": _local(left),
-    }
-    assert lab.send([stay])["facts"] == 1
-    (arrival,) = lab.facts(FactKind.RISK_AREA_ARRIVAL)
-    assert arrival.expires_at == now - timedelta(minutes=1)
-    assert lab.store.statuses["r-1"].color == "green"
+
+    def stay(record_id: str, number: str, left: datetime) -> dict[str, Any]:
+        document = {"type": "resident_id", "number": number}
+        return {"record_id": record_id, "kind": "travel", "document": document, "region": "420106"} | {
+            "from": _local(left - timedelta(days=3)),
+            "to": _local(left),
+        }
+
+    late = now - risk_areas.ARRIVAL - timedelta(minutes=1)
+    report = lab.send([stay("t1", NUMBERS[1], late), stay("t2", NUMBERS[2], now + timedelta(minutes=5))])
+    assert (report["accepted"], report["facts"]) == (2, 2)
+    expiry = {f.note: f.expires_at for f in lab.facts(FactKind.RISK_AREA_ARRIVAL)}
+    assert expiry == {"record t1": late + risk_areas.ARRIVAL, "record t2": now + risk_areas.ARRIVAL}
+    assert all(e.tzinfo is UTC for e in expiry.values())
 
 
 def test_csv_batches_are_read_like_json_lines() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -325,26 +325,26 @@ def test_the_planned_arrival_date_is_the_arrival(world: World) -> None:
 def test_an_arrival_declared_late_expires_counted_from_the_arrival_a_planned_one_from_the_declaration(
     world: World,
 ) -> None:
-    """An arrival fact is held ARRIVAL_FACT_DAYS from the arrival, however late it is declared: a trip
-    that ended 22 days ago is kept already expired and turns no code yellow. A planned arrival still to
-    come counts from the declaration (a wrong year typed must not hold a code for years)."""
+    """An arrival fact is held ARRIVAL_FACT_DAYS from the arrival (the local midnight of its day),
+    however late it is declared: a trip that ended 23 days ago is kept already expired. An arrival today
+    or on a past planned date counts from that day too; one still to come counts from the declaration (a
+    year typed wrong must not hold a fact for years)."""
     _declare_area(world, "420106", "high", datetime(2022, 3, 1, tzinfo=ZONE))
+    now = world.clock.now()  # 2022-05-03T16:00+08:00
     world.declare("trip", {"places": [{"place": "420106", "from": "2022-04-05", "to": "2022-04-10"}]})
-    [late] = world.derived(FactKind.RISK_AREA_ARRIVAL)
-    assert late.expires_at == datetime(2022, 4, 10, tzinfo=ZONE) + 21 * DAY < world.clock.now()
-    assert world.store.statuses[ME].color == "green"
-    planned = {"region": "440106", "date": "2032-05-04"}
-    world.declare(
-        "trip",
-        {
-            "places": [{"place": "420106", "from": "2022-04-28", "to": "2022-05-01"}],
-            "planned_arrival": planned,
-        },
-    )
-    [coming] = [f for f in world.derived(FactKind.RISK_AREA_ARRIVAL) if f.id != late.id]
-    assert coming.data["arrived_at"] == iso(datetime(2032, 5, 4, tzinfo=ZONE))
-    assert coming.expires_at == world.clock.now() + 21 * DAY
-    assert world.rules() == ["YELLOW-RISK-AREA-ARRIVAL-TESTS"]
+    stay = [{"place": "420106", "from": "2022-04-28", "to": "2022-04-30"}]
+    for day in ("2022-05-01", "2022-05-03", "2032-05-04"):
+        world.declare("trip", {"places": stay, "planned_arrival": {"region": "440106", "date": day}})
+    expiry = {f.data["arrived_at"]: f.expires_at for f in world.derived(FactKind.RISK_AREA_ARRIVAL)}
+    midnight = {day: datetime(2022, 5, day, tzinfo=ZONE) for day in (1, 3)}
+    assert expiry == {
+        iso(datetime(2022, 4, 10, tzinfo=ZONE)): datetime(2022, 4, 10, tzinfo=ZONE) + 21 * DAY,
+        iso(midnight[1]): midnight[1] + 21 * DAY,
+        iso(midnight[3]): midnight[3] + 21 * DAY,
+        iso(datetime(2032, 5, 4, tzinfo=ZONE)): now + 21 * DAY,
+    }
+    assert expiry[iso(datetime(2022, 4, 10, tzinfo=ZONE))] < now  # stored, no longer held
+    assert all(e.tzinfo is UTC for e in expiry.values())
 
 
 def test_a_place_in_both_a_high_and_a_medium_risk_area_counts_as_high(world: World) -> None:

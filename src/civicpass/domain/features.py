@@ -171,7 +171,12 @@ def build_context(
             "symptoms": sorted(declared.data.get("symptoms") or []),
         }
 
-    arrival = latest.get(FactKind.RISK_AREA_ARRIVAL)
+    # the latest arrival, not the latest report of one: a stay a feed sends late must not hide a newer one
+    arrival = max(
+        (f for f in live if f.kind is FactKind.RISK_AREA_ARRIVAL),
+        key=lambda f: (parse_time(str(f.data["arrived_at"])), f.effective_at, f.recorded_at),
+        default=None,
+    )
     context["arrival"] = None
     if arrival is not None:
         arrived = parse_time(str(arrival.data["arrived_at"]))

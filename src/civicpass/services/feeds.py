@@ -32,7 +32,7 @@ from civicpass.domain.regions import check_region_code
 from civicpass.services import cases
 from civicpass.services.context import Deps
 from civicpass.services.ports import FeedFacts, UnitOfWork
-from civicpass.services.risk_areas import ARRIVAL_FACT_DAYS, risk_level
+from civicpass.services.risk_areas import arrival_expires, risk_level
 from civicpass.services.status import StatusChange, notify, recompute_in
 
 MEDIA_TYPES = tuple(fd.FORMATS)
@@ -101,7 +101,6 @@ def unauthenticated() -> NotAuthenticated:
     )
 
 
-ARRIVAL = timedelta(days=ARRIVAL_FACT_DAYS)
 _KINDS = {
     "test_result": (FactKind.TEST_RESULT, RESULT_FACT_DAYS),
     "vaccination": (FactKind.VACCINATION, VACCINATION_FACT_DAYS),
@@ -116,15 +115,15 @@ def _time(text: Any) -> datetime:
     return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
 
 
-def _arrival(uow: UnitOfWork, stay: Mapping[str, Any]) -> tuple[str, datetime] | None:
+def _arrival(uow: UnitOfWork, stay: Mapping[str, Any], now: datetime) -> tuple[str, datetime] | None:
     """A travel stay's fact data (JSON) and expiry, from the stay's fields: an arrival, when the region was
-    a risk area meanwhile, held for ``ARRIVAL`` from the stay's end (however late the source reports it)."""
+    a risk area meanwhile, held from the stay's end (``risk_areas.arrival_expires``)."""
     start, end = _time(stay["from"]), _time(stay["to"])
     level = risk_level(uow, str(stay["region"]), start, end)
     if level is None:
         return None  # a stay outside every risk area: kept as received, no fact
     data = {"region": stay["region"], "level": level, "arrived_at": end.isoformat()}
-    return json.dumps(data), end + ARRIVAL
+    return json.dumps(data), arrival_expires(end, now)
 
 
 def import_batch(
@@ -221,7 +220,10 @@ def _apply(
     facts.notes = [f"record {ids[i]}" for i, _ in as_is]
     if len(as_is) < len(accepted):  # travel stays: an arrival fact if the region was a risk area meanwhile
         for i, subject in accepted:
-            if kinds[i] not in _KINDS and (arrival := _arrival(uow, json.loads(valid.data[i]))) is not None:
+            if (
+                kinds[i] not in _KINDS
+                and (arrival := _arrival(uow, json.loads(valid.data[i]), now)) is not None
+            ):
                 data, expires = arrival
                 facts.add(
                     deps.random.new_id(),

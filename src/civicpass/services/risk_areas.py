@@ -7,7 +7,7 @@ medium-risk area while the resident was there. Derived facts name their source a
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from civicpass.domain.declarations import Declaration
@@ -21,6 +21,7 @@ from civicpass.services.ports import RiskArea, UnitOfWork
 
 RISK_LEVELS = ("high", "medium")
 ARRIVAL_FACT_DAYS = 21
+ARRIVAL = timedelta(days=ARRIVAL_FACT_DAYS)
 RISK_AREA_AUTHORITY = "system:risk-area-list"
 
 
@@ -75,6 +76,13 @@ def risk_level(uow: UnitOfWork, region: str, start: datetime, end: datetime) -> 
         if a.valid_from < end and contains(a.region_code, region)
     }
     return "high" if "high" in levels else "medium" if levels else None
+
+
+def arrival_expires(arrived: datetime, learned: datetime) -> datetime:
+    """When an arrival fact stops holding: ``ARRIVAL`` from the arrival, however late it was learned of;
+    from when it was learned if the arrival is still to come (a planned one: a year typed wrong must not
+    hold a code for years)."""
+    return min(arrived, learned).astimezone(UTC) + ARRIVAL
 
 
 def _local_midnight(day: str, deps: Deps) -> datetime:
@@ -144,9 +152,7 @@ def facts_from_declaration(uow: UnitOfWork, deps: Deps, declaration: Declaration
                 FactKind.RISK_AREA_ARRIVAL,
                 data,
                 now,
-                # from the arrival, not the declaration; a planned one from the declaration (a wrong year
-                # must not hold a code for years)
-                min(arrived, now) + timedelta(days=ARRIVAL_FACT_DAYS),
+                arrival_expires(arrived, now),
                 FactSource.SYSTEM,
                 RISK_AREA_AUTHORITY,
             )

@@ -6,6 +6,7 @@ does), so two writers queue instead of failing with "database is locked" halfway
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +38,14 @@ def make_engine(
     url = normalize_url(url)
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    # times in UTC whatever the server's default: a ``timestamptz`` read is then loaded with the UTC zone
-    # (``pg_hot.selected``), and nothing the server converts depends on its configuration
-    options = ["-c TimeZone=UTC"]
+    # times in UTC and ISO whatever the server's defaults: a ``timestamptz`` read is then loaded with the
+    # UTC zone (``pg_hot.selected``; psycopg reads it in the ISO style only)
+    options = ["-c TimeZone=UTC", "-c DateStyle=ISO"]
     if schema:
         options.append(f"-c search_path={schema}")
     if generic_plans:
         options.append("-c plan_cache_mode=force_generic_plan")
-    connect_args: dict[str, Any] = {"options": " ".join(options)}
+    connect_args: dict[str, Any] = {"options": _options(url, options)}
     each_statement: dict[str, Any] = (
         {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if autocommit else {}
     )
@@ -56,6 +57,13 @@ def make_engine(
         connect_args=connect_args,
         **each_statement,
     )
+
+
+def _options(url: str, ours: list[str]) -> str:
+    """The sessions' options: those ``PGOPTIONS`` and the URL's ``options`` give, which an ``options``
+    connection argument would otherwise replace, then ours (given last, they win over the same setting)."""
+    given = [os.environ.get("PGOPTIONS", ""), str(sa.engine.make_url(url).query.get("options", ""))]
+    return " ".join([*(g for g in given if g.strip()), *ours])
 
 
 def _sqlite_engine(url: str) -> Engine:

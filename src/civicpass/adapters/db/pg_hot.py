@@ -10,8 +10,9 @@ planning too. Only the hot path lives here; the repositories call it on PostgreS
 and the integration tests run every repository method on both.
 
 Columns hold UTC as ``timestamp without time zone`` (``tables.UTCDateTime``): values go in naive UTC and
-come out with the UTC zone attached, exactly as the Core type does; where many are read, as ``timestamptz``
-(``selected``), which psycopg's C loader makes aware in the session's zone, UTC (``engine.make_engine``).
+come out with the UTC zone attached, exactly as the Core type does; where many cross (a re-evaluation's
+facts and statuses), as ``timestamptz`` converted in the statement (``selected``), which psycopg loads
+and dumps aware in C, in the session's zone, UTC (``engine.make_engine``).
 """
 
 from __future__ import annotations
@@ -214,7 +215,8 @@ def column_arrays(
     rows: Sequence[Mapping[str, Any]], names: Sequence[str], convert: Mapping[str, Callable[[Any], Any]]
 ) -> list[list[Any]]:
     """The rows as one list per column (the arrays of an ``unnest`` statement), each value of a column in
-    ``convert`` passed through its converter (times to naive UTC, JSON to its text)."""
+    ``convert`` passed through its converter (times to naive UTC where the column takes them so, JSON to
+    its text)."""
     return [
         [fn(row[name]) for row in rows] if (fn := convert.get(name)) else [row[name] for row in rows]
         for name in names
