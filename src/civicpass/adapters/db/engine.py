@@ -62,7 +62,8 @@ def make_engine(
 def _options(url: str, ours: list[str]) -> str:
     """The sessions' options: those ``PGOPTIONS`` and the URL's ``options`` give, which an ``options``
     connection argument would otherwise replace, then ours (given last, they win over the same setting)."""
-    given = [os.environ.get("PGOPTIONS", ""), str(sa.engine.make_url(url).query.get("options", ""))]
+    in_url = sa.engine.make_url(url).query.get("options", ())  # a tuple when the URL repeats it
+    given = [os.environ.get("PGOPTIONS", ""), *([in_url] if isinstance(in_url, str) else in_url)]
     return " ".join([*(g for g in given if g.strip()), *ours])
 
 
