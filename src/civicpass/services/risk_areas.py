@@ -94,14 +94,8 @@ def facts_from_declaration(uow: UnitOfWork, deps: Deps, declaration: Declaration
     now = declaration.submitted_at
     answers: dict[str, Any] = dict(declaration.answers)
 
-    def fact(
-        kind: FactKind,
-        data: dict[str, Any],
-        effective: datetime,
-        expires: datetime,
-        source: FactSource,
-        by: str,
-    ) -> Fact:
+    def fact(kind: FactKind, data: dict[str, Any], expires: datetime, source: FactSource, by: str) -> Fact:
+        """A fact the declaration gives, in effect from its submission."""
         return Fact(
             id=deps.random.new_id(),
             subject_id=declaration.subject_id,
@@ -109,7 +103,7 @@ def facts_from_declaration(uow: UnitOfWork, deps: Deps, declaration: Declaration
             data=data,
             source=source,
             authority=by,
-            effective_at=effective,
+            effective_at=now,
             expires_at=expires,
             recorded_at=now,
             state=FactState.ACTIVE,
@@ -119,14 +113,14 @@ def facts_from_declaration(uow: UnitOfWork, deps: Deps, declaration: Declaration
     declared, by = now + timedelta(days=deps.limits.declared_fact_days), declaration.submitted_by
     if declaration.form_key == "health":
         data = {"temperature_c": answers["temperature_c"], "symptoms": list(answers.get("symptoms", []))}
-        return [fact(FactKind.HEALTH_DECLARATION, data, now, declared, FactSource.RESIDENT, by)]
+        return [fact(FactKind.HEALTH_DECLARATION, data, declared, FactSource.RESIDENT, by)]
     if declaration.form_key == "daily_checkin":
         data = {
             "temperature_c": answers["temperature_c"],
             "feels_well": answers["feels_well"],
             "symptoms": list(answers.get("symptoms", [])),
         }
-        return [fact(FactKind.DAILY_CHECKIN, data, now, declared, FactSource.RESIDENT, by)]
+        return [fact(FactKind.DAILY_CHECKIN, data, declared, FactSource.RESIDENT, by)]
     if declaration.form_key != "trip":
         return []
     arrival_day = (answers.get("planned_arrival") or {}).get("date")
@@ -151,7 +145,6 @@ def facts_from_declaration(uow: UnitOfWork, deps: Deps, declaration: Declaration
             fact(
                 FactKind.RISK_AREA_ARRIVAL,
                 data,
-                now,
                 arrival_expires(arrived, now),
                 FactSource.SYSTEM,
                 RISK_AREA_AUTHORITY,
