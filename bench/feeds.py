@@ -5,7 +5,10 @@ synthetic people, about one in nine a child without a document) and gives each w
 current status, as after a morning of codes; registers a lab source with its Ed25519 key; then signs one
 test result for each of these residents, sampled over a morning (06:00-12:00, to the second: a batch's
 times mostly distinct, as a lab's are), in batches of 50,000 (JSON Lines, the signed format of
-docs/formats/feeds.md), and imports them twice over:
+docs/formats/feeds.md; CSV with ``CIVICPASS_BENCH_FEED_FORMAT=csv``), and imports them twice over:
+
+0. **the parser alone**: one batch of the load in each format, parsed by the Arrow parser (the server's)
+   and by the reference (``domain.feeds.parse_batch``), the best CPU per record of a few runs;
 
 1. **one stream**: the batches one after another in one worker process, as one server worker imports one
    lab's uploads (signature, parsing and validation of every record, resident look-up by blind index, the
@@ -46,7 +49,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +59,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.common import bench_settings, reset_schema
 from civicpass.adapters.crypto import b64url
+from civicpass.adapters.feed_parser import ArrowFeedParser
 from civicpass.adapters.messaging import MemoryMessenger
 from civicpass.bootstrap import Container, build, migrate
 from civicpass.domain import feeds as fd
@@ -75,6 +79,8 @@ RECORDS = int(os.environ.get("CIVICPASS_BENCH_FEED_RECORDS", "200000"))
 POPULATION = max(RECORDS, int(os.environ.get("CIVICPASS_BENCH_FEED_POPULATION", "0")))
 STREAMS = int(os.environ.get("CIVICPASS_BENCH_FEED_STREAMS", "2"))
 BATCH = 50_000
+FORMAT = os.environ.get("CIVICPASS_BENCH_FEED_FORMAT", "jsonl")
+"""The import parts' batches: JSON Lines (``jsonl``, the default) or CSV (``csv``)."""
 
 
 def _population(deps: Deps, holders: int) -> list[Document]:
@@ -119,6 +125,7 @@ class Batch:
     body: bytes
     signature: str
     records: int
+    media_type: str
 
 
 def _sampled_at(n: int) -> str:
@@ -128,27 +135,42 @@ def _sampled_at(n: int) -> str:
     return f"2022-05-02T{6 + second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}+08:00"
 
 
-def _batches(source: str, key: Ed25519PrivateKey, documents: list[Document], first: int) -> list[Batch]:
+CSV_HEADER = "record_id,kind,document_type,document_number,nationality,test,result,sampled_at"
+MEDIA_TYPES = {"jsonl": "application/jsonl", "csv": "text/csv"}
+
+
+def _line(n: int, doc: Document, form: str) -> str:
+    """The ``n``-th test result, for the holder of ``doc``, as a line of JSON Lines or a row of CSV."""
+    if form == "csv":
+        fields = [f"bench-{n}", "test_result", doc.type.value, doc.number, doc.nationality]
+        return ",".join([*(field or "" for field in fields), "pcr", "negative", _sampled_at(n)])
+    record = {
+        "record_id": f"bench-{n}",
+        "kind": "test_result",
+        "document": {"type": doc.type.value, "number": doc.number, "nationality": doc.nationality},
+        "test": "pcr",
+        "result": "negative",
+        "sampled_at": _sampled_at(n),
+    }
+    return json.dumps(record)
+
+
+def _body(documents: list[Document], start: int, end: int, first: int, form: str) -> bytes:
+    lines = [_line(n, documents[(n - first) % len(documents)], form) for n in range(start, end)]
+    return "\n".join([CSV_HEADER, *lines] if form == "csv" else lines).encode()
+
+
+def _batches(
+    source: str, key: Ed25519PrivateKey, documents: list[Document], first: int, form: str = FORMAT
+) -> list[Batch]:
     """``RECORDS`` signed test results numbered from ``first``, in batches of ``BATCH``."""
     made = []
     for start in range(first, first + RECORDS, BATCH):
         end = min(start + BATCH, first + RECORDS)
-        lines = []
-        for n in range(start, end):
-            doc = documents[(n - first) % len(documents)]
-            record = {
-                "record_id": f"bench-{n}",
-                "kind": "test_result",
-                "document": {"type": doc.type.value, "number": doc.number, "nationality": doc.nationality},
-                "test": "pcr",
-                "result": "negative",
-                "sampled_at": _sampled_at(n),
-            }
-            lines.append(json.dumps(record))
-        body = "\n".join(lines).encode()
+        body = _body(documents, start, end, first, form)
         batch_id = f"bench-{start}"
-        signature = b64url.encode(key.sign(fd.signing_input(source, batch_id, "jsonl", body)))
-        made.append(Batch(batch_id, body, signature, end - start))
+        signature = b64url.encode(key.sign(fd.signing_input(source, batch_id, form, body)))
+        made.append(Batch(batch_id, body, signature, end - start, MEDIA_TYPES[form]))
     return made
 
 
@@ -156,10 +178,29 @@ def _import(deps: Deps, source: str, batches: list[Batch]) -> int:
     """Import the batches one after another; the records accepted."""
     accepted = 0
     for b in batches:
-        report = feeds.import_batch(deps, source, b.batch_id, b.body, "application/jsonl", b.signature)
+        report = feeds.import_batch(deps, source, b.batch_id, b.body, b.media_type, b.signature)
         assert report["rejected"] == 0, report["rejections"][:3]
         accepted += int(report["accepted"])
     return accepted
+
+
+def parser_part(documents: list[Document]) -> None:
+    """A batch of the load parsed alone, in each format, by the Arrow parser and by the reference: the
+    best of a few runs' CPU per record (this process)."""
+    latest = fd.latest_time(datetime.now(UTC))
+    accepted = fd.ACCEPTS[fd.FeedKind.LAB]
+    figures = []
+    for form, media_type in MEDIA_TYPES.items():
+        body = _body(documents, 0, BATCH, 0, form)
+        for name, parse, runs in (("Arrow", ArrowFeedParser(), 5), ("reference", fd.parse_batch, 2)):
+            best = float("inf")
+            for _ in range(runs):
+                started = time.process_time()
+                parsed = parse(body, media_type, accepted, latest)
+                best = min(best, time.process_time() - started)
+            assert len(parsed.valid) == BATCH, parsed.rejected[:3]
+            figures.append(f"{form} {name} {best / BATCH * 1e6:.2f} us")
+    print(f"[feed parser, {BATCH:,} records, best CPU per record] " + ", ".join(figures))
 
 
 def _worker(
@@ -254,7 +295,7 @@ def import_streams(settings: Settings, source: str, batches: list[Batch], stream
     container.dispose()
     accepted: int = sum(n for n, _, _ in reports)
     assert stored == accepted == RECORDS, (stored, accepted)
-    label = "one stream" if streams == 1 else f"{streams} concurrent streams"
+    label = ("one stream" if streams == 1 else f"{streams} concurrent streams") + f", {FORMAT}"
     print(
         f"[feed import, PostgreSQL, {label}] {accepted:,} records in {len(batches)} batches in {seconds:.1f} s"
         f" = {accepted / seconds:,.0f} records/s; CPU per record: {_cpu_per(accepted, reports)}"
@@ -315,6 +356,7 @@ def main() -> None:
     print(
         f"civicpass feed benchmark on {platform.node()} ({os.cpu_count()} cores, Python {platform.python_version()})"
     )
+    assert FORMAT in MEDIA_TYPES, f"CIVICPASS_BENCH_FEED_FORMAT is one of {', '.join(MEDIA_TYPES)}"
     reset_schema(POSTGRES_URL, SCHEMA)
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -331,6 +373,7 @@ def main() -> None:
                 container.deps, admin, feeds.NewSource("Bench lab", "lab", public, "440100")
             ).id
             engine = container.engine
+            parser_part(documents)
             _swept(engine)
             one_stream, concurrent = (_batches(source, key, documents, first) for first in (0, RECORDS))
             del documents  # the workers are spawned and hold only their batches

@@ -34,14 +34,20 @@ def _passports(container: Container, count: int) -> list[str]:
 
 
 def _send(
-    client: TestClient, key: Ed25519PrivateKey, source: str, batch: str, body: bytes, **headers: str
+    client: TestClient,
+    key: Ed25519PrivateKey,
+    source: str,
+    batch: str,
+    body: bytes,
+    form: str = "jsonl",
+    **headers: str,
 ) -> Any:
-    signature = b64url.encode(key.sign(fd.signing_input(source, batch, "jsonl", body)))
+    signature = b64url.encode(key.sign(fd.signing_input(source, batch, form, body)))
     return client.post(
         f"/v1/feeds/{source}/batches",
         content=body,
         headers={
-            "Content-Type": "application/jsonl",
+            "Content-Type": "text/csv" if form == "csv" else "application/jsonl",
             "Civicpass-Batch-Id": batch,
             "Civicpass-Signature": signature,
             **headers,
@@ -174,3 +180,42 @@ def test_record_ids_and_values_that_need_escaping_are_stored_as_sent(
         assert fact.data == {k: record[k] for k in ("vaccine", "dose", "administered_at")}
     again = _send(client, key, source, "awkward-2", body).json()
     assert (again["accepted"], again["duplicates"]) == (0, 4)
+
+
+def test_a_csv_batch_over_http_is_read_like_json_lines_quoted_or_not(
+    client: TestClient, container: Container
+) -> None:
+    """Unquoted CSV (read by Arrow) and the same records quoted (read by the ``csv`` module) give the same
+    facts; a row of too few cells is rejected alone, with its line counted after the header."""
+    passports = _passports(container, 60)
+    key = Ed25519PrivateKey.generate()
+    public = b64url.encode(
+        key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    )
+    made = client.post(
+        "/v1/staff/feed-sources",
+        json={"name": "Lab C", "kind": "lab", "public_key": public, "region_code": "440100"},
+        headers=staff_headers(client, container, Role.ADMIN),
+    )
+    source = made.json()["id"]
+    header = "record_id,kind,document_type,document_number,nationality,test,result,sampled_at"
+    rows = [
+        f"{prefix}-{n},test_result,passport,{number},CHN,antigen,negative,2022-05-02T09:00:00+08:00"
+        for prefix in ("plain", "quoted")
+        for n, number in enumerate(passports)
+    ]
+    half = len(passports)
+    plain = [header, *rows[:half], "plain-x,test_result,passport"]
+    quoted = [header, *('"' + row.replace(",", '","') + '"' for row in rows[half:])]
+    reports = [
+        _send(client, key, source, name, "\n".join(lines).encode(), "csv").json()
+        for name, lines in (("csv-plain", plain), ("csv-quoted", quoted))
+    ]
+    assert [(r["accepted"], r["rejected"]) for r in reports] == [(half, 1), (half, 0)]
+    assert reports[0]["rejections"][0]["line"] == half + 1
+    query = sa.select(t.facts.c.note, t.facts.c.data).where(t.facts.c.kind == "test_result")
+    with container.engine.connect() as conn:
+        data: dict[str, Any] = dict(conn.execute(query).all())
+    result = {"test": "antigen", "result": "negative", "sampled_at": "2022-05-02T09:00:00+08:00"}
+    assert len(data) == 2 * half
+    assert all(data[f"record plain-{n}"] == data[f"record quoted-{n}"] == result for n in range(half))

@@ -28,7 +28,7 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -352,15 +352,23 @@ def _parse_csv(text: str, accepted: frozenset[str], latest: datetime) -> list[Fe
             "feed_csv_header",
             Message("the CSV header must name record_id, kind and the record's fields", "CSV 表头缺少必需列"),
         )
+    return parse_csv_rows(reader, 1, accepted, latest)
+
+
+def parse_csv_rows(
+    rows: Iterator[dict[Any, Any]], first: int, accepted: frozenset[str], latest: datetime
+) -> list[FeedRecord | Rejected]:
+    """CSV rows as ``csv.DictReader`` reads them (blank lines skipped), numbered from ``first``,
+    validated one by one."""
     found: list[FeedRecord | Rejected] = []
-    rows = enumerate(reader, start=1)
+    numbered = enumerate(rows, start=first)
     while True:
         try:
-            n, row = next(rows)
+            n, row = next(numbered)
         except StopIteration:
             break
         except csv.Error as exc:  # an unclosed quote or a huge field: this line and the rest are unreadable
-            found.append(_rejected_line(len(found) + 1, str(exc), "malformed_csv", "RFC 4180 CSV"))
+            found.append(_rejected_line(first + len(found), str(exc), "malformed_csv", "RFC 4180 CSV"))
             break
         line = ",".join(str(v) for v in row.values())
         if "\x00" in line:
@@ -375,8 +383,9 @@ def _parse_csv(text: str, accepted: frozenset[str], latest: datetime) -> list[Fe
             "number": row.get("document_number") or None,
             "nationality": row.get("nationality") or None,
         }
-        if isinstance(raw.get("dose"), str) and raw["dose"].isdigit():
-            raw["dose"] = int(raw["dose"])
+        dose = raw.get("dose")
+        if isinstance(dose, str) and dose.isascii() and dose.isdigit():  # "²" is a digit, not a number
+            raw["dose"] = int(dose)
         found.append(validate(n, raw, accepted, line, latest))
     return found
 
