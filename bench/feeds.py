@@ -21,6 +21,9 @@ docs/formats/feeds.md; CSV with ``CIVICPASS_BENCH_FEED_FORMAT=csv``), and import
    ``services.status.sweep`` in as many processes at once (the server's workers each run it; each sweep
    claims a batch's mark of its own), timed until no mark is left; each resident is re-evaluated once.
    It prints the CPU per status of its workers and of their backends, as the import parts do per record.
+4. **travel stays**: one stay for each resident from a transport source (``RECORDS`` in all), ending
+   within the last 14 days, about one in eight in one of four risk areas declared ten days before (and
+   so an arrival fact), imported by as many processes at once as the second part.
 
 Every timed part runs in worker processes spawned as uvicorn spawns a server's workers (fresh interpreters
 holding their batches, not forks of the process that made the population), each started and connected
@@ -49,7 +52,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +66,7 @@ from civicpass.adapters.feed_parser import ArrowFeedParser
 from civicpass.adapters.messaging import MemoryMessenger
 from civicpass.bootstrap import Container, build, migrate
 from civicpass.domain import feeds as fd
+from civicpass.domain.facts import FactKind
 from civicpass.domain.identity import Document
 from civicpass.domain.policy import StaffActor
 from civicpass.domain.staff import Role
@@ -70,7 +74,7 @@ from civicpass.services import feeds
 from civicpass.services import status as status_service
 from civicpass.services.context import Deps
 from civicpass.services.demo import make_people
-from civicpass.services.ports import StoredStatus
+from civicpass.services.ports import RiskArea, StoredStatus
 from civicpass.settings import Settings
 
 POSTGRES_URL = os.environ.get("CIVICPASS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -174,6 +178,59 @@ def _batches(
     return made
 
 
+TRAVEL_AREAS = {"420100": "high", "310101": "medium", "440106": "high", "440305": "medium"}
+"""The risk areas declared for the travel part, ten days before it and still in force."""
+DISTRICTS = [f"4401{d:02d}" for d in range(3, 19)] + [f"4403{d:02d}" for d in range(3, 11)]
+DISTRICTS += ["420106", "420111", "310101", "110105"]
+"""Where the travel part's stays were: districts of two cities, and four beyond."""
+
+
+def _stays(source: str, key: Ed25519PrivateKey, documents: list[Document], now: datetime) -> list[Batch]:
+    """``RECORDS`` signed travel stays, one for each resident, ending 20 minutes to 14 days ago after 1 to
+    72 hours, in ``DISTRICTS`` (about one in eight in a risk area meanwhile)."""
+    cst = timezone(timedelta(hours=8))
+    made = []
+    for start in range(0, RECORDS, BATCH):
+        lines = []
+        for n in range(start, min(start + BATCH, RECORDS)):
+            doc = documents[n % len(documents)]
+            end = now - timedelta(minutes=20 + n * 7919 % (14 * 24 * 60))
+            stay = {
+                "record_id": f"stay-{n}",
+                "kind": "travel",
+                "document": {"type": doc.type.value, "number": doc.number, "nationality": doc.nationality},
+                "region": DISTRICTS[n * 31 % len(DISTRICTS)],
+                "from": (end - timedelta(hours=1 + n % 72)).astimezone(cst).isoformat(timespec="seconds"),
+                "to": end.astimezone(cst).isoformat(timespec="seconds"),
+            }
+            lines.append(json.dumps(stay))
+        body = "\n".join(lines).encode()
+        batch_id = f"stays-{start}"
+        signature = b64url.encode(key.sign(fd.signing_input(source, batch_id, "jsonl", body)))
+        made.append(Batch(batch_id, body, signature, len(lines), MEDIA_TYPES["jsonl"]))
+    return made
+
+
+def travel_source(deps: Deps, admin: StaffActor, key: Ed25519PrivateKey) -> str:
+    """A transport source, and ``TRAVEL_AREAS`` declared ten days ago (the benchmark's set-up)."""
+    now = deps.clock.now()
+    with deps.uow() as uow:
+        for n, (region, level) in enumerate(TRAVEL_AREAS.items()):
+            uow.risk_areas.add(
+                RiskArea(f"bench-area-{n}", region, level, now - timedelta(days=10), None, None, now)
+            )
+        uow.commit()
+    return feeds.register_source(
+        deps, admin, feeds.NewSource("Bench rail", "travel", _public(key), "440100")
+    ).id
+
+
+def _public(key: Ed25519PrivateKey) -> str:
+    return b64url.encode(
+        key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    )
+
+
 def _import(deps: Deps, source: str, batches: list[Batch]) -> int:
     """Import the batches one after another; the records accepted."""
     accepted = 0
@@ -257,11 +314,11 @@ def _backend_cpu(engine: sa.Engine) -> tuple[float, int]:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), pid
 
 
-def _stored(engine: sa.Engine) -> int:
+def _stored(engine: sa.Engine, kind: str = "test_result") -> tuple[int, int]:
+    """The facts of ``kind`` and the accepted records stored so far."""
     with engine.connect() as conn:
-        return int(
-            conn.execute(sa.text("SELECT count(*) FROM facts WHERE kind = 'test_result'")).scalar_one()
-        )
+        facts = conn.execute(sa.text("SELECT count(*) FROM facts WHERE kind = :k"), {"k": kind}).scalar_one()
+        return int(facts), int(conn.execute(sa.text("SELECT count(*) FROM feed_records")).scalar_one())
 
 
 def _in_processes(target: Any, arguments: list[tuple[Any, ...]]) -> tuple[list[Any], float]:
@@ -283,22 +340,32 @@ def _in_processes(target: Any, arguments: list[tuple[Any, ...]]) -> tuple[list[A
     return reports, seconds
 
 
-def import_streams(settings: Settings, source: str, batches: list[Batch], streams: int) -> float:
+def import_streams(
+    settings: Settings, source: str, batches: list[Batch], streams: int, travel: bool = False
+) -> float:
     """The batches imported by ``streams`` processes at once; records per second. Prints them with the CPU
-    per record, of the streams' processes and of their database backends."""
+    per record, of the streams' processes and of their database backends. Test results must each have
+    made a fact; travel stays each a stored record, and some of them (those in a risk area) a fact."""
     container = build(settings, messenger=MemoryMessenger())
-    before = _stored(container.engine)
+    kind = FactKind.RISK_AREA_ARRIVAL if travel else FactKind.TEST_RESULT
+    facts_before, records_before = _stored(container.engine, kind)
     reports, seconds = _in_processes(
         _stream, [(settings, source, batches[k::streams]) for k in range(streams)]
     )
-    stored = _stored(container.engine) - before
+    facts_after, records_after = _stored(container.engine, kind)
+    facts, records = facts_after - facts_before, records_after - records_before
     container.dispose()
     accepted: int = sum(n for n, _, _ in reports)
-    assert stored == accepted == RECORDS, (stored, accepted)
-    label = ("one stream" if streams == 1 else f"{streams} concurrent streams") + f", {FORMAT}"
+    sent = sum(b.records for b in batches)
+    assert records == accepted == sent, (records, accepted, sent)
+    assert (0 < facts < accepted) if travel else facts == accepted, (facts, accepted)
+    label = ("one stream" if streams == 1 else f"{streams} concurrent streams") + (
+        ", travel stays" if travel else f", {FORMAT}"
+    )
+    made = f" ({facts:,} arrival facts)" if travel else ""
     print(
-        f"[feed import, PostgreSQL, {label}] {accepted:,} records in {len(batches)} batches in {seconds:.1f} s"
-        f" = {accepted / seconds:,.0f} records/s; CPU per record: {_cpu_per(accepted, reports)}"
+        f"[feed import, PostgreSQL, {label}] {accepted:,} records{made} in {len(batches)} batches in"
+        f" {seconds:.1f} s = {accepted / seconds:,.0f} records/s; CPU per record: {_cpu_per(accepted, reports)}"
     )
     return accepted / seconds
 
@@ -365,22 +432,23 @@ def main() -> None:
             migrate(container)
             documents = _population(container.deps, POPULATION)
             key = Ed25519PrivateKey.generate()
-            public = b64url.encode(
-                key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-            )
             admin = StaffActor("bench-admin", Role.ADMIN, "440100")
             source = feeds.register_source(
-                container.deps, admin, feeds.NewSource("Bench lab", "lab", public, "440100")
+                container.deps, admin, feeds.NewSource("Bench lab", "lab", _public(key), "440100")
             ).id
+            rail = travel_source(container.deps, admin, key)
             engine = container.engine
             parser_part(documents)
             _swept(engine)
             one_stream, concurrent = (_batches(source, key, documents, first) for first in (0, RECORDS))
+            stays = _stays(rail, key, documents, container.deps.clock.now())
             del documents  # the workers are spawned and hold only their batches
             import_streams(settings, source, one_stream, 1)
             _swept(engine)
             import_streams(settings, source, concurrent, STREAMS)
             sweep_part(settings)
+            _swept(engine)
+            import_streams(settings, rail, stays, STREAMS, travel=True)
             container.dispose()
     finally:
         reset_schema(POSTGRES_URL, SCHEMA, create=False)

@@ -75,6 +75,13 @@ TIMES = [
     None,
     12,
 ]
+STARTS = [  # a travel stay's start against its end (VALID's: 2022-05-01T00:00:00+08:00)
+    "2022-05-01T00:00:00+08:00",  # at its end: valid
+    "2022-05-01T00:00:01+08:00",  # a second after it
+    "2022-04-30T16:00:00Z",  # its end, in UTC
+    "2022-04-30T16:00:00.000001Z",  # a microsecond after it
+    "2022-04-30T23:59:59.999999+08:00",
+]
 DOCUMENTS = [
     {"type": "resident_id", "number": resident_id_number(serial="125").lower()},  # a lower-case x
     {"type": "resident_id", "number": resident_id_number(serial="126")[:-1] + "0"},  # maybe a bad check
@@ -112,7 +119,7 @@ CHANGES: dict[str, list[Any]] = {
     "dose": [1, 10, 0, 11, -1, 2.0, "2", True, None, 10**30],
     "administered_at": TIMES,
     "region": ["44010", None],
-    "from": TIMES,
+    "from": [*TIMES, *STARTS],
     "to": TIMES,
     "note": ["x", {"deep": [1, 2.5, None]}, float("nan"), "n" * 4100],  # ignored by both (but its length)
 }

@@ -224,6 +224,56 @@ def test_a_stay_in_a_declared_risk_area_becomes_an_arrival_fact() -> None:
     assert lab.store.statuses["r-1"].color == "yellow"
 
 
+def test_a_batch_of_stays_reads_the_risk_areas_once_and_finds_each_stays_level(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A province, a city and a district declared at different times: each stay takes the highest level
+    of the areas that contain its region and were declared during it, its edges excluded."""
+    lab = _lab("travel")
+    day = timedelta(days=1)
+    t0 = datetime(2022, 4, 20, tzinfo=UTC)
+    lab.store.risk_areas += [
+        RiskArea("p", "420000", "medium", t0, t0 + 2 * day, "cdc-1", t0),
+        RiskArea("c", "420100", "high", t0 + 4 * day, None, "cdc-1", t0),
+        RiskArea("d", "440306", "medium", t0 + day, t0 + 3 * day, "cdc-1", t0),
+    ]
+    stays = {  # record id: region, from, to (days after t0), the level expected
+        "in-province": ("420503", 1, 1.5, "medium"),
+        "after-province": ("420503", 2, 3, None),  # starts as the province's period ends
+        "city-later": ("420106", 1, 5, "high"),  # medium then high: high
+        "before-city": ("420106", 3, 4, None),  # ends as the city's starts
+        "district": ("440306", 0, 2, "medium"),
+        "next-district": ("440307", 0, 2, None),
+    }
+    reads: list[tuple[datetime, datetime]] = []
+    with lab.deps.uow() as uow:
+        repository = type(uow.risk_areas)
+    overlapping = repository.overlapping
+
+    def counted(self: Any, start: datetime, end: datetime) -> list[RiskArea]:
+        reads.append((start, end))
+        return overlapping(self, start, end)
+
+    monkeypatch.setattr(repository, "overlapping", counted)
+    report = lab.send(
+        [
+            {
+                "record_id": record_id,
+                "kind": "travel",
+                "document": {"type": "resident_id", "number": NUMBERS[n % len(NUMBERS)]},
+                "region": region,
+                "from": (t0 + start * day).isoformat(),
+                "to": (t0 + end * day).isoformat(),
+            }
+            for n, (record_id, (region, start, end, _)) in enumerate(stays.items())
+        ]
+    )
+    assert (report["accepted"], report["facts"]) == (6, 3)
+    assert reads == [(t0, t0 + 5 * day)]  # one read for the batch's whole period
+    levels = {f.note.removeprefix("record "): f.data["level"] for f in lab.facts(FactKind.RISK_AREA_ARRIVAL)}
+    assert levels == {k: level for k, (_, _, _, level) in stays.items() if level is not None}
+
+
 def test_a_stays_arrival_fact_expires_from_the_stays_end_or_from_its_receipt_if_later() -> None:
     """A stay reported 21 days and a minute after it ended is kept already expired; one that ends a few
     minutes after the batch arrived (within the sources' clock tolerance) from the batch's receipt."""
@@ -331,6 +381,30 @@ def test_a_bulk_batch_marks_its_residents_due_and_their_next_read_is_red() -> No
     assert status_service.sweep(lab.deps) == 1
     assert lab.store.status_marks == []
     assert status_service.sweep(lab.deps) == 0  # nothing left due
+
+
+def test_a_bulk_batch_of_stays_marks_due_only_those_it_gave_an_arrival() -> None:
+    """A stay outside every risk area makes no fact, so its resident's status has nothing new to read."""
+    lab = _lab("travel")
+    lab.deps = replace(lab.deps, limits=replace(lab.deps.limits, feed_sync_residents=0))
+    now = lab.clock.now()
+    lab.store.risk_areas.append(RiskArea("a1", "420106", "high", now - timedelta(days=10), None, "cdc-1", now))
+    stays = [
+        {
+            "record_id": f"t{n}",
+            "kind": "travel",
+            "document": {"type": "resident_id", "number": NUMBERS[n]},
+            "region": region,
+            "from": _local(now - timedelta(days=2)),
+            "to": _local(now - timedelta(days=1)),
+        }
+        for n, region in enumerate(["420106", "440306"])
+    ]
+    report = lab.send(stays)
+    assert (report["accepted"], report["facts"]) == (2, 1)
+    assert [lab.store.statuses[r].due_marks for r in ("r-0", "r-1")] == [1, 0]
+    with lab.deps.uow() as uow:
+        assert [m.subject_ids for m in uow.statuses.marks(10)] == [["r-0"]]
 
 
 def test_nul_characters_and_broken_csv_are_refused_record_by_record() -> None:

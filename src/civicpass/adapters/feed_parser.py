@@ -10,11 +10,11 @@ Resident ID numbers, one per record on a day of mass testing, are checked for a 
 NumPy (``valid_resident_ids``: the GB 11643 check character and the birth date, tested against
 ``parse_document``); only those it does not accept as they are go to ``parse_document``. So are times of
 the shape most sources send, one per record as well (``valid_times``, tested against the reference's
-check). A record the fast checks do not accept (another kind, a valid but unusual value, a bad record)
-goes to the reference line by line, so its outcome, with every reason of a rejection, is the reference's
-by construction. A block that Arrow cannot read as one plain JSON object per line (a malformed line, a
-field of another JSON type, a duplicate key), a batch with other line breaks than ``\\n`` or with NUL, and
-a source that sends only travel stays go to the reference whole.
+check); a travel stay's start as well, and that it is not after its end. A record the fast checks do not
+accept (a valid but unusual value, a bad record) goes to the reference line by line, so its outcome, with
+every reason of a rejection, is the reference's by construction. A block that Arrow cannot read as one
+plain JSON object per line (a malformed line, a field of another JSON type, a duplicate key) and a batch
+with other line breaks than ``\\n`` or with NUL go to the reference whole.
 
 A CSV batch is read by Arrow when it quotes nothing (no ``"``, no ``\\r``, no NUL; a header naming each
 column once): then each line is a row and its cells are split at each comma, as the ``csv`` module splits
@@ -48,8 +48,8 @@ from civicpass.domain.identity import DocumentType, index_material, parse_docume
 BLOCK_LINES = 10_000
 """Lines per Arrow read: a block that cannot be read fast is parsed by the reference, not the batch."""
 
-FAST_KINDS = frozenset({"test_result", "vaccination"})
-"""The record kinds read from Arrow's columns; others (travel stays) are the reference's."""
+FAST_KINDS = frozenset({"test_result", "vaccination", "travel"})
+"""The record kinds read from Arrow's columns (others, none today, would be the reference's)."""
 
 _TEXT = pa.string()
 SCHEMA = pa.schema(
@@ -63,6 +63,9 @@ SCHEMA = pa.schema(
         ("vaccine", _TEXT),
         ("dose", pa.int64()),
         ("administered_at", _TEXT),
+        ("region", _TEXT),
+        ("from", _TEXT),
+        ("to", _TEXT),
     ]
 )
 """The fields the fast kinds read, with the JSON type of their valid values; others are ignored (as the
@@ -72,6 +75,7 @@ _PARSE = pj.ParseOptions(explicit_schema=SCHEMA, unexpected_field_behavior="igno
 _READ = pj.ReadOptions(use_threads=False, block_size=1 << 22)
 _PLAIN = r"^[ !#-\[\]-~]{1,64}$"  # 1-64 printable ASCII characters but " and \
 _PLAIN_TIME = r"^[0-9A-Za-z:.+-]{1,64}$"  # the characters of an ISO 8601 time; is_iso_datetime decides
+_REGION_CODE = r"^[1-9][0-9]{5}$"  # ``regions.is_region_code``
 _SEP = "\x1f"  # joins a document's three fields into one key (split again into three, or not fast)
 
 
@@ -220,6 +224,14 @@ def _block(
     record_ids, kinds, keys, data = (
         c.to_pylist() for c in (record_id_column, kind_column, key_column, data_column)
     )
+    if "travel" in kinds:  # a stay's start: a good time too, and not after its end
+        starts, start_instants = _good_times(table.column("from"), latest)
+        good_times = [
+            good and (kind != "travel" or (start and begun <= ended))
+            for good, kind, start, begun, ended in zip(
+                good_times, kinds, starts, start_instants, instants, strict=True
+            )
+        ]
     new = {key for key, ok in zip(keys, fast, strict=True) if ok} - materials.keys()
     if new:
         _resident_id_materials(table, key_column, new, materials)
@@ -263,32 +275,54 @@ def _all(*conditions: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def _checked(table: pa.Table, accepted: frozenset[str]) -> tuple[list[bool], list[pa.ChunkedArray]]:
-    """Which rows have the plain shape of a valid test result or vaccination, and the columns the records
-    need: record id, kind, document key, time, and the data text (what ``json.dumps`` writes of the
-    reference's field mapping: plain values need no escaping)."""
+    """Which rows have the plain shape of a valid test result, vaccination or travel stay (whose start
+    and end ``_block`` checks as times), and the columns the records need: record id, kind, document
+    key, time (``domain.feeds.TIME_FIELDS``: the one an expiry counts from), and the data text (what
+    ``json.dumps`` writes of the reference's field mapping: plain values need no escaping). Only the kinds
+    the source sends and the block holds are computed (a lab's block: test results alone)."""
     col = table.column
     kind, document = col("kind"), col("document")
     doc_type, number, nationality = (pc.struct_field(document, f) for f in ("type", "number", "nationality"))
-    is_test, is_vaccination = pc.equal(kind, "test_result"), pc.equal(kind, "vaccination")
-    test = _all(
-        is_test,
+    present = []  # (is of the kind, plain shape, time, data text) of each kind accepted and in the block
+    for name in ("test_result", "vaccination", "travel"):
+        is_kind = pc.equal(kind, name)
+        if name in accepted and pc.any(is_kind).as_py():
+            shape, time, text = _KIND_COLUMNS[name](col)
+            present.append((is_kind, pc.and_kleene(is_kind, shape), time, text))
+    fast = pc.and_kleene(_plain(col("record_id")), _any_of([shape for _, shape, _, _ in present]))
+    keys = pc.binary_join_element_wise(doc_type, number, pc.coalesce(nationality, ""), _SEP)
+    times, data = (
+        _by_kind([(is_kind, columns[n]) for is_kind, *columns in present], len(table)) for n in (1, 2)
+    )
+    return pc.fill_null(fast, False).to_pylist(), [col("record_id"), kind, keys, times, data]
+
+
+def _any_of(conditions: list[pa.ChunkedArray]) -> pa.ChunkedArray | pa.Scalar:
+    if not conditions:
+        return pa.scalar(False)
+    result = conditions[0]
+    for condition in conditions[1:]:
+        result = pc.or_kleene(result, condition)
+    return result
+
+
+def _by_kind(choices: list[tuple[pa.ChunkedArray, pa.ChunkedArray]], rows: int) -> pa.ChunkedArray:
+    """Each row's value from the column of its kind (of ``(is of the kind, column)``; null for others)."""
+    if not choices:
+        return pa.chunked_array([pa.nulls(rows, _TEXT)])
+    result = choices[-1][1]
+    for is_kind, column in reversed(choices[:-1]):
+        result = pc.if_else(is_kind, column, result)
+    return result
+
+
+def _test_result(col: Callable[[str], pa.ChunkedArray]) -> tuple[pa.ChunkedArray, ...]:
+    shape = _all(
         pc.is_in(col("test"), value_set=pa.array(["pcr", "antigen"])),
         pc.is_in(col("result"), value_set=pa.array(["positive", "negative"])),
         _plain(col("sampled_at"), _PLAIN_TIME),
     )
-    vaccination = _all(
-        is_vaccination,
-        _plain(col("vaccine")),
-        pc.greater_equal(col("dose"), 1),
-        pc.less_equal(col("dose"), 10),
-        _plain(col("administered_at"), _PLAIN_TIME),
-    )
-    shapes = [shape for k, shape in (("test_result", test), ("vaccination", vaccination)) if k in accepted]
-    either = shapes[0] if len(shapes) == 1 else pc.or_kleene(*shapes)
-    fast = _all(_plain(col("record_id")), either)
-    keys = pc.binary_join_element_wise(doc_type, number, pc.coalesce(nationality, ""), _SEP)
-    times = pc.if_else(is_test, col("sampled_at"), col("administered_at"))
-    test_text = pc.binary_join_element_wise(
+    text = pc.binary_join_element_wise(
         '{"test": "',
         col("test"),
         '", "result": "',
@@ -298,7 +332,17 @@ def _checked(table: pa.Table, accepted: frozenset[str]) -> tuple[list[bool], lis
         '"}',
         "",
     )
-    vaccination_text = pc.binary_join_element_wise(
+    return shape, col("sampled_at"), text
+
+
+def _vaccination(col: Callable[[str], pa.ChunkedArray]) -> tuple[pa.ChunkedArray, ...]:
+    shape = _all(
+        _plain(col("vaccine")),
+        pc.greater_equal(col("dose"), 1),
+        pc.less_equal(col("dose"), 10),
+        _plain(col("administered_at"), _PLAIN_TIME),
+    )
+    text = pc.binary_join_element_wise(
         '{"vaccine": "',
         col("vaccine"),
         '", "dose": ',
@@ -308,8 +352,23 @@ def _checked(table: pa.Table, accepted: frozenset[str]) -> tuple[list[bool], lis
         '"}',
         "",
     )
-    data = pc.if_else(is_test, test_text, vaccination_text)
-    return pc.fill_null(fast, False).to_pylist(), [col("record_id"), kind, keys, times, data]
+    return shape, col("administered_at"), text
+
+
+def _travel(col: Callable[[str], pa.ChunkedArray]) -> tuple[pa.ChunkedArray, ...]:
+    shape = _all(
+        pc.match_substring_regex(col("region"), _REGION_CODE),
+        _plain(col("from"), _PLAIN_TIME),
+        _plain(col("to"), _PLAIN_TIME),
+    )
+    text = pc.binary_join_element_wise(
+        '{"region": "', col("region"), '", "from": "', col("from"), '", "to": "', col("to"), '"}', ""
+    )
+    return shape, col("to"), text
+
+
+_KIND_COLUMNS = {"test_result": _test_result, "vaccination": _vaccination, "travel": _travel}
+"""Each fast kind's plain shape (given that a row is of that kind), time and data text, from the columns."""
 
 
 _MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] + [0] * 87, dtype=np.int64)

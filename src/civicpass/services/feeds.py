@@ -3,9 +3,10 @@ and quarantine the bad, never apply anything twice.
 
 One batch is one transaction: its facts, its accepted record ids, its quarantine rows and its stored
 report commit together, so a batch retried after a lost answer finds its report and changes nothing. A
-positive result opens a case (``cases.follow``). The residents a batch touched are re-evaluated in it when
-they are at most ``limits.feed_sync_residents``; a bulk batch marks them due instead, and the status sweep
-(or the resident's next code or verification, which re-evaluate a due status first) catches up.
+positive result opens a case (``cases.follow``). The residents a batch gave facts (a travel stay outside
+every risk area gives none) are re-evaluated in it when they are at most ``limits.feed_sync_residents``;
+a bulk batch marks them due instead, and the status sweep (or the resident's next code or verification,
+which re-evaluate a due status first) catches up.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from civicpass.domain.regions import check_region_code
 from civicpass.services import cases
 from civicpass.services.context import Deps
 from civicpass.services.ports import FeedFacts, UnitOfWork
-from civicpass.services.risk_areas import arrival_expires, risk_level
+from civicpass.services.risk_areas import AreaIndex, arrival_expires, highest_level
 from civicpass.services.status import StatusChange, notify, recompute_in
 
 MEDIA_TYPES = tuple(fd.FORMATS)
@@ -115,15 +116,28 @@ def _time(text: Any) -> datetime:
     return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
 
 
-def _arrival(uow: UnitOfWork, stay: Mapping[str, Any], now: datetime) -> tuple[str, datetime] | None:
-    """A travel stay's fact data (JSON) and expiry, from the stay's fields: an arrival, when the region was
-    a risk area meanwhile, held from the stay's end (``risk_areas.arrival_expires``)."""
-    start, end = _time(stay["from"]), _time(stay["to"])
-    level = risk_level(uow, str(stay["region"]), start, end)
-    if level is None:
-        return None  # a stay outside every risk area: kept as received, no fact
-    data = {"region": stay["region"], "level": level, "arrived_at": end.isoformat()}
-    return json.dumps(data), arrival_expires(end, now)
+def _arrivals(
+    uow: UnitOfWork, stays: list[Mapping[str, Any]], ends: list[int], now: datetime
+) -> list[tuple[str, datetime] | None]:
+    """Each travel stay's arrival fact (its data as JSON, its expiry), from the stay's fields and its end
+    (``ends``: in microseconds since the epoch, as the parsers give it): an arrival when the region was a
+    risk area meanwhile, held from the stay's end (``risk_areas.arrival_expires``); None for a stay outside
+    every risk area (kept as received, no fact). The risk areas of all the stays' period are read once
+    (``risk_areas.AreaIndex``); a stay in a region no area ever contained is not looked at further."""
+    if not stays:
+        return []
+    starts = [_time(stay["from"]) for stay in stays]
+    areas = AreaIndex(uow.risk_areas.overlapping(min(starts), fd.from_epoch_micros(max(ends))))
+    found: list[tuple[str, datetime] | None] = []
+    for stay, start in zip(stays, starts, strict=True):
+        if containing := areas.containing(str(stay["region"])):
+            end = _time(stay["to"])
+            if (level := highest_level(containing, start, end)) is not None:
+                data = {"region": stay["region"], "level": level, "arrived_at": end.isoformat()}
+                found.append((json.dumps(data), arrival_expires(end, now)))
+                continue
+        found.append(None)
+    return found
 
 
 def import_batch(
@@ -219,11 +233,11 @@ def _apply(
     facts.expires = [expiry[when] for when in whens]
     facts.notes = [f"record {ids[i]}" for i, _ in as_is]
     if len(as_is) < len(accepted):  # travel stays: an arrival fact if the region was a risk area meanwhile
-        for i, subject in accepted:
-            if (
-                kinds[i] not in _KINDS
-                and (arrival := _arrival(uow, json.loads(valid.data[i]), now)) is not None
-            ):
+        stays = [(i, subject) for i, subject in accepted if kinds[i] not in _KINDS]
+        texts, ends = [valid.data[i] for i, _ in stays], [valid.times[i] for i, _ in stays]
+        arrivals = _arrivals(uow, [json.loads(text) for text in texts], ends, now)
+        for (i, subject), arrival in zip(stays, arrivals, strict=True):
+            if arrival is not None:
                 data, expires = arrival
                 facts.add(
                     deps.random.new_id(),
@@ -252,7 +266,7 @@ def _apply(
         "facts": len(facts),
         "rejections": fd.reasons_of(rejected[:1000]),
     }
-    return report, sorted({subject for _, subject in accepted})
+    return report, sorted(set(facts.subjects))  # a stay that made no fact changes no one's status
 
 
 def _first_of_each_id(valid: fd.ValidRecords, rejected: list[fd.Rejected]) -> list[int]:

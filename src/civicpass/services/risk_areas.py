@@ -7,6 +7,7 @@ medium-risk area while the resident was there. Derived facts name their source a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -15,7 +16,7 @@ from civicpass.domain.errors import FieldError, InvalidInput, Message
 from civicpass.domain.facts import Fact, FactKind, FactSource, FactState
 from civicpass.domain.features import iso
 from civicpass.domain.policy import Action, StaffActor, Target, authorize
-from civicpass.domain.regions import check_region_code, contains, is_region_code
+from civicpass.domain.regions import check_region_code, is_region_code, prefix_of
 from civicpass.services.context import Deps
 from civicpass.services.ports import RiskArea, UnitOfWork
 
@@ -70,11 +71,35 @@ def in_effect(deps: Deps) -> list[RiskArea]:
 
 def risk_level(uow: UnitOfWork, region: str, start: datetime, end: datetime) -> str | None:
     """The highest risk level declared for ``region`` at any time of a stay [start, end), if any."""
-    levels = {
-        a.level
-        for a in uow.risk_areas.overlapping(start, end)
-        if a.valid_from < end and contains(a.region_code, region)
-    }
+    return AreaIndex(uow.risk_areas.overlapping(start, end)).level(region, start, end)
+
+
+class AreaIndex:
+    """Risk areas by the code prefix of their region, so that the level of many stays (a travel feed's
+    batch) is found from one read of the areas of their whole period, without a query each."""
+
+    def __init__(self, areas: Iterable[RiskArea]) -> None:
+        self._by_prefix: dict[str, list[RiskArea]] = {}
+        for area in areas:
+            if is_region_code(area.region_code):  # ``contains`` holds for no other
+                self._by_prefix.setdefault(prefix_of(area.region_code), []).append(area)
+
+    def containing(self, region: str) -> list[RiskArea]:
+        """The areas that contain ``region``, at any time (``regions.contains``: the area's code prefix
+        starts the region's code)."""
+        found = self._by_prefix.get(region[:2], []) + self._by_prefix.get(region[:4], [])
+        found += self._by_prefix.get(region, [])
+        return found if found and is_region_code(region) else []
+
+    def level(self, region: str, start: datetime, end: datetime) -> str | None:
+        """The highest level of the areas that contain ``region`` and were declared at any time of the
+        stay [start, end), if any."""
+        return highest_level(self.containing(region), start, end)
+
+
+def highest_level(areas: Iterable[RiskArea], start: datetime, end: datetime) -> str | None:
+    """The highest level of these areas declared at any time of [start, end), if any."""
+    levels = {a.level for a in areas if a.valid_from < end and (a.valid_to is None or a.valid_to > start)}
     return "high" if "high" in levels else "medium" if levels else None
 
 
