@@ -388,7 +388,9 @@ def test_a_bulk_batch_of_stays_marks_due_only_those_it_gave_an_arrival() -> None
     lab = _lab("travel")
     lab.deps = replace(lab.deps, limits=replace(lab.deps.limits, feed_sync_residents=0))
     now = lab.clock.now()
-    lab.store.risk_areas.append(RiskArea("a1", "420106", "high", now - timedelta(days=10), None, "cdc-1", now))
+    lab.store.risk_areas.append(
+        RiskArea("a1", "420106", "high", now - timedelta(days=10), None, "cdc-1", now)
+    )
     stays = [
         {
             "record_id": f"t{n}",
