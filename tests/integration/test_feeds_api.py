@@ -55,22 +55,28 @@ def _send(
     )
 
 
-def test_a_signed_batch_over_http_is_stored_once_with_its_bad_records_in_quarantine(
-    client: TestClient, container: Container
-) -> None:
-    passports = _passports(container, 300)
-    admin = staff_headers(client, container, Role.ADMIN)
+def _source(client: TestClient, admin: dict[str, str], name: str, kind: str) -> tuple[str, Ed25519PrivateKey]:
+    """A data source registered by an administrator (``admin``: their headers) with a key of its own: its
+    id and its key."""
     key = Ed25519PrivateKey.generate()
     public = b64url.encode(
         key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     )
     made = client.post(
         "/v1/staff/feed-sources",
-        json={"name": "Lab A", "kind": "lab", "public_key": public, "region_code": "440100"},
+        json={"name": name, "kind": kind, "public_key": public, "region_code": "440100"},
         headers=admin,
     )
     assert made.status_code == 201, made.text
-    source = made.json()["id"]
+    return made.json()["id"], key
+
+
+def test_a_signed_batch_over_http_is_stored_once_with_its_bad_records_in_quarantine(
+    client: TestClient, container: Container
+) -> None:
+    passports = _passports(container, 300)
+    admin = staff_headers(client, container, Role.ADMIN)
+    source, key = _source(client, admin, "Lab A", "lab")
     records = [
         {
             "record_id": f"lab-a-{n}",
@@ -145,17 +151,7 @@ def test_record_ids_and_values_that_need_escaping_are_stored_as_sent(
     a value with a tab, a backslash, a quote or a line break (valid, so the reference parser reads them)
     is stored as sent, found again as a duplicate, and its fact holds the same data."""
     passports = _passports(container, 4)
-    key = Ed25519PrivateKey.generate()
-    public = b64url.encode(
-        key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    )
-    admin = staff_headers(client, container, Role.ADMIN)
-    made = client.post(
-        "/v1/staff/feed-sources",
-        json={"name": "Hospital B", "kind": "hospital", "public_key": public, "region_code": "440100"},
-        headers=admin,
-    )
-    source = made.json()["id"]
+    source, key = _source(client, staff_headers(client, container, Role.ADMIN), "Hospital B", "hospital")
     awkward = ["tab\tid", "back\\slash\\N", 'quote"d,{x}', "new\nline\r"]
     records = [
         {
@@ -188,16 +184,7 @@ def test_a_csv_batch_over_http_is_read_like_json_lines_quoted_or_not(
     """Unquoted CSV (read by Arrow) and the same records quoted (read by the ``csv`` module) give the same
     facts; a row of too few cells is rejected alone, with its line counted after the header."""
     passports = _passports(container, 60)
-    key = Ed25519PrivateKey.generate()
-    public = b64url.encode(
-        key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    )
-    made = client.post(
-        "/v1/staff/feed-sources",
-        json={"name": "Lab C", "kind": "lab", "public_key": public, "region_code": "440100"},
-        headers=staff_headers(client, container, Role.ADMIN),
-    )
-    source = made.json()["id"]
+    source, key = _source(client, staff_headers(client, container, Role.ADMIN), "Lab C", "lab")
     header = "record_id,kind,document_type,document_number,nationality,test,result,sampled_at"
     rows = [
         f"{prefix}-{n},test_result,passport,{number},CHN,antigen,negative,2022-05-02T09:00:00+08:00"
