@@ -287,12 +287,14 @@ def _csv_row(names: list[str], record: dict[str, Any]) -> str:
 csv_junk = st.sampled_from(
     ["", "", "   ", ",", "a,b", 'q1,test_result,"resident_id",x', "x\x00,test_result", "é,test_result"]
 )
+bom_records = records().map(lambda r: {**r, "record_id": f"\ufeff{r.get('record_id')}"})
+"""Records whose row starts with a byte order mark where the header puts the record id first."""
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     header=st.sampled_from(CSV_HEADERS),
-    rows=st.lists(st.one_of(records(), records(), csv_junk), max_size=12),
+    rows=st.lists(st.one_of(records(), records(), csv_junk, bom_records), max_size=12),
     newline=st.sampled_from(["\n", "\n", "\n", "\r\n"]),
     final=st.booleans(),
     accepted=st.sampled_from(SOURCES),
@@ -396,6 +398,22 @@ def test_a_csv_dose_is_a_number_of_ascii_digits() -> None:
         assert {r.record_id: [(e.path, e.reason) for e in r.reasons] for r in parsed.rejected} == {
             r: [(("dose",), "invalid")] for r in ("v2", "v3", "v4")
         }
+
+
+def test_a_byte_order_mark_or_an_overlong_header_is_read_as_the_reference_reads_it() -> None:
+    """Arrow's reader drops a byte order mark that starts its input (each block's): such a batch is the
+    reference's. A header cell longer than the ``csv`` module reads refuses the batch (it failed it)."""
+    names = CSV_HEADERS[0].split(",")
+    row = _csv_row(names, VALID["test_result"])
+    body = _body([CSV_HEADERS[0], "\ufeff" + row, row], "\n", final=True)
+    accepted = fd.ACCEPTS[fd.FeedKind.LAB]
+    reference = fd.parse_batch(body, CSV, accepted, LATEST)
+    assert reference.valid.record_ids == ["\ufefft-1", "t-1"]
+    assert ArrowFeedParser(block_lines=1)(body, CSV, accepted, LATEST) == reference
+    for newline in ("\n", "\r\n"):
+        long = _body([CSV_HEADERS[0] + ",x" + "x" * 140_000, row + ","], newline, final=True)
+        assert _read(ArrowFeedParser(), long, accepted) == _read(fd.parse_batch, long, accepted)
+        assert _read(fd.parse_batch, long, accepted) == "feed_csv_header"
 
 
 def test_quoted_csv_is_the_reference_s_whole(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,10 +16,10 @@ every reason of a rejection, is the reference's by construction. A block that Ar
 plain JSON object per line (a malformed line, a field of another JSON type, a duplicate key) and a batch
 with other line breaks than ``\\n`` or with NUL go to the reference whole.
 
-A CSV batch is read by Arrow when it quotes nothing (no ``"``, no ``\\r``, no NUL; a header naming each
-column once): then each line is a row and its cells are split at each comma, as the ``csv`` module splits
-them, and Arrow's reader only has to be told to treat an empty cell as a field left out (null), as the
-reference does. A block with a row of another number of cells than the header goes to the reference
+A CSV batch is read by Arrow when it quotes nothing (no ``"``, no ``\\r``, no NUL, no byte order mark; a
+header naming each column once): then each line is a row and its cells are split at each comma, as the
+``csv`` module splits them, and Arrow's reader only has to be told to treat an empty cell as a field left
+out (null), as the reference does. A block with a row of another number of cells than the header goes to the reference
 (``domain.feeds.parse_csv_rows``), and so does a batch that quotes: a quoted field may hold commas and
 line breaks, which only the ``csv`` module reads exactly as the reference does.
 
@@ -121,9 +121,10 @@ class ArrowFeedParser:
             '"' in text
             or "\r" in text
             or "\x00" in text
+            or "\ufeff" in text  # Arrow's reader drops a byte order mark that starts its input; csv keeps it
             or len(set(names)) != len(names)
             or not {"record_id", "kind"} <= set(names)
-            or max(map(len, lines), default=0) > csv.field_size_limit()
+            or max(map(len, [header, *lines])) > csv.field_size_limit()
         ):
             return fd.parse_batch(body, "text/csv", accepted, latest)
         rows = [line for line in lines if line]  # csv.DictReader skips blank lines, and does not count them

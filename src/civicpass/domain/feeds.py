@@ -347,7 +347,11 @@ CSV_COLUMNS = ("document_type", "document_number", "nationality")
 
 def _parse_csv(text: str, accepted: frozenset[str], latest: datetime) -> list[FeedRecord | Rejected]:
     reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or not {"record_id", "kind"} <= set(reader.fieldnames):
+    try:
+        names = reader.fieldnames
+    except csv.Error:  # an unclosed quote or a huge field in the header
+        names = None
+    if not names or not {"record_id", "kind"} <= set(names):
         raise InvalidInput(
             "feed_csv_header",
             Message("the CSV header must name record_id, kind and the record's fields", "CSV 表头缺少必需列"),
