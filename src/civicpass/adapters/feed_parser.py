@@ -221,18 +221,15 @@ def _block(
         reference(lines, first, into)
         return
     fast, (record_id_column, kind_column, key_column, time_column, data_column) = _checked(table, accepted)
-    good_times, instants = _good_times(time_column, latest)
+    good, times = _good_times(time_column, latest)
+    is_travel = pc.fill_null(pc.equal(kind_column, "travel"), False).to_numpy(zero_copy_only=False)
+    if is_travel.any():  # a stay's start: a good time too, and not after its end
+        good_start, starts = _good_times(table.column("from"), latest)
+        good &= ~is_travel | (good_start & (starts <= times))
+    good_times, instants = good.tolist(), times.tolist()
     record_ids, kinds, keys, data = (
         c.to_pylist() for c in (record_id_column, kind_column, key_column, data_column)
     )
-    if "travel" in kinds:  # a stay's start: a good time too, and not after its end
-        starts, start_instants = _good_times(table.column("from"), latest)
-        good_times = [
-            good and (kind != "travel" or (start and begun <= ended))
-            for good, kind, start, begun, ended in zip(
-                good_times, kinds, starts, start_instants, instants, strict=True
-            )
-        ]
     new = {key for key, ok in zip(keys, fast, strict=True) if ok} - materials.keys()
     if new:
         _resident_id_materials(table, key_column, new, materials)
@@ -457,10 +454,10 @@ def _checked_times(times: pa.Array, latest: datetime) -> tuple[np.ndarray, np.nd
     return result, micros
 
 
-def _good_times(times: pa.ChunkedArray, latest: datetime) -> tuple[list[bool], list[int]]:
+def _good_times(times: pa.ChunkedArray, latest: datetime) -> tuple[np.ndarray, np.ndarray]:
     """Whether each time is one the reference accepts (None: False): ``is_iso_datetime``, not later than
-    ``latest``; and the instant of each accepted one (``domain.feeds.epoch_micros``). Those of
-    ``_TIME_SHAPE`` by ``_checked_times``, any other once per distinct value."""
+    ``latest``; and the instant of each accepted one (``domain.feeds.epoch_micros``), as NumPy arrays.
+    Those of ``_TIME_SHAPE`` by ``_checked_times``, any other once per distinct value."""
     times = times.combine_chunks()
     shaped = pc.fill_null(pc.match_substring_regex(times, _TIME_SHAPE), False)
     unshaped = pc.and_(pc.invert(shaped), pc.is_valid(times))
@@ -477,7 +474,7 @@ def _good_times(times: pa.ChunkedArray, latest: datetime) -> tuple[list[bool], l
         rows = unshaped.to_numpy(zero_copy_only=False)
         good[rows] = [t in taken for t in others]
         micros[rows] = [taken.get(t, 0) for t in others]
-    return good.tolist(), micros.tolist()
+    return good, micros
 
 
 _RESIDENT_ID_SHAPE = r"^[0-9]{17}[0-9X]$"

@@ -234,8 +234,9 @@ def _apply(
     facts.notes = [f"record {ids[i]}" for i, _ in as_is]
     if len(as_is) < len(accepted):  # travel stays: an arrival fact if the region was a risk area meanwhile
         stays = [(i, subject) for i, subject in accepted if kinds[i] not in _KINDS]
-        texts, ends = [valid.data[i] for i, _ in stays], [valid.times[i] for i, _ in stays]
-        arrivals = _arrivals(uow, [json.loads(text) for text in texts], ends, now)
+        # the stays' data decoded as one JSON array: a third of the time of a decode each
+        fields = json.loads("[" + ",".join(valid.data[i] for i, _ in stays) + "]")
+        arrivals = _arrivals(uow, fields, [valid.times[i] for i, _ in stays], now)
         for (i, subject), arrival in zip(stays, arrivals, strict=True):
             if arrival is not None:
                 data, expires = arrival
