@@ -19,9 +19,9 @@ with other line breaks than ``\\n`` or with NUL go to the reference whole.
 A CSV batch is read by Arrow when it quotes nothing (no ``"``, no ``\\r``, no NUL, no byte order mark; a
 header naming each column once): then each line is a row and its cells are split at each comma, as the
 ``csv`` module splits them, and Arrow's reader only has to be told to treat an empty cell as a field left
-out (null), as the reference does. A block with a row of another number of cells than the header goes to the reference
-(``domain.feeds.parse_csv_rows``), and so does a batch that quotes: a quoted field may hold commas and
-line breaks, which only the ``csv`` module reads exactly as the reference does.
+out (null), as the reference does. A block with a row of another number of cells than the header goes to
+the reference (``domain.feeds.parse_csv_rows``), and so does a batch that quotes: a quoted field may hold
+commas and line breaks, which only the ``csv`` module reads exactly as the reference does.
 
 "Plain" values need no escaping in JSON or in COPY text: printable ASCII without ``"`` and ``\\``. The
 data text of a fast record is then exactly what ``json.dumps`` writes of the reference's field mapping.
