@@ -206,3 +206,56 @@ def test_a_csv_batch_over_http_is_read_like_json_lines_quoted_or_not(
     result = {"test": "antigen", "result": "negative", "sampled_at": "2022-05-02T09:00:00+08:00"}
     assert len(data) == 2 * half
     assert all(data[f"record plain-{n}"] == data[f"record quoted-{n}"] == result for n in range(half))
+
+
+def test_travel_stays_over_http_become_arrivals_where_an_area_was_declared_meanwhile(
+    client: TestClient, container: Container
+) -> None:
+    """A transport source's stays, on both databases: those in a region a CDC declared a risk area while
+    the traveller was there become arrival facts with the area's level (a city's area covers its districts;
+    a district's area after the stay, or another city, none), read from one look-up of the batch's areas."""
+    passports = _passports(container, 4)
+    cdc = staff_headers(client, container, Role.CDC, jurisdiction="440000", username="cdc-gd")
+    for region, level, start, end in (
+        ("440300", "medium", "2022-04-25T00:00:00+08:00", "2022-05-20T00:00:00+08:00"),
+        ("440106", "high", "2022-05-02T12:00:00+08:00", None),
+    ):
+        declared = client.post(
+            "/v1/staff/risk-areas",
+            headers=cdc,
+            json={"region_code": region, "level": level, "valid_from": start, "valid_to": end},
+        )
+        assert declared.status_code == 201, declared.text
+    source, key = _source(client, staff_headers(client, container, Role.ADMIN), "Rail", "travel")
+    stays = {  # record id: region, from, to
+        "shenzhen": ("440304", "2022-05-01T08:00:00+08:00", "2022-05-02T09:30:00+08:00"),
+        "tianhe-before": ("440106", "2022-05-01T08:00:00+08:00", "2022-05-02T12:00:00+08:00"),
+        "tianhe-during": ("440106", "2022-05-02T04:00:00Z", "2022-05-03T04:00:00Z"),
+        "beijing": ("110105", "2022-05-01T08:00:00+08:00", "2022-05-02T08:00:00+08:00"),
+    }
+    body = "\n".join(
+        json.dumps(
+            {
+                "record_id": record_id,
+                "kind": "travel",
+                "document": {"type": "passport", "number": number, "nationality": "CHN"},
+                "region": region,
+                "from": start,
+                "to": end,
+            }
+        )
+        for (record_id, (region, start, end)), number in zip(stays.items(), passports, strict=True)
+    ).encode()
+    report = _send(client, key, source, "stays-1", body).json()
+    assert (report["accepted"], report["rejected"], report["facts"]) == (4, 0, 2)
+    query = sa.select(t.facts.c.note, t.facts.c.data).where(t.facts.c.kind == "risk_area_arrival")
+    with container.engine.connect() as conn:
+        arrivals: dict[str, Any] = dict(conn.execute(query).all())
+    assert arrivals == {
+        "record shenzhen": {"region": "440304", "level": "medium", "arrived_at": "2022-05-02T09:30:00+08:00"},
+        "record tianhe-during": {
+            "region": "440106",
+            "level": "high",
+            "arrived_at": "2022-05-03T04:00:00+00:00",
+        },
+    }
