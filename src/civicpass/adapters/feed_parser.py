@@ -19,9 +19,10 @@ with other line breaks than ``\\n`` or with NUL go to the reference whole.
 A CSV batch is read by Arrow when it quotes nothing (no ``"``, no ``\\r``, no NUL, no byte order mark; a
 header naming each column once): then each line is a row and its cells are split at each comma, as the
 ``csv`` module splits them, and Arrow's reader only has to be told to treat an empty cell as a field left
-out (null), as the reference does. A block with a row of another number of cells than the header goes to
-the reference (``domain.feeds.parse_csv_rows``), and so does a batch that quotes: a quoted field may hold
-commas and line breaks, which only the ``csv`` module reads exactly as the reference does.
+out (null), as the reference does. Any other CSV batch (one that quotes: a quoted field may hold commas and
+line breaks) is split into cells by the ``csv`` module itself, the reference's own reader, and its columns
+are checked the same way (``_tokenised``). A block with a row of another number of cells than the header
+goes to the reference (``domain.feeds.parse_csv_rows``).
 
 "Plain" values need no escaping in JSON or in COPY text: printable ASCII without ``"`` and ``\\``. The
 data text of a fast record is then exactly what ``json.dumps`` writes of the reference's field mapping.
@@ -111,9 +112,8 @@ class ArrowFeedParser:
         return parsed
 
     def _csv(self, body: bytes, accepted: frozenset[str], latest: datetime) -> fd.Parsed:
-        """A CSV batch without quotes (so each line is a row, its cells split at each comma), read by
-        Arrow; one that quotes, has an odd header or a field longer than the ``csv`` module reads is the
-        reference's whole."""
+        """A CSV batch: read by Arrow's reader where it quotes nothing (each line a row, its cells split at
+        each comma), else split into cells by the ``csv`` module itself (``_tokenised``)."""
         text = fd.decode(body)
         header, *lines = text.split("\n")  # the lines the csv module reads (io.StringIO splits at "\n")
         names = header.split(",")
@@ -126,7 +126,7 @@ class ArrowFeedParser:
             or not {"record_id", "kind"} <= set(names)
             or max(map(len, [header, *lines])) > csv.field_size_limit()
         ):
-            return fd.parse_batch(body, "text/csv", accepted, latest)
+            return self._tokenised(body, text, accepted, latest)
         rows = [line for line in lines if line]  # csv.DictReader skips blank lines, and does not count them
 
         def reference(lines: list[str], first: int, into: fd.Parsed) -> None:
@@ -139,6 +139,38 @@ class ArrowFeedParser:
             block = rows[start : start + self.block_lines]
             table = _csv_table(names, block)
             _block(table, block, start + 1, accepted, latest, parsed, materials, reference)
+        return parsed
+
+    def _tokenised(self, body: bytes, text: str, accepted: frozenset[str], latest: datetime) -> fd.Parsed:
+        """A CSV batch that quotes (or holds ``\\r`` or a byte order mark), its rows split into cells by the
+        ``csv`` module (the reference's own reader) and its columns checked as Arrow's are. A row the fast
+        checks do not take goes to the reference written back as CSV (``csv.writer`` quoting every cell,
+        which the reader reads back to the same cells). A batch the ``csv`` module cannot read to its end,
+        with NUL or with an odd header is the reference's whole."""
+        try:
+            found = list(csv.reader(io.StringIO(text))) if "\x00" not in text else []
+        except csv.Error:  # an unclosed quote or a huge field: the reference reports where
+            found = []
+        names = found[0] if found else []  # the header: csv.DictReader's first row, even an empty one
+        if len(set(names)) != len(names) or not {"record_id", "kind"} <= set(names):
+            return fd.parse_batch(body, "text/csv", accepted, latest)
+        rows = [row for row in found[1:] if row]  # csv.DictReader skips empty rows, and does not count them
+        lines = [",".join(row) for row in rows]  # a row's text as the reference keeps it
+
+        def reference(lines: list[str], first: int, into: fd.Parsed) -> None:
+            written = io.StringIO()
+            csv.writer(written, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(
+                rows[first - 1 : first - 1 + len(lines)]
+            )
+            reader = csv.DictReader(io.StringIO(written.getvalue()), fieldnames=names)
+            fd.collect(fd.parse_csv_rows(reader, first, accepted, latest), into)
+
+        parsed = fd.Parsed(fd.ValidRecords(), [])
+        materials: dict[str | None, str | None] = {}
+        for start in range(0, len(rows), self.block_lines):
+            end = start + self.block_lines
+            table = _cells_table(names, rows[start:end], lines[start:end])
+            _block(table, lines[start:end], start + 1, accepted, latest, parsed, materials, reference)
         return parsed
 
 
@@ -178,10 +210,8 @@ _DOSE = r"^[0-9]{1,18}$"  # a number the reference reads (ASCII digits) and int6
 
 
 def _csv_table(names: list[str], rows: list[str]) -> pa.Table | None:
-    """A block of CSV rows (no quotes) as ``SCHEMA``'s columns, as the reference reads them: an empty
-    cell or a column the header does not name is a field left out (null), a dose of digits a number (other
-    doses null: not fast). None where a row has another number of cells than the header, or is longer
-    than quarantine keeps a record's text."""
+    """A block of CSV rows (no quotes) as ``SCHEMA``'s columns (``_schema_table``). None where a row has
+    another number of cells than the header, or is longer than quarantine keeps a record's text."""
     if max(map(len, rows)) > fd.MAX_RECORD_BYTES:
         return None
     options = pcsv.ReadOptions(column_names=names, use_threads=False, block_size=1 << 22)
@@ -194,9 +224,32 @@ def _csv_table(names: list[str], rows: list[str]) -> pa.Table | None:
         )
     except pa.ArrowInvalid:
         return None
-    col = cells.column
+    return _schema_table(lambda name: cells.column(name).combine_chunks())
+
+
+def _cells_table(names: list[str], rows: list[list[str]], lines: list[str]) -> pa.Table | None:
+    """A block of CSV rows split into cells as ``SCHEMA``'s columns (``_schema_table``). None where a row
+    has another number of cells than the header, or its text is longer than quarantine keeps."""
+    if any(len(row) != len(names) for row in rows) or max(map(len, lines)) > fd.MAX_RECORD_BYTES:
+        return None
+    where = {name: n for n, name in enumerate(names)}
+
+    def column(name: str) -> pa.Array:
+        if name not in where:
+            return pa.nulls(len(rows), _TEXT)
+        values = pa.array([row[where[name]] for row in rows], _TEXT)
+        return pc.if_else(pc.equal(values, ""), pa.scalar(None, _TEXT), values)
+
+    return _schema_table(column)
+
+
+def _schema_table(col: Callable[[str], pa.Array]) -> pa.Table:
+    """``SCHEMA``'s columns from a block's CSV columns (``col``: text, null for an empty cell or a column
+    the header does not name), as the reference reads them: an empty cell is a field left out, the
+    document's three columns are its fields, a dose of ASCII digits is a number (another dose null: not
+    fast)."""
     document = pa.StructArray.from_arrays(
-        [col(name).combine_chunks() for name in fd.CSV_COLUMNS], names=["type", "number", "nationality"]
+        [col(name) for name in fd.CSV_COLUMNS], names=["type", "number", "nationality"]
     )
     doses = col("dose")
     dose = pc.cast(pc.if_else(pc.match_substring_regex(doses, _DOSE), doses, None), pa.int64())
