@@ -439,6 +439,24 @@ def test_a_byte_order_mark_or_an_overlong_header_is_read_as_the_reference_reads_
         assert _read(fd.parse_batch, long, accepted) == "feed_csv_header"
 
 
+@pytest.mark.parametrize("quoting", [None, csv.QUOTE_ALL])
+def test_a_csv_row_longer_than_quarantine_keeps_is_read_as_the_reference_reads_it(
+    quoting: int | None,
+) -> None:
+    """A valid row whose text passes ``MAX_RECORD_BYTES`` (an ignored column's long note) keeps its text
+    cut as the reference cuts it."""
+    names = CSV_HEADERS[2].split(",")
+    long = {**VALID["vaccination"], "note": "n" * (fd.MAX_RECORD_BYTES + 4)}
+    body = _body(
+        [CSV_HEADERS[2], *(_csv_row(names, r, quoting) for r in (VALID["vaccination"], long))], "\n", True
+    )
+    accepted = fd.ACCEPTS[fd.FeedKind.HOSPITAL]
+    reference = fd.parse_batch(body, CSV, accepted, LATEST)
+    assert [len(raw) for raw in reference.valid.raws][1] == fd.MAX_RECORD_BYTES
+    for block in (1, 10_000):
+        assert ArrowFeedParser(block)(body, CSV, accepted, LATEST) == reference
+
+
 def test_a_quoted_csv_batch_is_split_by_the_csv_module_and_only_a_bad_row_goes_to_the_reference(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
