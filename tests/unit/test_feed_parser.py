@@ -366,6 +366,20 @@ def test_every_single_change_of_a_valid_record_in_csv_is_read_as_the_reference_r
     assert ArrowFeedParser()(body, CSV, accepted, LATEST) == reference
 
 
+def _rows_read_by_the_reference(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The numbers of the CSV rows ``domain.feeds.parse_csv_rows`` reads from now on (until ``undo``)."""
+    read: list[int] = []
+    original = fd.parse_csv_rows
+
+    def counting(rows: Any, first: int, accepted: frozenset[str], latest: datetime) -> Any:
+        found = original(rows, first, accepted, latest)
+        read.extend(range(first, first + len(found)))
+        return found
+
+    monkeypatch.setattr(fd, "parse_csv_rows", counting)
+    return read
+
+
 def test_a_plain_csv_batch_is_read_from_arrow_and_a_bad_row_by_the_reference(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -381,15 +395,7 @@ def test_a_plain_csv_batch_is_read_from_arrow_and_a_bad_row_by_the_reference(
     lines[45] = "r44,test_result"  # the 45th row: too few cells
     lines[30:30] = ["", ""]  # blank lines, not rows
     body = _body(lines, "\n", final=True)
-    read: list[int] = []
-    original = fd.parse_csv_rows
-
-    def counting(rows: Any, first: int, accepted: frozenset[str], latest: datetime) -> Any:
-        found = original(rows, first, accepted, latest)
-        read.extend(range(first, first + len(found)))
-        return found
-
-    monkeypatch.setattr(fd, "parse_csv_rows", counting)
+    read = _rows_read_by_the_reference(monkeypatch)
     accepted = fd.ACCEPTS[fd.FeedKind.LAB] | {"vaccination"}
     parsed = ArrowFeedParser(block_lines=20)(body, CSV, accepted, LATEST)
     monkeypatch.undo()
@@ -469,15 +475,7 @@ def test_a_quoted_csv_batch_is_split_by_the_csv_module_and_only_a_bad_row_goes_t
     records[3]["record_id"] = "r,4\nsecond line"
     records[5]["test"] = "smell"
     body = _body([CSV_HEADERS[1], *(_csv_row(names, r, csv.QUOTE_ALL) for r in records)], "\r\n", True)
-    read: list[int] = []
-    original = fd.parse_csv_rows
-
-    def counting(rows: Any, first: int, accepted: frozenset[str], latest: datetime) -> Any:
-        found = original(rows, first, accepted, latest)
-        read.extend(range(first, first + len(found)))
-        return found
-
-    monkeypatch.setattr(fd, "parse_csv_rows", counting)
+    read = _rows_read_by_the_reference(monkeypatch)
     monkeypatch.setattr(pcsv, "read_csv", None)  # Arrow's reader does not read quoted CSV
     accepted = fd.ACCEPTS[fd.FeedKind.LAB]
     parsed = ArrowFeedParser()(body, CSV, accepted, LATEST)
