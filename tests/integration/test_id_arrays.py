@@ -62,7 +62,9 @@ def _plan_nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
 def test_a_feed_batch_finds_its_holders_in_the_covering_index_whatever_it_names(container: Container) -> None:
     """20,000 residents (every tenth inactive) and a look-up of 8,000 documents: PostgreSQL reads the holders'
     ids from ``ix_residents_active_doc_index`` alone; with the list visible to the planner it would scan the
-    table (and at a province's size, in parallel)."""
+    table (and at a province's size, in parallel). Alone only where VACUUM could mark the table's pages
+    visible to all: a transaction another session holds open (the suite's other worker) can keep it from
+    that, and the plan then visits the rows' pages too, still by probing that index."""
     numbers = [f"E{n:08d}" for n in range(20_000)]
     digest = container.deps.digest
     rows = [
@@ -95,5 +97,12 @@ def test_a_feed_batch_finds_its_holders_in_the_covering_index_whatever_it_names(
             f"EXPLAIN (FORMAT JSON) {RESIDENTS_BY_INDEX.format(among=among)}", (parameter,)
         )
         plan = explained.fetchone()[0][0]["Plan"]  # type: ignore[index]
+        visible = pg.execute("SELECT relallvisible = relpages FROM pg_class WHERE relname = 'residents'")
+        all_visible = visible.fetchone()[0]  # type: ignore[index]
     scans = [(n["Node Type"], n.get("Index Name")) for n in _plan_nodes(plan) if "Scan" in n["Node Type"]]
-    assert scans == [("Index Only Scan", "ix_residents_active_doc_index")]
+    if all_visible:  # the index alone answers
+        assert scans == [("Index Only Scan", "ix_residents_active_doc_index")]
+    else:  # a transaction of another session kept VACUUM from marking the new rows visible to all: the
+        # planner then also visits the table's pages of the rows it finds, through the same index
+        assert {index for _, index in scans if index} == {"ix_residents_active_doc_index"}, scans
+        assert "Seq Scan" not in {node for node, _ in scans}, scans
