@@ -103,12 +103,27 @@ class ArrowFeedParser:
         def reference(lines: list[str], first: int, into: fd.Parsed) -> None:
             fd.collect(fd.parse_lines(enumerate(lines, start=first), accepted, latest), into)
 
+        return self._blocks(
+            lines, lambda a, b: _json_table(lines[a:b], raw[a:b]), accepted, latest, reference
+        )
+
+    def _blocks(
+        self,
+        lines: list[str],
+        table: Callable[[int, int], pa.Table | None],
+        accepted: frozenset[str],
+        latest: datetime,
+        reference: Reference,
+    ) -> fd.Parsed:
+        """The lines (or rows) parsed in blocks of ``block_lines`` (``_block``), ``table(start, end)``
+        giving the columns of each, if it can."""
         parsed = fd.Parsed(fd.ValidRecords(), [])
         materials: dict[str | None, str | None] = {}
         for start in range(0, len(lines), self.block_lines):
             end = start + self.block_lines
-            table = _json_table(lines[start:end], raw[start:end])
-            _block(table, lines[start:end], start + 1, accepted, latest, parsed, materials, reference)
+            _block(
+                table(start, end), lines[start:end], start + 1, accepted, latest, parsed, materials, reference
+            )
         return parsed
 
     def _csv(self, body: bytes, accepted: frozenset[str], latest: datetime) -> fd.Parsed:
@@ -122,8 +137,7 @@ class ArrowFeedParser:
             or "\r" in text
             or "\x00" in text
             or "\ufeff" in text  # Arrow's reader drops a byte order mark that starts its input; csv keeps it
-            or len(set(names)) != len(names)
-            or not {"record_id", "kind"} <= set(names)
+            or not _header(names)
             or max(map(len, [header, *lines])) > csv.field_size_limit()
         ):
             return self._tokenised(body, text, accepted, latest)
@@ -133,13 +147,7 @@ class ArrowFeedParser:
             reader = csv.DictReader(io.StringIO("\n".join(lines)), fieldnames=names)
             fd.collect(fd.parse_csv_rows(reader, first, accepted, latest), into)
 
-        parsed = fd.Parsed(fd.ValidRecords(), [])
-        materials: dict[str | None, str | None] = {}
-        for start in range(0, len(rows), self.block_lines):
-            block = rows[start : start + self.block_lines]
-            table = _csv_table(names, block)
-            _block(table, block, start + 1, accepted, latest, parsed, materials, reference)
-        return parsed
+        return self._blocks(rows, lambda a, b: _csv_table(names, rows[a:b]), accepted, latest, reference)
 
     def _tokenised(self, body: bytes, text: str, accepted: frozenset[str], latest: datetime) -> fd.Parsed:
         """A CSV batch that quotes (or holds ``\\r`` or a byte order mark), its rows split into cells by the
@@ -152,7 +160,7 @@ class ArrowFeedParser:
         except csv.Error:  # an unclosed quote or a huge field: the reference reports where
             found = []
         names = found[0] if found else []  # the header: csv.DictReader's first row, even an empty one
-        if len(set(names)) != len(names) or not {"record_id", "kind"} <= set(names):
+        if not _header(names):
             return fd.parse_batch(body, "text/csv", accepted, latest)
         rows = [row for row in found[1:] if row]  # csv.DictReader skips empty rows, and does not count them
         lines = [",".join(row) for row in rows]  # a row's text as the reference keeps it
@@ -165,13 +173,15 @@ class ArrowFeedParser:
             reader = csv.DictReader(io.StringIO(written.getvalue()), fieldnames=names)
             fd.collect(fd.parse_csv_rows(reader, first, accepted, latest), into)
 
-        parsed = fd.Parsed(fd.ValidRecords(), [])
-        materials: dict[str | None, str | None] = {}
-        for start in range(0, len(rows), self.block_lines):
-            end = start + self.block_lines
-            table = _cells_table(names, rows[start:end], lines[start:end])
-            _block(table, lines[start:end], start + 1, accepted, latest, parsed, materials, reference)
-        return parsed
+        return self._blocks(
+            lines, lambda a, b: _cells_table(names, rows[a:b], lines[a:b]), accepted, latest, reference
+        )
+
+
+def _header(names: list[str]) -> bool:
+    """Whether a CSV header can be read column by column: each name once, record id and kind among them
+    (another is the reference's to read, or to refuse)."""
+    return len(set(names)) == len(names) and {"record_id", "kind"} <= set(names)
 
 
 Reference = Callable[[list[str], int, fd.Parsed], None]
