@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from civicpass.adapters.db import pg_hot
 from civicpass.adapters.db import tables as t
+from civicpass.adapters.db.feed_repositories import known_records
 from civicpass.adapters.db.repositories import RESIDENTS_BY_INDEX
 from civicpass.bootstrap import Container
 from civicpass.domain.identity import Document, DocumentType
@@ -106,3 +107,35 @@ def test_a_feed_batch_finds_its_holders_in_the_covering_index_whatever_it_names(
         # planner then also visits the table's pages of the rows it finds, through the same index
         assert {index for _, index in scans if index} == {"ix_residents_active_doc_index"}, scans
         assert "Seq Scan" not in {node for node, _ in scans}, scans
+
+
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_feed_batch_finds_its_known_records_by_probing_the_primary_key(container: Container) -> None:
+    """A source's 20,000 stored records (and another source's 5,000) and a batch of 8,000 ids, half of
+    them stored: ``feeds.known`` finds exactly those, by probing ``feed_records``' primary key, never by
+    scanning the table (which it did with the list visible to the planner, once the table was large
+    enough for that to look cheaper: a scan of the whole table for every batch, as the table grows)."""
+    rows = [{"source_id": "lab", "record_id": f"r-{n}", "batch_id": f"b-{n // 1000}"} for n in range(20_000)]
+    rows += [{"source_id": "other", "record_id": f"r-{n}", "batch_id": "b"} for n in range(20_000, 25_000)]
+    with container.engine.begin() as conn:
+        conn.execute(t.feed_records.insert(), rows)
+    with container.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("VACUUM ANALYZE feed_records"))  # as autovacuum keeps the table
+    batch = [f"r-{n}" for n in range(16_000, 24_000)]
+    with container.deps.uow() as uow:
+        assert uow.feeds.known("lab", batch) == {f"r-{n}" for n in range(16_000, 20_000)}
+    with container.engine.connect() as conn:
+        pg = pg_hot.connection(conn)
+        assert pg is not None
+        query, parameters = known_records("lab", batch)
+        plan = pg.execute(f"EXPLAIN (FORMAT JSON) {query}", parameters).fetchone()[0][0]["Plan"]  # type: ignore[index]
+        key = pg.execute(
+            "SELECT conname FROM pg_constraint WHERE conrelid = 'feed_records'::regclass AND contype = 'p'"
+        ).fetchone()[0]  # type: ignore[index]
+    scans = [(n["Node Type"], n.get("Index Name")) for n in _plan_nodes(plan) if "Scan" in n["Node Type"]]
+    # the index alone, or with the table's pages of the rows it finds where a transaction of another
+    # session kept VACUUM from marking them visible to all (as for the holders' look-up above)
+    assert {index for _, index in scans if index} == {key}, scans
+    assert "Seq Scan" not in {node for node, _ in scans}, scans

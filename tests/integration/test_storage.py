@@ -167,7 +167,8 @@ def test_facts_stored_in_bulk_keep_awkward_json_and_times_in_any_zone(
         if n == 3:
             expires = datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=zone)
         data = json.dumps({**awkward, "n": n}, ensure_ascii=bool(n))
-        facts.add(f"bulk-{n}", resident["id"], FactKind.TEST_RESULT, data, expires, "line\twith tab\\N")
+        facts.add(resident["id"], FactKind.TEST_RESULT, data, expires, "line\twith tab\\N")
+    facts.number([f"bulk-{n}" for n in range(4)])
     with container.deps.uow() as uow:
         uow.facts.add_feed(facts)
         uow.commit()

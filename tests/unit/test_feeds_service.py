@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from civicpass.adapters.crypto import b64url
 from civicpass.adapters.feed_parser import ArrowFeedParser
@@ -26,7 +28,7 @@ from civicpass.domain.staff import Role
 from civicpass.services import feeds, risk_areas, rulesets
 from civicpass.services import status as status_service
 from civicpass.services.context import Deps
-from civicpass.services.ports import FeedParser, RiskArea
+from civicpass.services.ports import FeedFacts, FeedParser, RiskArea
 from tests.fakes import FakeClock, FakeStore, fake_deps, make_resident
 from tests.support import resident_id_number
 
@@ -358,6 +360,42 @@ def test_registering_sources_is_for_administrators_with_a_real_key() -> None:
     with pytest.raises(InvalidInput) as media:
         feeds.import_batch(lab.deps, lab.source.id, "b", b"", "application/json", "")
     assert media.value.reason == "feed_media_type"
+
+
+def test_a_batchs_facts_are_numbered_in_the_order_of_their_holders() -> None:
+    """Fact ids ascend in the order of the residents they are about (so that PostgreSQL adds each to the
+    index of a resident's facts in key order), and each fact keeps its own record's resident and data."""
+    lab = _lab()
+    holders = [2, 0, 1, 2, 0]
+    sampled = [f"2022-05-02T09:0{k}:00+08:00" for k in range(len(holders))]
+    report = lab.send([_result(f"rec-{k}", NUMBERS[n], sampled_at=sampled[k]) for k, n in enumerate(holders)])
+    assert report["facts"] == len(holders)
+    facts = sorted(lab.facts(FactKind.TEST_RESULT), key=lambda f: f.id)
+    assert [f.subject_id for f in facts] == ["r-0", "r-0", "r-1", "r-2", "r-2"]
+    assert {(f.note, f.subject_id, f.data["sampled_at"]) for f in facts} == {
+        (f"record rec-{k}", f"r-{n}", sampled[k]) for k, n in enumerate(holders)
+    }
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["r-3", "r-1", "r-2", "r-10", "r-0"]), max_size=30))
+def test_feed_facts_take_ascending_ids_in_their_holders_order(subjects: list[str]) -> None:
+    facts = FeedFacts("feed:lab", datetime(2022, 5, 2, tzinfo=UTC))
+    expires = datetime(2022, 5, 16, tzinfo=UTC)
+    for k, subject in enumerate(subjects):
+        facts.add(subject, FactKind.TEST_RESULT, json.dumps({"k": k}), expires, f"record {k}")
+    ids = [f"id-{k:04d}" for k in range(len(subjects))]
+    facts.number(ids)
+    assert sorted(facts.order) == list(range(len(subjects)))  # each fact stored once
+    assert [facts.ids[n] for n in facts.order] == ids  # ascending as stored ...
+    assert [facts.subjects[n] for n in facts.order] == sorted(subjects)  # ... in the holders' order
+    assert [(f.subject_id, f.data["k"], f.note) for f in map(facts.fact, range(len(facts)))] == [
+        (subject, k, f"record {k}")
+        for k, subject in enumerate(subjects)  # each fact as it was added
+    ]
+    assert len(set(facts.ids)) == len(subjects)
+    with pytest.raises(ValueError, match=r"facts, \d+ ids"):
+        facts.number([*ids, "one too many"])
 
 
 def test_a_bulk_batch_marks_its_residents_due_and_their_next_read_is_red() -> None:

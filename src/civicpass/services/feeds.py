@@ -220,7 +220,6 @@ def _apply(
     accepted = [(i, holder) for i, holder in zip(fresh, found, strict=True) if holder is not None]
     facts = FeedFacts(f"feed:{source.id}", now)
     as_is = [(i, subject) for i, subject in accepted if kinds[i] in _KINDS]
-    facts.ids = deps.random.ordered_ids(len(as_is))
     facts.subjects = [subject for _, subject in as_is]
     facts.kinds = [_KINDS[kinds[i]][0] for i, _ in as_is]
     facts.data = [valid.data[i] for i, _ in as_is]
@@ -240,14 +239,8 @@ def _apply(
         for (i, subject), arrival in zip(stays, arrivals, strict=True):
             if arrival is not None:
                 data, expires = arrival
-                facts.add(
-                    deps.random.new_id(),
-                    subject,
-                    FactKind.RISK_AREA_ARRIVAL,
-                    data,
-                    expires,
-                    f"record {ids[i]}",
-                )
+                facts.add(subject, FactKind.RISK_AREA_ARRIVAL, data, expires, f"record {ids[i]}")
+    facts.number(deps.random.ordered_ids(len(facts)))
     uow.facts.add_feed(facts)
     uow.feeds.add_records(source.id, batch_id, [ids[i] for i, _ in accepted])
     rejected.sort(key=lambda r: r.line)

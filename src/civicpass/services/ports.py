@@ -380,29 +380,41 @@ class StoredBatch:
 @dataclass
 class FeedFacts:
     """The active facts one feed batch brings, column by column (``FactRepository.add_feed``): one
-    ``authority`` (the source), one moment ``at`` (effective and recorded), ``data`` as JSON text."""
+    ``authority`` (the source), one moment ``at`` (effective and recorded), ``data`` as JSON text. Their
+    ids come last (``number``), with the order they are stored in."""
 
     authority: str
     at: datetime
-    ids: list[str] = field(default_factory=list)
     subjects: list[str] = field(default_factory=list)
     kinds: list[FactKind] = field(default_factory=list)
     data: list[str] = field(default_factory=list)
     expires: list[datetime] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    order: list[int] = field(default_factory=list)
+    """The facts' positions in the order they are stored in: their holders' (``number``)."""
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.subjects)
 
-    def add(
-        self, fact_id: str, subject: str, kind: FactKind, data: str, expires: datetime, note: str
-    ) -> None:
-        self.ids.append(fact_id)
+    def add(self, subject: str, kind: FactKind, data: str, expires: datetime, note: str) -> None:
         self.subjects.append(subject)
         self.kinds.append(kind)
         self.data.append(data)
         self.expires.append(expires)
         self.notes.append(note)
+
+    def number(self, ids: Sequence[str]) -> None:
+        """Give the facts ``ids``, which ascend (``Randomness.ordered_ids``), in the order of their holders,
+        and store them in it (``order``): each then adds to the primary key at its right edge, and to the
+        index of a holder's facts in key order, not at a random leaf (docs/decisions.md)."""
+        if len(ids) != len(self):
+            raise ValueError(f"{len(self)} facts, {len(ids)} ids")
+        self.order = sorted(range(len(self)), key=self.subjects.__getitem__)
+        numbered = [""] * len(ids)
+        for rank, i in enumerate(self.order):
+            numbered[i] = ids[rank]
+        self.ids = numbered
 
     def fact(self, i: int) -> Fact:
         return Fact(

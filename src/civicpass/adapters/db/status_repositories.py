@@ -94,8 +94,11 @@ class SqlFacts(_Repo):
         self.conn.execute(t.facts.insert(), _fact_row(fact))
 
     def add_feed(self, facts: FeedFacts) -> None:
-        """A feed batch's facts: COPY in binary on PostgreSQL (one join of prepared fields a fact), one
-        executemany elsewhere."""
+        """A feed batch's facts, in their order (``FeedFacts.number``): COPY in binary on PostgreSQL (one
+        join of prepared fields a fact, made in the batch's order and then put in theirs), one executemany
+        elsewhere."""
+        if len(facts.ids) != len(facts) or len(facts.order) != len(facts):
+            raise ValueError("feed facts are stored once numbered (FeedFacts.number)")
         if not facts.ids:
             return
         if pg := pg_hot.connection(self.conn):
@@ -120,9 +123,9 @@ class SqlFacts(_Repo):
                 strict=True,
             )
             rows = [b"".join((count, i, s, kinds[k], d, middle[e], n)) for i, s, k, d, e, n in columns]
-            pg_hot.copy_binary(pg, "facts", FEED_FACT_COLUMNS, rows)
+            pg_hot.copy_binary(pg, "facts", FEED_FACT_COLUMNS, [rows[n] for n in facts.order])
             return
-        self.conn.execute(t.facts.insert(), [_fact_row(facts.fact(n)) for n in range(len(facts))])
+        self.conn.execute(t.facts.insert(), [_fact_row(facts.fact(n)) for n in facts.order])
 
     def get(self, fact_id: str) -> Fact | None:
         row = self.conn.execute(sa.select(*_FACT_COLUMNS).where(t.facts.c.id == fact_id)).first()
