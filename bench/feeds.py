@@ -24,6 +24,8 @@ docs/formats/feeds.md; CSV with ``CIVICPASS_BENCH_FEED_FORMAT=csv``), and import
 4. **travel stays**: one stay for each resident from a transport source (``RECORDS`` in all), ending
    within the last 14 days, about one in eight in one of four risk areas declared ten days before (and
    so an arrival fact), imported by as many processes at once as the second part.
+5. **quarantine**: ``RECORDS`` test results for people not enrolled, imported by one process: each
+   record rejected as ``resident_unknown``, reported and kept in quarantine.
 
 Every timed part runs in worker processes spawned as uvicorn spawns a server's workers (fresh interpreters
 holding their batches, not forks of the process that made the population), each started and connected
@@ -231,14 +233,20 @@ def _public(key: Ed25519PrivateKey) -> str:
     )
 
 
-def _import(deps: Deps, source: str, batches: list[Batch]) -> int:
-    """Import the batches one after another; the records accepted."""
-    accepted = 0
+def _import(deps: Deps, source: str, batches: list[Batch], rejecting: bool = False) -> int:
+    """Import the batches one after another; the records accepted (or with ``rejecting``, whose batches
+    name residents not enrolled, the records rejected, each as ``resident_unknown``)."""
+    done = 0
     for b in batches:
         report = feeds.import_batch(deps, source, b.batch_id, b.body, b.media_type, b.signature)
-        assert report["rejected"] == 0, report["rejections"][:3]
-        accepted += int(report["accepted"])
-    return accepted
+        if rejecting:
+            reasons = {e["reason"] for r in report["rejections"] for e in r["errors"]}
+            assert report["accepted"] == 0, {k: v for k, v in report.items() if k != "rejections"}
+            assert reasons == {"resident_unknown"}, report["rejections"][:3]
+        else:
+            assert report["rejected"] == 0, report["rejections"][:3]
+        done += int(report["rejected" if rejecting else "accepted"])
+    return done
 
 
 def parser_part(documents: list[Document]) -> None:
@@ -287,9 +295,11 @@ def _worker(
         container.dispose()
 
 
-def _stream(settings: Settings, source: str, batches: list[Batch], ready: Any, results: Any) -> None:
-    """One stream: imports once every stream is ready, and reports the records it accepted, its own CPU
-    seconds and those of its database backend (None if the connection changed on the way)."""
+def _stream(
+    settings: Settings, source: str, batches: list[Batch], rejecting: bool, ready: Any, results: Any
+) -> None:
+    """One stream: imports once every stream is ready, and reports the records it accepted (or rejected),
+    its own CPU seconds and those of its database backend (None if the connection changed on the way)."""
 
     def start(container: Container) -> tuple[float, int]:
         # one pooled connection serves every batch: its backend's CPU is the database's share
@@ -298,7 +308,7 @@ def _stream(settings: Settings, source: str, batches: list[Batch], ready: Any, r
 
     def work(container: Container, backend: tuple[float, int]) -> tuple[int, float, float | None]:
         (backend_before, pid), own = backend, time.process_time()
-        accepted = _import(container.deps, source, batches)
+        accepted = _import(container.deps, source, batches, rejecting)
         own = time.process_time() - own
         backend_after, pid_after = _backend_cpu(container.engine)
         return accepted, own, backend_after - backend_before if pid_after == pid else None
@@ -350,7 +360,7 @@ def import_streams(
     kind = FactKind.RISK_AREA_ARRIVAL if travel else FactKind.TEST_RESULT
     facts_before, records_before = _stored(container.engine, kind)
     reports, seconds = _in_processes(
-        _stream, [(settings, source, batches[k::streams]) for k in range(streams)]
+        _stream, [(settings, source, batches[k::streams], False) for k in range(streams)]
     )
     facts_after, records_after = _stored(container.engine, kind)
     facts, records = facts_after - facts_before, records_after - records_before
@@ -368,6 +378,41 @@ def import_streams(
         f" {seconds:.1f} s = {accepted / seconds:,.0f} records/s; CPU per record: {_cpu_per(accepted, reports)}"
     )
     return accepted / seconds
+
+
+def quarantine_part(settings: Settings, source: str, batches: list[Batch]) -> float:
+    """Batches of test results for residents not enrolled, imported by one process: every record
+    rejected (``resident_unknown``), reported and kept in quarantine; rejected records per second."""
+    container = build(settings, messenger=MemoryMessenger())
+
+    def quarantined() -> int:
+        with container.engine.connect() as conn:
+            return int(conn.execute(sa.text("SELECT count(*) FROM feed_quarantine")).scalar_one())
+
+    before = quarantined()
+    reports, seconds = _in_processes(_stream, [(settings, source, batches, True)])
+    kept = quarantined() - before
+    container.dispose()
+    rejected: int = sum(n for n, _, _ in reports)
+    assert kept == rejected == sum(b.records for b in batches), (kept, rejected)
+    print(
+        f"[feed import, PostgreSQL, one stream, residents not enrolled] {rejected:,} records rejected into"
+        f" quarantine in {len(batches)} batches in {seconds:.1f} s = {rejected / seconds:,.0f} records/s;"
+        f" CPU per record: {_cpu_per(rejected, reports)}"
+    )
+    return rejected / seconds
+
+
+def _not_enrolled(deps: Deps, count: int) -> list[Document]:
+    """``count`` documents of people not enrolled: the demo's synthetic people of another seed, less any
+    whose document happens to be an enrolled resident's."""
+    people, _ = make_people(deps, random.Random(2023), count * 3 // 2, deps.clock.now())
+    documents = [p.pii.document for p in people if p.pii.document.number is not None]
+    with deps.uow() as uow:
+        enrolled = uow.residents.ids_by_materials([d.index_material for d in documents])
+    documents = [d for d in documents if d.index_material not in enrolled][:count]
+    assert len(documents) == count, "too few documents"
+    return documents
 
 
 def _sweeper(settings: Settings, ready: Any, results: Any) -> None:
@@ -442,6 +487,7 @@ def main() -> None:
             _swept(engine)
             one_stream, concurrent = (_batches(source, key, documents, first) for first in (0, RECORDS))
             stays = _stays(rail, key, documents, container.deps.clock.now())
+            strangers = _batches(source, key, _not_enrolled(container.deps, RECORDS), 2 * RECORDS)
             del documents  # the workers are spawned and hold only their batches
             import_streams(settings, source, one_stream, 1)
             _swept(engine)
@@ -449,6 +495,7 @@ def main() -> None:
             sweep_part(settings)
             _swept(engine)
             import_streams(settings, rail, stays, STREAMS, travel=True)
+            quarantine_part(settings, source, strangers)
             container.dispose()
     finally:
         reset_schema(POSTGRES_URL, SCHEMA, create=False)

@@ -21,7 +21,9 @@ from civicpass.adapters.db.engine import make_engine
 from civicpass.adapters.db.migrate import alembic_config, include_object, upgrade
 from civicpass.adapters.messaging import MemoryMessenger
 from civicpass.bootstrap import Container, build
+from civicpass.domain.errors import FieldError
 from civicpass.domain.facts import Fact, FactKind, FactSource, FactState
+from civicpass.domain.feeds import Rejected, rejection_view
 from civicpass.domain.identity import parse_document
 from civicpass.services.ports import FeedFacts, StoredStatus
 from civicpass.settings import Settings
@@ -180,6 +182,36 @@ def test_facts_stored_in_bulk_keep_awkward_json_and_times_in_any_zone(
         assert back.effective_at == back.recorded_at == datetime(2022, 5, 2, 1, 0, 0, 123456, tzinfo=UTC)
         assert back.expires_at == sent.expires_at
         assert (back.note, back.authority, back.source) == (sent.note, sent.authority, FactSource.FEED)
+
+
+def test_quarantined_records_keep_awkward_text_and_shared_reasons(container: Container) -> None:
+    """``feeds.quarantine`` is COPY text written by hand on PostgreSQL (tabs, line breaks and backslashes
+    escaped, a reason's JSON made once for the records that share it), executemany on SQLite: every row
+    comes back as it went in, a record without an id included."""
+    at = datetime(2022, 5, 2, 9, 0, 0, 123456, tzinfo=timezone(timedelta(hours=8)))
+    unknown = (FieldError(("record_id",), "resident_unknown", "the document of an enrolled resident"),)
+    awkward = (
+        FieldError(("document", "number"), "invalid", 'a "quoted" \\ back\tslash\nline'),
+        FieldError(("dose",), "out_of_range", "1 to 9 郑州 \u2028 😀"),
+    )
+    rejected = [
+        Rejected(1, "r-1", unknown, '{"record_id": "r-1", "tab": "a\tb"}'),
+        Rejected(2, None, awkward, "not json at all \\N \\ \r\n end"),
+        Rejected(3, "r\t3\\N", unknown, 'r\t3,"quoted"\n'),
+        Rejected(4, "r-4", awkward, ""),
+        Rejected(5, "r-5", awkward[:1], "the first of those reasons alone"),
+    ]
+    with container.deps.uow() as uow:
+        uow.feeds.quarantine("lab\t1", "batch\\1", rejected, at)
+        uow.commit()
+    q = t.feed_quarantine.c
+    with container.engine.connect() as conn:
+        rows = conn.execute(sa.select(t.feed_quarantine).order_by(q.line)).all()
+    assert [(r.source_id, r.batch_id, r.line, r.record_id, r.raw) for r in rows] == [
+        ("lab\t1", "batch\\1", r.line, r.record_id, r.raw) for r in rejected
+    ]
+    assert [r.reasons for r in rows] == [rejection_view(r)["errors"] for r in rejected]
+    assert {r.received_at for r in rows} == {at}
 
 
 def test_a_subjects_facts_read_back_field_for_field(
