@@ -28,9 +28,9 @@ QUARANTINE_COLUMNS = ("source_id", "batch_id", "line", "record_id", "reasons", "
 def known_records(source_id: str, record_ids: Collection[str]) -> tuple[str, tuple[str, str]]:
     """PostgreSQL's query of which of a source's record ids are stored, and its parameters: a batch's
     50,000 ids as one parameter, hidden from the planner (``tables.any_text_probed``) and so probed in the
-    primary key. Seeing them, it planned a scan of the whole table once the table held a million records
-    or so, and every batch adds to it (docs/performance.md). Sorted, as PostgreSQL sorts them for its
-    probes: a sorted list takes it one pass."""
+    primary key. Seeing them, it planned a scan of the whole table once the table was some times the
+    batch's size, and every batch adds to it (docs/performance.md). Sorted, as PostgreSQL sorts them for
+    its probes: a sorted list takes it one pass."""
     among, values = t.any_text_probed(sorted(record_ids))
     return KNOWN_RECORDS.format(among=among), (source_id, values)
 

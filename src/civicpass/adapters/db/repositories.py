@@ -124,8 +124,8 @@ class SqlResidents(_Repo):
         wanted = {self.digest.blind_index(m): m for m in set(materials)}
         # on PostgreSQL a feed batch's tens of thousands go as one parameter, probed in the covering index
         # ``ix_residents_active_doc_index`` (``tables.any_text_probed``), in order: PostgreSQL sorts the
-        # list for its index scan, and finds a sorted one sorted in one pass (1.7 µs a digest less, for 0.4
-        # more here; docs/performance.md)
+        # list for its index scan, and finds a sorted one sorted in one pass (about 1 µs a digest less there,
+        # for under 0.5 more here; docs/performance.md)
         if pg := pg_hot.connection(self.conn):
             among, values = t.any_text_probed(sorted(wanted))
             # fetchall: the rows made in one call (psycopg's C loader), 0.5 µs a row less than iterating
