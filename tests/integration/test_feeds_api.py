@@ -178,6 +178,46 @@ def test_record_ids_and_values_that_need_escaping_are_stored_as_sent(
     assert (again["accepted"], again["duplicates"]) == (0, 4)
 
 
+def test_half_a_surrogate_pair_in_a_record_is_refused_and_the_rest_of_the_batch_kept(
+    client: TestClient, container: Container
+) -> None:
+    """A JSON escape naming half a UTF-16 surrogate pair, in a record id (of a valid record or of one
+    refused for another reason) or in a value, failed the whole batch with an error where the database
+    was given it; now that record alone is refused (and quarantined), the others stored."""
+    passports = _passports(container, 4)
+    source, key = _source(client, staff_headers(client, container, Role.ADMIN), "Hospital S", "hospital")
+
+    def dose(record_id: str, number: str, vaccine: str = "CoronaVac") -> dict[str, Any]:
+        return {
+            "record_id": record_id,
+            "kind": "vaccination",
+            "document": {"type": "passport", "number": number, "nationality": "CHN"},
+            "vaccine": vaccine,
+            "dose": 1,
+            "administered_at": "2022-03-01T10:00:00+08:00",
+        }
+
+    records = [
+        dose("ok-1", passports[0]),
+        dose("half-\ud800", passports[1]),
+        dose("ok-2", passports[2], vaccine="Corona\udc00Vac"),
+        {"record_id": "\udfff", "kind": "nope"},
+        dose("pair-\ud83d\ude00", passports[3]),
+    ]
+    body = "\n".join(json.dumps(r) for r in records).encode()  # each half as a \u escape
+    sent = _send(client, key, source, "halves-1", body)
+    assert sent.status_code == 200, sent.text
+    report = sent.json()
+    assert (report["accepted"], report["rejected"], report["facts"]) == (2, 3, 2)
+    assert {r["line"]: r["errors"][0]["reason"] for r in report["rejections"]} == dict.fromkeys(
+        (2, 3, 4), "unpaired_surrogate"
+    )
+    with container.engine.connect() as conn:
+        stored = set(conn.execute(sa.select(t.feed_records.c.record_id)).scalars())
+    assert stored == {"ok-1", "pair-\U0001f600"}
+    assert _count(container, t.feed_quarantine) == 3
+
+
 def test_a_csv_batch_over_http_is_read_like_json_lines_quoted_or_not(
     client: TestClient, container: Container
 ) -> None:

@@ -183,6 +183,31 @@ def test_the_arrow_parser_gives_exactly_what_the_reference_gives(
     )
 
 
+def test_half_a_surrogate_pair_is_refused_record_by_record_as_the_reference_refuses_it() -> None:
+    """A JSON escape may name half a UTF-16 surrogate pair (``\\ud800`` alone): not Unicode text, so no
+    database stores it (PostgreSQL's COPY failed the whole batch on such a record id). The record alone is
+    refused, anywhere in it; a whole pair (an emoji escaped) is text like any other."""
+    escaped = {
+        "record id": {**VALID["vaccination"], "record_id": "v-\ud800"},
+        "low half": {**VALID["vaccination"], "record_id": "v-\udc00-2"},
+        "field": {**VALID["vaccination"], "record_id": "v-3", "vaccine": "Corona\udfffVac"},
+        "unknown kind": {"record_id": "\ud83d", "kind": "nope"},
+        "a whole pair": {**VALID["vaccination"], "record_id": "v-\ud83d\ude00"},
+    }
+    lines = [json.dumps(VALID["vaccination"])]
+    lines += [json.dumps(r) for r in escaped.values()]  # each half (and the pair) as a \\u escape
+    body = _body(lines, "\n", final=True)
+    accepted = fd.ACCEPTS[fd.FeedKind.VACCINATION_REGISTRY]
+    reference = fd.parse_batch(body, JSONL, accepted, LATEST)
+    assert reference.valid.record_ids == ["v-1", "v-\U0001f600"]
+    assert {r.line: [e.reason for e in r.reasons] for r in reference.rejected} == {
+        n: ["unpaired_surrogate"] for n in (2, 3, 4, 5)
+    }
+    assert all(r.record_id is None for r in reference.rejected)
+    assert ArrowFeedParser(block_lines=1)(body, JSONL, accepted, LATEST) == reference
+    assert ArrowFeedParser()(body, JSONL, accepted, LATEST) == reference
+
+
 @pytest.mark.parametrize("accepted", SOURCES)
 def test_every_single_change_of_a_valid_record_is_read_as_the_reference_reads_it(
     accepted: frozenset[str],

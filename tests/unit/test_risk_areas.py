@@ -79,8 +79,8 @@ minutes = st.integers(-120, 13 * 60).map(lambda m: T0 + timedelta(minutes=m))
 def test_a_batchs_arrivals_are_each_stays_own(
     declared: list[RiskArea], stays: list[tuple[str, datetime, int, timezone]]
 ) -> None:
-    """``services.feeds._arrivals`` (one read of the areas for the batch's period, the ends as the parsers
-    give them) gives each stay the arrival its own look-up gives (``risk_level``, a read per stay)."""
+    """``services.feeds._arrivals`` (one read of the areas for the batch's period, the starts and ends as
+    the parsers give them) gives each stay the arrival its own look-up gives (``risk_level``, a read per stay)."""
     deps, store, _, clock = fake_deps()
     store.risk_areas.extend(declared)
     records = [
@@ -93,7 +93,8 @@ def test_a_batchs_arrivals_are_each_stays_own(
     ]
     now = clock.now()
     with deps.uow() as uow:
-        found = feeds._arrivals(uow, records, [fd.epoch_micros(r["to"]) for r in records], now)
+        starts, ends = ([fd.epoch_micros(r[f]) for r in records] for f in ("from", "to"))
+        found = feeds._arrivals(uow, records, starts, ends, now)
         own = []
         for record in records:
             start, end = feeds._time(record["from"]), feeds._time(record["to"])

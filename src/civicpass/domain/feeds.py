@@ -102,7 +102,8 @@ class ValidRecords:
     (records with equal documents may share one string); ``data`` each record's fields as the JSON text
     ``json.dumps`` writes of its ``FeedRecord.data`` (what a fact stores); ``times`` when each happened
     (its ``TIME_FIELDS`` field: a sample taken, a dose given, a stay ended) in microseconds since the
-    Unix epoch, which its fact's expiry counts from.
+    Unix epoch, which its fact's expiry counts from; ``starts`` when each began, in the same unit (a
+    stay's ``from``; the time of a sample or dose, which has no duration).
     """
 
     lines: list[int] = field(default_factory=list)
@@ -112,6 +113,7 @@ class ValidRecords:
     data: list[str] = field(default_factory=list)
     raws: list[str] = field(default_factory=list)
     times: list[int] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -123,7 +125,10 @@ class ValidRecords:
         self.materials.append(record.document.index_material)
         self.data.append(json.dumps(dict(record.data)))
         self.raws.append(record.raw)
-        self.times.append(epoch_micros(str(record.data[TIME_FIELDS[record.kind]])))
+        time = epoch_micros(str(record.data[TIME_FIELDS[record.kind]]))
+        self.times.append(time)
+        start = START_FIELDS.get(record.kind)
+        self.starts.append(time if start is None else epoch_micros(str(record.data[start])))
 
     def rejected(self, i: int, reason: str, expected: str) -> Rejected:
         """The ``i``-th record refused by a check after parsing, for its record id (into quarantine)."""
@@ -182,6 +187,8 @@ NOT_LATER = (
 
 
 TIME_FIELDS = {"test_result": "sampled_at", "vaccination": "administered_at", "travel": "to"}
+START_FIELDS = {"travel": "from"}
+"""The field of when a record's event began, for the kinds whose events last (others begin at their time)."""
 """The field saying when a record's event happened: a fact's expiry counts from it, not from the import."""
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -271,6 +278,16 @@ def _order(raw: Mapping[str, Any]) -> int:
     return (end > start) - (end < start)
 
 
+def _unpaired_surrogate(raw: Any) -> bool:
+    """Whether a decoded JSON value holds a lone UTF-16 surrogate (from an escape like ``\\ud800`` without
+    its pair): not Unicode text, so no database stores it and no UTF-8 encodes it."""
+    try:
+        json.dumps(raw, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _kept(text: str) -> str:
     """The text as quarantine keeps it: bounded, and without NUL (no database stores it in text)."""
     return text[:MAX_RECORD_BYTES].replace("\x00", "")
@@ -321,6 +338,9 @@ def parse_lines(
             continue
         if "\x00" in line or "\\u0000" in line:  # no database stores NUL in text: refuse the record alone
             found.append(_rejected_line(n, line, "nul_character", "text without NUL"))
+            continue
+        if "\\u" in line and _unpaired_surrogate(raw):  # nor half a UTF-16 pair (an escape like \ud800)
+            found.append(_rejected_line(n, line, "unpaired_surrogate", "text without half a surrogate pair"))
             continue
         found.append(validate(n, raw, accepted, line, latest))
     return found

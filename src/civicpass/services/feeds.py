@@ -117,21 +117,23 @@ def _time(text: Any) -> datetime:
 
 
 def _arrivals(
-    uow: UnitOfWork, stays: list[Mapping[str, Any]], ends: list[int], now: datetime
+    uow: UnitOfWork, stays: list[Mapping[str, Any]], starts: list[int], ends: list[int], now: datetime
 ) -> list[tuple[str, datetime] | None]:
-    """Each travel stay's arrival fact (its data as JSON, its expiry), from the stay's fields and its end
-    (``ends``: in microseconds since the epoch, as the parsers give it): an arrival when the region was a
-    risk area meanwhile, held from the stay's end (``risk_areas.arrival_expires``); None for a stay outside
-    every risk area (kept as received, no fact). The risk areas of all the stays' period are read once
-    (``risk_areas.AreaIndex``); a stay in a region no area ever contained is not looked at further."""
+    """Each travel stay's arrival fact (its data as JSON, its expiry), from the stay's fields, its start and
+    its end (``starts``, ``ends``: in microseconds since the epoch, as the parsers give them): an arrival
+    when the region was a risk area meanwhile, held from the stay's end (``risk_areas.arrival_expires``);
+    None for a stay outside every risk area (kept as received, no fact). The risk areas of all the stays'
+    period are read once (``risk_areas.AreaIndex``); a stay in a region no area ever contained is not
+    looked at further (its times not parsed again)."""
     if not stays:
         return []
-    starts = [_time(stay["from"]) for stay in stays]
-    areas = AreaIndex(uow.risk_areas.overlapping(min(starts), fd.from_epoch_micros(max(ends))))
+    period = fd.from_epoch_micros(min(starts)), fd.from_epoch_micros(max(ends))
+    areas = AreaIndex(uow.risk_areas.overlapping(*period))
     found: list[tuple[str, datetime] | None] = []
-    for stay, start in zip(stays, starts, strict=True):
+    for stay in stays:
         if containing := areas.containing(str(stay["region"])):
-            end = _time(stay["to"])
+            # parsed again for the arrival's data, which keeps the source's offset
+            start, end = _time(stay["from"]), _time(stay["to"])
             if (level := highest_level(containing, start, end)) is not None:
                 data = {"region": stay["region"], "level": level, "arrived_at": end.isoformat()}
                 found.append((json.dumps(data), arrival_expires(end, now)))
@@ -235,7 +237,8 @@ def _apply(
         stays = [(i, subject) for i, subject in accepted if kinds[i] not in _KINDS]
         # the stays' data decoded as one JSON array: a third of the time of a decode each
         fields = json.loads("[" + ",".join(valid.data[i] for i, _ in stays) + "]")
-        arrivals = _arrivals(uow, fields, [valid.times[i] for i, _ in stays], now)
+        starts, ends = ([when[i] for i, _ in stays] for when in (valid.starts, valid.times))
+        arrivals = _arrivals(uow, fields, starts, ends, now)
         for (i, subject), arrival in zip(stays, arrivals, strict=True):
             if arrival is not None:
                 data, expires = arrival
