@@ -187,9 +187,9 @@ NOT_LATER = (
 
 
 TIME_FIELDS = {"test_result": "sampled_at", "vaccination": "administered_at", "travel": "to"}
+"""The field saying when a record's event happened: a fact's expiry counts from it, not from the import."""
 START_FIELDS = {"travel": "from"}
 """The field of when a record's event began, for the kinds whose events last (others begin at their time)."""
-"""The field saying when a record's event happened: a fact's expiry counts from it, not from the import."""
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

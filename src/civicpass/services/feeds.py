@@ -132,7 +132,7 @@ def _arrivals(
     found: list[tuple[str, datetime] | None] = []
     for stay in stays:
         if containing := areas.containing(str(stay["region"])):
-            # parsed again for the arrival's data, which keeps the source's offset
+            # as datetimes only here, where an area contains the region: the arrival keeps the end's offset
             start, end = _time(stay["from"]), _time(stay["to"])
             if (level := highest_level(containing, start, end)) is not None:
                 data = {"region": stay["region"], "level": level, "arrived_at": end.isoformat()}
