@@ -308,10 +308,10 @@ def _stream(
 
     def work(container: Container, backend: tuple[float, int]) -> tuple[int, float, float | None]:
         (backend_before, pid), own = backend, time.process_time()
-        accepted = _import(container.deps, source, batches, rejecting)
+        done = _import(container.deps, source, batches, rejecting)
         own = time.process_time() - own
         backend_after, pid_after = _backend_cpu(container.engine)
-        return accepted, own, backend_after - backend_before if pid_after == pid else None
+        return done, own, backend_after - backend_before if pid_after == pid else None
 
     _worker(settings, ready, results, start, work)
 
