@@ -286,12 +286,13 @@ def _block(
     fast, (record_id_column, kind_column, key_column, time_column, data_column) = _checked(table, accepted)
     good, times = _good_times(time_column, latest)
     is_travel = pc.fill_null(pc.equal(kind_column, "travel"), False).to_numpy(zero_copy_only=False)
-    good_times, instants = good.tolist(), times.tolist()
-    begun = instants  # a sample's or dose's start is its time
+    begun = times  # a sample's or dose's start is its time
     if is_travel.any():  # a stay's start: a good time too, and not after its end
         good_start, starts = _good_times(table.column("from"), latest)
         good &= ~is_travel | (good_start & (starts <= times))
-        good_times, begun = good.tolist(), np.where(is_travel, starts, times).tolist()
+        begun = np.where(is_travel, starts, times)
+    good_times, instants = good.tolist(), times.tolist()
+    began = instants if begun is times else begun.tolist()  # a block without stays: the same list
     record_ids, kinds, keys, data = (
         c.to_pylist() for c in (record_id_column, kind_column, key_column, data_column)
     )
@@ -312,7 +313,7 @@ def _block(
         valid.data.extend(data)
         valid.raws.extend(lines)
         valid.times.extend(instants)
-        valid.starts.extend(begun)
+        valid.starts.extend(began)
         return
     for n, material in enumerate(found):
         if material is None:
@@ -325,7 +326,7 @@ def _block(
         valid.data.append(data[n])
         valid.raws.append(lines[n])
         valid.times.append(instants[n])
-        valid.starts.append(begun[n])
+        valid.starts.append(began[n])
 
 
 def _plain(values: pa.ChunkedArray, pattern: str = _PLAIN) -> pa.ChunkedArray:
