@@ -117,13 +117,12 @@ def _swept(engine: sa.Engine) -> None:
     """Every status re-evaluated and not due before tomorrow, as after the status sweep has caught up
     with the previous part (untimed)."""
     with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE statuses SET review_at = now() + interval '1 day'"))
+        conn.execute(sa.text("UPDATE statuses SET review_at = now() + interval '1 day', due_marks = 0"))
         conn.execute(sa.text("DELETE FROM status_marks"))
-        conn.execute(sa.text("DELETE FROM marked_subjects"))
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         # as autovacuum would have, meanwhile: the residents enrolled days before a morning of mass
         # testing, all visible, so that their look-up can read the index alone
-        conn.execute(sa.text("VACUUM ANALYZE statuses, residents, marked_subjects"))
+        conn.execute(sa.text("VACUUM ANALYZE statuses, residents"))
 
 
 @dataclass(frozen=True)

@@ -166,7 +166,6 @@ class FakeStore:
     statuses: dict[str, StoredStatus] = field(default_factory=dict)
     status_history: list[StoredStatus] = field(default_factory=list)
     status_marks: list[StatusMark] = field(default_factory=list)
-    marked_subjects: set[tuple[str, int]] = field(default_factory=set)
     mark_claims: dict[int, datetime] = field(default_factory=dict)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     event_times: list[datetime] = field(default_factory=list)
@@ -577,33 +576,34 @@ class _RuleSets:
         return [self.s.rulesets[v] for v in sorted(self.s.rulesets)]
 
 
+def _as_read(status: StoredStatus) -> StoredStatus:
+    """What the SQL repository reads: a status marked due by a batch is due."""
+    if not status.due_marks:
+        return status
+    return replace(status, review_at=min(status.review_at, status.evaluated_at))
+
+
 class _Statuses:
     def __init__(self, s: FakeStore) -> None:
         self.s = s
 
-    def _as_read(self, status: StoredStatus) -> StoredStatus:
-        """What the SQL repository reads: the marks that name it, and due if there is one."""
-        marks = tuple(sorted(mark for sid, mark in self.s.marked_subjects if sid == status.subject_id))
-        if not marks:
-            return status
-        return replace(status, review_at=min(status.review_at, status.evaluated_at), marks=marks)
-
     def get(self, subject_id: str) -> StoredStatus | None:
         status = self.s.statuses.get(subject_id)
-        return None if status is None else self._as_read(status)
+        return None if status is None else _as_read(status)
 
     def get_many(self, subject_ids: Sequence[str]) -> dict[str, StoredStatus]:
-        return {sid: self._as_read(self.s.statuses[sid]) for sid in subject_ids if sid in self.s.statuses}
+        return {sid: _as_read(self.s.statuses[sid]) for sid in subject_ids if sid in self.s.statuses}
 
     def with_status(self, subject_ids: Sequence[str]) -> list[str]:
         return [sid for sid in set(subject_ids) if sid in self.s.statuses]
 
     def save(self, status: StoredStatus, *, changed: bool) -> None:
+        held = self.s.statuses.get(status.subject_id)
         # the marks read before the evaluation are cleared, a mark made since is kept (as in SQL)
-        self.s.marked_subjects -= {(status.subject_id, mark) for mark in status.marks}
-        self.s.statuses[status.subject_id] = replace(status, marks=())
+        marks = held.due_marks if held is not None and held.due_marks != status.due_marks else 0
+        self.s.statuses[status.subject_id] = replace(status, due_marks=marks)
         if changed:
-            self.s.status_history.append(replace(status, marks=()))
+            self.s.status_history.append(replace(status, due_marks=0))
 
     def save_many(self, items: Sequence[tuple[StoredStatus, bool]]) -> None:
         for status, changed in items:
@@ -612,9 +612,12 @@ class _Statuses:
     def mark_due(self, subject_ids: Sequence[str], at: datetime) -> None:
         if not subject_ids:
             return
+        for sid in subject_ids:
+            if sid in self.s.statuses:
+                held = self.s.statuses[sid]
+                self.s.statuses[sid] = replace(held, due_marks=held.due_marks + 1)
         number = max((m.id for m in self.s.status_marks), default=0) + 1
         self.s.status_marks.append(StatusMark(number, list(subject_ids)))
-        self.s.marked_subjects |= {(sid, number) for sid in subject_ids}
 
     def marks(self, limit: int) -> list[StatusMark]:
         return self.s.status_marks[:limit]
@@ -626,10 +629,9 @@ class _Statuses:
                 return mark
         return None
 
-    def drop_mark(self, mark: StatusMark) -> None:
-        self.s.status_marks = [m for m in self.s.status_marks if m.id != mark.id]
-        self.s.mark_claims.pop(mark.id, None)
-        self.s.marked_subjects -= {(sid, mark.id) for sid in mark.subject_ids}
+    def drop_mark(self, mark_id: int) -> None:
+        self.s.status_marks = [m for m in self.s.status_marks if m.id != mark_id]
+        self.s.mark_claims.pop(mark_id, None)
 
     def history(self, subject_id: str, limit: int) -> list[StoredStatus]:
         found = [h for h in self.s.status_history if h.subject_id == subject_id]
@@ -955,7 +957,6 @@ class _Privacy:
             "facts",
             "statuses",
             "status_marks",
-            "marked_subjects",
             "declarations",
             "cases",
             "proposals",

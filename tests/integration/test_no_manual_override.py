@@ -33,7 +33,7 @@ from pydantic import BaseModel
 
 import civicpass
 from civicpass import cli
-from civicpass.adapters.db import status_repositories, tables
+from civicpass.adapters.db import tables
 from civicpass.adapters.files import bundled_ruleset
 from civicpass.adapters.messaging import MemoryMessenger
 from civicpass.bootstrap import Container
@@ -402,8 +402,9 @@ def test_only_the_status_repository_touches_the_status_tables() -> None:
         for node in ast.walk(trees[rel]):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 assert not SQL_WRITE.search(node.value), (rel, node.value)
-    # Inside the repository only SqlStatuses.save and save_many write statuses (the history too); the
-    # other methods select. Marking statuses due (a marked status reads as due) writes rows of its own.
+    # Inside the repository only SqlStatuses.save and save_many write statuses (the history too), and
+    # mark_due only counts a status's marks up (a marked status reads as due) and queues the residents
+    # for the sweep; the other methods select.
     writes = re.compile(r"\b(insert|update|delete|copy_rows|on_conflict_do_update)\b")
     writers = {}
     for cls in ast.walk(trees[REPOSITORY]):
@@ -417,6 +418,7 @@ def test_only_the_status_repository_touches_the_status_tables() -> None:
     assert set(writers) == {
         "SqlStatuses.save",
         "SqlStatuses.save_many",
+        "SqlStatuses.mark_due",
         "SqlStatuses.destroy_all",
     }
     # destroy_all (the end-of-epidemic shutdown) only deletes: it cannot leave a color behind.
@@ -424,32 +426,17 @@ def test_only_the_status_repository_touches_the_status_tables() -> None:
         ast.unparse(n.func) for n in ast.walk(writers["SqlStatuses.destroy_all"]) if isinstance(n, ast.Call)
     ]
     assert not [c for c in calls if c.endswith((".insert", ".update", ".values", "copy_rows"))], calls
-    # ... and the methods that write the marks reach no status table, neither through Core nor through the
-    # module's SQL text that writes one (nor a function that sends it).
-    writing_sql = {
-        name
-        for name, value in vars(status_repositories).items()
-        if isinstance(value, str) and SQL_WRITE.search(value)
-    }
-    assert writing_sql == {"UPSERT_STATUSES"}
-    functions = [n for n in ast.walk(trees[REPOSITORY]) if isinstance(n, ast.FunctionDef)]
-    senders = {fn.name for fn in functions if _names(fn) & writing_sql}
-    assert "_upsert_statuses" in senders
-    marking = [fn for fn in functions if fn.name in ("mark_due", "drop_mark", "_clear_marks")]
-    assert len(marking) == 3
-    for fn in marking:
-        source = ast.unparse(fn)
-        assert "t.statuses" not in source, source
-        assert "t.status_history" not in source, source
-        assert not _names(fn) & (writing_sql | senders), source
-        texts = [n.value for n in ast.walk(fn) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
-        assert not [text for text in texts if SQL_WRITE.search(text)], source
-
-
-def _names(fn: ast.FunctionDef) -> set[str]:
-    return {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)} | {
-        n.attr for n in ast.walk(fn) if isinstance(n, ast.Attribute)
-    }
+    due = writers["SqlStatuses.mark_due"]
+    values = [n for n in ast.walk(due) if isinstance(n, ast.Call) and ast.unparse(n.func).endswith(".values")]
+    assert [[(k.arg, ast.unparse(k.value)) for k in n.keywords] for n in values] == [
+        [("due_marks", "s.due_marks + 1")]
+    ], ast.unparse(due)
+    inserts = [
+        ast.unparse(n.func)
+        for n in ast.walk(due)
+        if isinstance(n, ast.Call) and ast.unparse(n.func).endswith(("insert", "copy_rows"))
+    ]
+    assert inserts == ["t.status_marks.insert"], ast.unparse(due)
 
 
 def _enclosing_functions(tree: ast.Module) -> Iterator[tuple[ast.FunctionDef, ast.AST]]:
@@ -560,7 +547,7 @@ def test_only_the_status_service_saves_a_status_and_its_color_comes_from_evaluat
     assert ast.unparse(keywords["review_at"]) == f"{color.value.id}.review_at"
     # The marks saved are the ones read, and the statuses are read before the facts: a batch that marks a
     # status while it is evaluated changes the marks, so the save keeps them (SqlStatuses.save_many).
-    assert ast.unparse(keywords["marks"]) == "old.marks if old else ()"
+    assert ast.unparse(keywords["due_marks"]) == "old.due_marks if old else 0"
     reads = {
         ast.unparse(n.func): n.lineno
         for n in ast.walk(fn)

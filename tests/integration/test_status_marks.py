@@ -1,6 +1,6 @@
-"""Statuses marked due by bulk feed batches (``StatusRepository.mark_due``): rows of their own
-(``marked_subjects``) that make a status read as due without writing it, a queue of marks for the sweep,
-and marks that a re-evaluation clears only if it read them (a batch's mark made while it evaluated stays)."""
+"""Statuses marked due by bulk feed batches (``StatusRepository.mark_due``): a counter updated in place
+that makes a status read as due, a queue of marks for the sweep, and marks that a re-evaluation clears
+only if no batch marked the status while it evaluated."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from alembic import command
 
 from civicpass.adapters.db import tables as t
 from civicpass.adapters.db.migrate import alembic_config, upgrade
-from civicpass.adapters.db.status_repositories import SqlStatuses
 from civicpass.bootstrap import Container
 from civicpass.services import status as status_service
 from civicpass.services.demo import make_people
@@ -55,9 +54,8 @@ def test_a_status_marked_due_during_a_re_evaluation_stays_due(container: Contain
 
     with deps.uow() as uow:
         stored = uow.statuses.get(resident)
-        (mark,) = uow.statuses.marks(10)
     assert stored is not None
-    assert stored.marks == (mark.id,)  # the batch's result has not been evaluated: still marked ...
+    assert stored.due_marks == 1  # the batch's result has not been evaluated: still marked ...
     assert stored.review_at <= now  # ... and due
 
 
@@ -65,22 +63,17 @@ def test_a_marked_status_reads_as_due_until_a_re_evaluation_that_read_the_mark(c
     deps = container.deps
     now = deps.clock.now()
     first, second = _residents_with_status(container, 2)
-    rows = sa.select(t.statuses).order_by(t.statuses.c.subject_id)
-    with container.engine.connect() as conn:
-        before = conn.execute(rows).all()
     with deps.uow() as uow:
-        uow.statuses.mark_due([first.subject_id, "no-status-yet", first.subject_id], now)
+        uow.statuses.mark_due([first.subject_id, "no-status-yet"], now)
         uow.commit()
     with deps.uow() as uow:
         read = uow.statuses.get_many([first.subject_id, second.subject_id, "no-status-yet"])
-        (mark,) = uow.statuses.marks(10)
-    with container.engine.connect() as conn:
-        assert conn.execute(rows).all() == before  # marking writes no status
+        review_column = uow.conn.execute(  # type: ignore[attr-defined]
+            sa.select(t.statuses.c.review_at).where(t.statuses.c.subject_id == first.subject_id)
+        ).scalar_one()
     assert set(read) == {first.subject_id, second.subject_id}  # a mark creates no status
-    assert (read[first.subject_id].marks, read[first.subject_id].review_at) == (
-        (mark.id,),
-        first.evaluated_at,
-    )
+    assert (read[first.subject_id].due_marks, read[first.subject_id].review_at) == (1, first.evaluated_at)
+    assert review_column == first.review_at  # marked in place: the indexed review time is not touched
     assert read[second.subject_id] == second
 
     later = now + timedelta(minutes=1)
@@ -91,7 +84,7 @@ def test_a_marked_status_reads_as_due_until_a_re_evaluation_that_read_the_mark(c
     with deps.uow() as uow:
         cleared = uow.statuses.get(first.subject_id)
     assert cleared is not None
-    assert (cleared.marks, cleared.review_at) == ((), first.review_at)
+    assert (cleared.due_marks, cleared.review_at) == (0, first.review_at)
 
     with deps.uow() as uow:  # so does the single save
         uow.statuses.mark_due([second.subject_id], now)
@@ -99,21 +92,10 @@ def test_a_marked_status_reads_as_due_until_a_re_evaluation_that_read_the_mark(c
     with deps.uow() as uow:
         marked = uow.statuses.get(second.subject_id)
         assert marked is not None
-        uow.statuses.mark_due([second.subject_id], now)  # a batch's mark made since the read
         uow.statuses.save(replace(marked, evaluated_at=later, review_at=second.review_at), changed=False)
         uow.commit()
     with deps.uow() as uow:
-        newer = uow.statuses.marks(10)[-1]
-        kept = uow.statuses.get(second.subject_id)
-    assert kept == replace(second, evaluated_at=later, review_at=later, marks=(newer.id,))
-    with deps.uow() as uow:  # then the sweep drops the marks: those of residents without a status too
-        for taken in uow.statuses.marks(10):
-            uow.statuses.drop_mark(taken)
-        uow.commit()
-    with deps.uow() as uow:
         assert uow.statuses.get(second.subject_id) == replace(second, evaluated_at=later)
-    with container.engine.connect() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(t.marked_subjects)).scalar_one() == 0
 
 
 def test_the_sweep_re_evaluates_each_marked_batchs_residents_once_then_drops_the_mark(
@@ -134,7 +116,7 @@ def test_the_sweep_re_evaluates_each_marked_batchs_residents_once_then_drops_the
     with deps.uow() as uow:
         assert uow.statuses.marks(10) == []
         swept = uow.statuses.get_many(ids)
-    assert {s.marks for s in swept.values()} == {()}
+    assert {s.due_marks for s in swept.values()} == {0}
     assert all(s.evaluated_at == now and s.review_at > now for s in swept.values())  # by the rules
     assert status_service.sweep(deps) == 0
 
@@ -163,7 +145,7 @@ def test_the_sweep_re_evaluates_only_the_marked_residents_that_have_a_status(con
 
 def test_migration_0017_adds_the_marks_and_refuses_to_drop_pending_ones(empty_database: sa.Engine) -> None:
     engine = empty_database
-    upgrade(engine, "0021")
+    upgrade(engine, "head")
     found = sa.inspect(engine)
     columns = {c["name"]: c for c in found.get_columns("statuses")}
     assert "due_marks" in columns
@@ -294,76 +276,3 @@ def test_sweeps_pass_over_the_due_statuses_another_is_re_evaluating(
         first.commit()
     assert len(taken) == 1
     assert sorted(taken + others) == sorted(s.subject_id for s in statuses)  # each taken by one of them
-
-
-_STATUSES_0021 = sa.table(  # the current statuses as migrations 0017-0021 left them
-    "statuses",
-    *(sa.column(c.name, c.type) for c in t.statuses.columns),
-    sa.column("due_marks"),
-)
-
-
-def test_migration_0022_moves_the_counted_marks_into_rows_and_refuses_to_drop_pending_ones(
-    empty_database: sa.Engine,
-) -> None:
-    """A status the counter marked keeps a mark (id 0, no batch's), which its next re-evaluation clears;
-    the counter's column goes, and on PostgreSQL the room its updates needed in the pages."""
-    engine = empty_database
-    upgrade(engine, "0021")
-    at = datetime(2022, 5, 3, tzinfo=UTC)
-    residents = sa.table("residents", *(sa.column(c.name, c.type) for c in t.residents.columns))
-    people = [
-        {"id": f"r-{n}", "pseudonym": f"p-{n}", "kind": "citizen", "name_ct": "x", "doc_type": "resident_id"}
-        | {"region_code": "110105", "active": True, "created_at": at}
-        for n in (1, 2)
-    ]
-    statuses = [
-        {"subject_id": f"r-{n}", "version": 1, "color": "green", "reasons": [], "ruleset_version": 1}
-        | {
-            "evaluated_at": at,
-            "review_at": at + timedelta(days=1),
-            "inputs_digest": "0" * 64,
-            "due_marks": n - 1,
-        }
-        for n in (1, 2)
-    ]
-    with engine.begin() as conn:
-        conn.execute(sa.insert(residents), people)
-        conn.execute(sa.insert(_STATUSES_0021), statuses)
-
-    upgrade(engine, "head")
-    found = sa.inspect(engine)
-    assert "due_marks" not in {c["name"] for c in found.get_columns("statuses")}
-    assert found.get_pk_constraint("marked_subjects")["constrained_columns"] == ["subject_id", "mark_id"]
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as conn:
-            options = conn.execute(
-                sa.text("SELECT reloptions FROM pg_class WHERE oid = 'statuses'::regclass")
-            ).scalar_one()
-        assert options is None
-        _planned_as_one_row_a_resident(engine)
-    with engine.connect() as conn:
-        read = SqlStatuses(conn).get_many(["r-1", "r-2"])
-    assert (read["r-1"].marks, read["r-1"].review_at) == ((), at + timedelta(days=1))
-    assert (read["r-2"].marks, read["r-2"].review_at) == ((0,), at)  # still due
-
-    with pytest.raises(RuntimeError, match="1 statuses are marked due"):
-        command.downgrade(alembic_config(engine), "0021")
-    with engine.begin() as conn:  # re-evaluated
-        SqlStatuses(conn).save(replace(read["r-2"], review_at=at + timedelta(days=1)), changed=False)
-    command.downgrade(alembic_config(engine), "0021")
-    back = sa.inspect(engine)
-    assert "marked_subjects" not in back.get_table_names()
-    with engine.connect() as conn:
-        assert conn.execute(sa.select(_STATUSES_0021.c.due_marks)).scalars().all() == [0, 0]
-
-
-def _planned_as_one_row_a_resident(engine: sa.Engine) -> None:
-    """The planner takes a resident to have about one mark from the start, before any ANALYZE of the
-    batches' rows (the migration stored the statistics), and the migration left no placeholder behind."""
-    probe = "EXPLAIN (FORMAT JSON) SELECT mark_id FROM marked_subjects WHERE subject_id = 'r-9'"
-    with engine.connect() as conn:  # rolled back at the end
-        assert conn.execute(sa.select(t.marked_subjects)).all() == [("r-2", 0)]
-        SqlStatuses(conn).mark_due([f"x-{n:05}" for n in range(20_000)], datetime(2022, 5, 3, tzinfo=UTC))
-        (plan,) = conn.execute(sa.text(probe)).scalar_one()
-    assert plan["Plan"]["Plan Rows"] == 1, plan

@@ -232,10 +232,10 @@ class StoredStatus:
     evaluated_at: datetime
     review_at: datetime
     inputs_digest: str
-    marks: tuple[int, ...] = ()
-    """The bulk batches' marks that name it, as read (``review_at`` reads as due while there is one).
-    Saving a re-evaluation clears the marks it read and no other: a batch committed while it evaluated
-    keeps its mark."""
+    due_marks: int = 0
+    """How many bulk batches marked it due since its evaluation, as read (``review_at`` reads as due
+    meanwhile). Saving a re-evaluation clears the marks only if they are still what it read: a batch
+    committed while it evaluated keeps its mark."""
 
 
 @dataclass(frozen=True)
@@ -259,8 +259,7 @@ class StatusRepository(Protocol):
         ...
 
     def mark_due(self, subject_ids: Sequence[str], at: datetime) -> None:
-        """One mark naming these residents: their statuses read as due until a re-evaluation that read
-        the mark, and the sweep re-evaluates them. The statuses themselves are not written."""
+        """Due now (their statuses read as due until re-evaluated), and one mark for the sweep."""
         ...
 
     def marks(self, limit: int) -> list[StatusMark]:
@@ -272,10 +271,7 @@ class StatusRepository(Protocol):
         ``until``; a mark another transaction is claiming is passed over, not waited for."""
         ...
 
-    def drop_mark(self, mark: StatusMark) -> None:
-        """The mark gone, once the sweep has re-evaluated its residents: no status reads as due by it."""
-        ...
-
+    def drop_mark(self, mark_id: int) -> None: ...
     def history(self, subject_id: str, limit: int) -> list[StoredStatus]: ...
     def claim_due(self, now: datetime, limit: int) -> list[str]:
         """Residents whose review time has come (marks aside), the earliest first, their statuses locked

@@ -230,9 +230,8 @@ class SqlRuleSets(_Repo):
         ]
 
 
-def _status_row(row: sa.Row[Any], marks: Sequence[int] = ()) -> StoredStatus:
-    """A current status with the marks that name it, or a history version (which has neither a review
-    time nor marks), from Core."""
+def _status_row(row: sa.Row[Any]) -> StoredStatus:
+    """A current status or a history version (which has neither a review time nor marks) from Core."""
     m = row._mapping
     evaluated = m["evaluated_at"]
     return _status(
@@ -244,7 +243,7 @@ def _status_row(row: sa.Row[Any], marks: Sequence[int] = ()) -> StoredStatus:
         evaluated,
         m.get("review_at") or evaluated,
         m["inputs_digest"],
-        marks,
+        m.get("due_marks") or 0,
     )
 
 
@@ -257,10 +256,9 @@ def _status(
     evaluated: datetime,
     review: datetime,
     inputs_digest: str,
-    marks: Sequence[int],
+    marks: int,
 ) -> StoredStatus:
-    """The columns of ``statuses``, in their order, and the marks that name it, as a status: one marked by
-    a batch reads as due."""
+    """The columns of ``statuses``, in their order, as a status: one marked by a batch reads as due."""
     return StoredStatus(
         subject_id,
         version,
@@ -270,29 +268,19 @@ def _status(
         evaluated,
         min(review, evaluated) if marks else review,
         inputs_digest,
-        tuple(marks),
+        marks,
     )
 
 
-_CURRENT = frozenset(c.name for c in t.statuses.columns)
 _HISTORY = frozenset(c.name for c in t.status_history.columns)
-
-
-def _current_row(status: StoredStatus) -> dict[str, Any]:
-    return {k: v for k, v in vars(status).items() if k in _CURRENT}
 
 
 def _history_row(status: StoredStatus) -> dict[str, Any]:
     return {k: v for k, v in vars(status).items() if k in _HISTORY}
 
 
-def _read_marks(statuses: Sequence[StoredStatus]) -> list[dict[str, Any]]:
-    """The (resident, mark) rows these re-evaluations read: the rows their save deletes."""
-    return [{"subject_id": s.subject_id, "mark_id": mark} for s in statuses for mark in s.marks]
-
-
 _STATUS_NAMES = [c.name for c in t.statuses.columns]
-_STATUS_TYPES = {"version": "int4", "reasons": "jsonb", "ruleset_version": "int4"}
+_STATUS_TYPES = {"version": "int4", "reasons": "jsonb", "ruleset_version": "int4", "due_marks": "int4"}
 _STATUS_TYPES |= {c.name: "timestamptz" for c in t.statuses.columns if isinstance(c.type, t.UTCDateTime)}
 UPSERT_STATUSES = (  # its text built once from the table's metadata; values are parameters
     f"INSERT INTO statuses ({', '.join(_STATUS_NAMES)})"  # noqa: S608
@@ -300,17 +288,17 @@ UPSERT_STATUSES = (  # its text built once from the table's metadata; values are
     + f" SELECT {', '.join(pg_hot.selected(c) for c in t.statuses.columns)} FROM unnest("  # noqa: S608
     + ", ".join(f"%b::{_STATUS_TYPES.get(name, 'text')}[]" for name in _STATUS_NAMES)
     + f") AS given({', '.join(_STATUS_NAMES)}) ON CONFLICT (subject_id) DO UPDATE SET "
-    + ", ".join(f"{name} = excluded.{name}" for name in _STATUS_NAMES if name != "subject_id")
+    + ", ".join(
+        f"{name} = excluded.{name}" for name in _STATUS_NAMES if name not in ("subject_id", "due_marks")
+    )
+    # the row proposed carries the marks read before the evaluation: cleared if unchanged since
+    + ", due_marks = CASE WHEN statuses.due_marks = excluded.due_marks THEN 0 ELSE statuses.due_marks END"
 )
-DELETE_READ_MARKS = (
-    "DELETE FROM marked_subjects AS m USING unnest(%b::text[], %b::int8[]) AS r(subject_id, mark_id)"
-    " WHERE m.subject_id = r.subject_id AND m.mark_id = r.mark_id"
-)
-"""The marks a batch of re-evaluations read, and no other: a batch's mark made while they evaluated stays."""
-MARKS_OF_STATUSES = "ARRAY(SELECT mark_id FROM marked_subjects AS m WHERE m.subject_id = statuses.subject_id ORDER BY mark_id)"
+
+
 STATUSES_OF_SUBJECTS = (  # its text built once from the table's metadata; values are parameters
-    f"SELECT {', '.join(pg_hot.selected(c) for c in t.statuses.columns)}, {MARKS_OF_STATUSES}"  # noqa: S608
-    " FROM statuses WHERE subject_id = ANY({among})"
+    f"SELECT {', '.join(pg_hot.selected(c) for c in t.statuses.columns)} FROM statuses"  # noqa: S608
+    " WHERE subject_id = ANY({among})"
 )
 
 
@@ -321,12 +309,6 @@ def _upsert_statuses(pg: psycopg.Connection[Any], rows: Sequence[dict[str, Any]]
     """``SqlStatuses.save_many``'s upsert on PostgreSQL: one statement (an array per column, as
     ``pg_hot``'s statements send them; jsonb from its text) instead of one per status."""
     pg.execute(UPSERT_STATUSES, pg_hot.column_arrays(rows, _STATUS_NAMES, _STATUS_CONVERT))
-
-
-MARK_COLUMNS = ("subject_id", "mark_id")
-DROP_MARK = "DELETE FROM marked_subjects WHERE subject_id = ANY({among}) AND mark_id = %s"
-"""A swept mark's rows, its residents' ids hidden from the planner (``tables.any_text_probed``): it probes
-the primary key for each, and does not cost 50,000 probes high enough to compile the statement (JIT)."""
 
 
 class SqlStatuses(_Repo):
@@ -344,18 +326,8 @@ class SqlStatuses(_Repo):
             }
         rows = self.conn.execute(
             sa.select(t.statuses).where(t.among(self.conn, t.statuses.c.subject_id, subject_ids))
-        ).all()
-        m = t.marked_subjects.c
-        marks: dict[str, list[int]] = {}
-        if rows:
-            named = (
-                sa.select(m.subject_id, m.mark_id)
-                .where(t.among(self.conn, m.subject_id, subject_ids))
-                .order_by(m.mark_id)
-            )
-            for subject_id, mark_id in self.conn.execute(named):
-                marks.setdefault(subject_id, []).append(mark_id)
-        return {row.subject_id: _status_row(row, marks.get(row.subject_id, ())) for row in rows}
+        )
+        return {row.subject_id: _status_row(row) for row in rows}
 
     def with_status(self, subject_ids: Sequence[str]) -> list[str]:
         if not subject_ids:
@@ -369,53 +341,41 @@ class SqlStatuses(_Repo):
 
     def save(self, status: StoredStatus, *, changed: bool) -> None:
         """Upsert the current status; a changed outcome also appends a history version. The marks it was
-        evaluated with are cleared, a batch's mark made since is kept (``StoredStatus.marks``)."""
+        evaluated with are cleared, a batch's mark made since is kept (``StoredStatus.due_marks``)."""
         s = t.statuses.c
-        values = _current_row(status)
+        values = vars(status)
+        kept = sa.case((s.due_marks == status.due_marks, 0), else_=s.due_marks)
         updated = self.conn.execute(
-            t.statuses.update().where(s.subject_id == status.subject_id).values(values)
+            t.statuses.update().where(s.subject_id == status.subject_id).values({**values, "due_marks": kept})
         )
         if not updated.rowcount:
-            self.conn.execute(t.statuses.insert(), values)
+            self.conn.execute(t.statuses.insert(), {**values, "due_marks": 0})
         if changed:
             self.conn.execute(t.status_history.insert(), _history_row(status))
-        self._clear_marks([status])
-
-    def _clear_marks(self, statuses: Sequence[StoredStatus]) -> None:
-        """Delete the marks these re-evaluations read (``DELETE_READ_MARKS``)."""
-        read = _read_marks(statuses)
-        if not read:
-            return
-        if pg := pg_hot.connection(self.conn):
-            pg.execute(DELETE_READ_MARKS, pg_hot.column_arrays(read, ["subject_id", "mark_id"], {}))
-            return
-        m = t.marked_subjects.c
-        self.conn.execute(
-            t.marked_subjects.delete().where(
-                m.subject_id == sa.bindparam("subject"), m.mark_id == sa.bindparam("mark")
-            ),
-            [{"subject": r["subject_id"], "mark": r["mark_id"]} for r in read],
-        )
 
     def save_many(self, items: Sequence[tuple[StoredStatus, bool]]) -> None:
         """``save`` for many statuses in a few statements: on PostgreSQL one upsert for the batch and the
         history by COPY, elsewhere an upsert per 1,000."""
         if not items:
             return
-        rows = [_current_row(status) for status, _ in items]
+        rows = [vars(status) for status, _ in items]
         history = [_history_row(status) for status, changed in items if changed]
         if pg := pg_hot.connection(self.conn):
             _upsert_statuses(pg, rows)
             pg_hot.copy_rows(pg, t.status_history, history)
-        else:
-            insert = (pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert)(t.statuses)
-            replaced = {c.name: insert.excluded[c.name] for c in t.statuses.columns if c.name != "subject_id"}
-            upsert = insert.on_conflict_do_update(index_elements=["subject_id"], set_=replaced)
-            for start in range(0, len(rows), 1000):
-                self.conn.execute(upsert, rows[start : start + 1000])
-            if history:
-                self.conn.execute(t.status_history.insert(), history)
-        self._clear_marks([status for status, _ in items])
+            return
+        insert = (pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert)(t.statuses)
+        s = t.statuses.c
+        replaced: dict[str, sa.ColumnElement[Any]] = {
+            c.name: insert.excluded[c.name] for c in t.statuses.columns if c.name != "subject_id"
+        }
+        # the row proposed carries the marks read before the evaluation: cleared if unchanged since
+        replaced["due_marks"] = sa.case((s.due_marks == insert.excluded.due_marks, 0), else_=s.due_marks)
+        upsert = insert.on_conflict_do_update(index_elements=["subject_id"], set_=replaced)
+        for start in range(0, len(rows), 1000):
+            self.conn.execute(upsert, rows[start : start + 1000])
+        if history:
+            self.conn.execute(t.status_history.insert(), history)
 
     def colors_by_region(self) -> list[tuple[str, str, int]]:
         """(color, region code, how many residents) of every current status: the aggregates kept."""
@@ -429,29 +389,23 @@ class SqlStatuses(_Repo):
 
     def destroy_all(self) -> int:
         """Delete every status, its history and the marks (the end-of-epidemic shutdown); the rows deleted."""
-        self.conn.execute(t.marked_subjects.delete())
         self.conn.execute(t.status_marks.delete())
         history = self.conn.execute(t.status_history.delete()).rowcount or 0
         current = self.conn.execute(t.statuses.delete()).rowcount or 0
         return int(history) + int(current)
 
     def mark_due(self, subject_ids: Sequence[str], at: datetime) -> None:
-        """One mark row naming the residents for the sweep, and a row per resident in ``marked_subjects``
-        (by COPY, in key order) that makes a status read as due; ``statuses`` is not written."""
+        """Due now: each status's marks counted up (in place: no index covers them), and one mark row
+        naming the residents for the sweep."""
         if not subject_ids:
             return
-        m = t.status_marks.c
-        mark_id = self.conn.execute(
-            t.status_marks.insert().returning(m.id), {"marked_at": at, "subjects": "\n".join(subject_ids)}
-        ).scalar_one()
-        named = sorted(set(subject_ids))
-        if pg := pg_hot.connection(self.conn):
-            tail = f"\t{mark_id}\n"
-            pg_hot.copy_text(
-                pg, "marked_subjects", MARK_COLUMNS, [f"{s}{tail}" for s in pg_hot.copy_fields(named)]
-            )
-            return
-        self.conn.execute(t.marked_subjects.insert(), [{"subject_id": s, "mark_id": mark_id} for s in named])
+        s = t.statuses.c
+        self.conn.execute(
+            t.statuses.update()
+            .where(t.among(self.conn, s.subject_id, subject_ids))
+            .values(due_marks=s.due_marks + 1)
+        )
+        self.conn.execute(t.status_marks.insert(), {"marked_at": at, "subjects": "\n".join(subject_ids)})
 
     def marks(self, limit: int) -> list[StatusMark]:
         m = t.status_marks.c
@@ -476,19 +430,8 @@ class SqlStatuses(_Repo):
         ).first()
         return None if claimed is None else StatusMark(claimed.id, claimed.subjects.split("\n"))
 
-    def drop_mark(self, mark: StatusMark) -> None:
-        # by its residents, through the primary key (no index on ``mark_id`` to keep up in each batch's COPY)
-        if pg := pg_hot.connection(self.conn):
-            among, value = t.any_text_probed(mark.subject_ids)
-            pg.execute(DROP_MARK.format(among=among), (value, mark.id))
-        else:
-            m = t.marked_subjects.c
-            self.conn.execute(
-                t.marked_subjects.delete().where(
-                    t.among(self.conn, m.subject_id, mark.subject_ids), m.mark_id == mark.id
-                )
-            )
-        self.conn.execute(t.status_marks.delete().where(t.status_marks.c.id == mark.id))
+    def drop_mark(self, mark_id: int) -> None:
+        self.conn.execute(t.status_marks.delete().where(t.status_marks.c.id == mark_id))
 
     def history(self, subject_id: str, limit: int) -> list[StoredStatus]:
         h = t.status_history.c
