@@ -7,6 +7,7 @@ import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -152,7 +153,7 @@ def test_migrations_produce_exactly_the_declared_tables(container: Container) ->
 def test_facts_stored_in_bulk_keep_awkward_json_and_times_in_any_zone(
     client: TestClient, messenger: MemoryMessenger, container: Container
 ) -> None:
-    """``facts.add_feed`` is COPY in binary on PostgreSQL (lengths in bytes, JSON as jsonb text, times as
+    """``facts.add_feed`` is COPY in binary on PostgreSQL (lengths in bytes, JSON as its text, times as
     microseconds since 2000 in naive UTC), executemany on SQLite: what comes back is what went in, whatever
     the text holds, at any time, microseconds and times before 2000 included."""
     resident, _ = enrol(client, messenger, number=resident_id_number(serial="361"))
@@ -461,3 +462,40 @@ def test_migration_0021_keeps_the_accepted_record_ids_and_drops_their_residents(
         ("lab-1", None, None),
         ("lab-2", None, None),
     ]
+
+
+def test_migration_0022_keeps_every_fact_s_data_as_json(empty_database: sa.Engine) -> None:
+    """Facts' data becomes ``json`` on PostgreSQL (SQLite's JSON is its text either way): every fact's data
+    reads back equal across the change and back again, and the column's type is what each side says."""
+    engine = empty_database
+    upgrade(engine, "0021")
+    data = [
+        {"result": "negative", "n": n, "text": "郑州 😀", "nested": {"list": [1, None, True]}}
+        for n in range(3)
+    ]
+    fact = {
+        "kind": "test_result",
+        "source": "feed",
+        "authority": "feed:lab",
+        "effective_at": datetime(2022, 5, 2, tzinfo=UTC),
+        "recorded_at": datetime(2022, 5, 2, tzinfo=UTC),
+        "state": "active",
+        "note": "record",
+    }
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(t.facts),
+            [{**fact, "id": f"f-{n}", "subject_id": "r-1", "data": d} for n, d in enumerate(data)],
+        )
+
+    def stored() -> tuple[list[Any], str]:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(t.facts.c.data).order_by(t.facts.c.id)).scalars().all()
+        kind = str(next(c["type"] for c in sa.inspect(engine).get_columns("facts") if c["name"] == "data"))
+        return list(rows), kind
+
+    postgres = engine.dialect.name == "postgresql"
+    upgrade(engine, "0022")
+    assert stored() == (data, "JSON")
+    command.downgrade(alembic_config(engine), "0021")
+    assert stored() == (data, "JSONB" if postgres else "JSON")

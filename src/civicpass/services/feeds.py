@@ -263,7 +263,9 @@ def _apply(
         "facts": len(facts),
         "rejections": fd.reasons_of(rejected[:1000]),
     }
-    return report, sorted(set(facts.subjects))  # a stay that made no fact changes no one's status
+    # a stay that made no fact changes no one's status; the facts' order is their holders' (``number``):
+    # the holders in order, each once, without sorting them again
+    return report, list(dict.fromkeys([facts.subjects[n] for n in facts.order]))
 
 
 def _first_of_each_id(valid: fd.ValidRecords, rejected: list[fd.Rejected]) -> list[int]:

@@ -94,8 +94,8 @@ class SqlFacts(_Repo):
         self.conn.execute(t.facts.insert(), _fact_row(fact))
 
     def add_feed(self, facts: FeedFacts) -> None:
-        """A feed batch's facts, in their order (``FeedFacts.number``): COPY in binary on PostgreSQL (one
-        join of prepared fields a fact, made in the batch's order and then put in theirs), one executemany
+        """A feed batch's facts, in their order (``FeedFacts.number``): COPY in binary on PostgreSQL (a
+        fact's fields made column by column and joined by Arrow, ``pg_hot.binary_rows``), one executemany
         elsewhere."""
         if len(facts.ids) != len(facts) or len(facts.order) != len(facts):
             raise ValueError("feed facts are stored once numbered (FeedFacts.number)")
@@ -109,21 +109,17 @@ class SqlFacts(_Repo):
                 + pg_hot.binary_text(FactState.ACTIVE)
                 + pg_hot.BINARY_NULL * 3
             )
-            # the fields between a fact's data and its note are the same for all of one expiry
-            middle = {e: head + pg_hot.binary_timestamp(e) + tail for e in set(facts.expires)}
-            kinds = {k: pg_hot.binary_text(k) for k in set(facts.kinds)}
-            count, text = pg_hot.binary_count(len(FEED_FACT_COLUMNS)), pg_hot.binary_texts
-            columns = zip(
-                text(facts.ids),
-                text(facts.subjects),
-                facts.kinds,
-                pg_hot.binary_jsonbs(facts.data),
-                facts.expires,
-                text(facts.notes),
-                strict=True,
-            )
-            rows = [b"".join((count, i, s, kinds[k], d, middle[e], n)) for i, s, k, d, e, n in columns]
-            pg_hot.copy_binary(pg, "facts", FEED_FACT_COLUMNS, [rows[n] for n in facts.order])
+            fields = [
+                pg_hot.binary_count(len(FEED_FACT_COLUMNS)),
+                pg_hot.binary_texts(facts.ids),
+                pg_hot.binary_texts(facts.subjects),
+                pg_hot.binary_coded(facts.kinds, pg_hot.binary_text),
+                pg_hot.binary_texts(facts.data),  # json: its text as it is
+                # the fields between a fact's data and its note: the same for all of one expiry
+                pg_hot.binary_coded(facts.expires, lambda e: head + pg_hot.binary_timestamp(e) + tail),
+                pg_hot.binary_texts(facts.notes),
+            ]
+            pg_hot.copy_binary(pg, "facts", FEED_FACT_COLUMNS, pg_hot.binary_rows(fields, facts.order))
             return
         self.conn.execute(t.facts.insert(), [_fact_row(facts.fact(n)) for n in facts.order])
 

@@ -214,7 +214,7 @@ facts = sa.Table(
     sa.Column("id", ID, primary_key=True),
     sa.Column("subject_id", ID, nullable=False),  # no foreign key: see below
     sa.Column("kind", sa.String(40), nullable=False),
-    sa.Column("data", JSONType, nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),  # json, not jsonb: see below
     sa.Column("source", sa.String(16), nullable=False),
     sa.Column("authority", sa.String(100), nullable=False),
     sa.Column("effective_at", UTCDateTime, nullable=False),
@@ -238,7 +238,9 @@ facts = sa.Table(
 its readers need and no more: the subject's facts (the status engine) and the proposed ones awaiting a
 second person (listed oldest first); active facts are not indexed by time. No foreign key to residents:
 PostgreSQL checks one with a query per inserted row, which was 40% of a feed fact's cost, and every writer
-of facts has just read the resident it writes about in the same transaction (docs/decisions.md)."""
+of facts has just read the resident it writes about in the same transaction (docs/decisions.md). Their
+data is ``json`` on PostgreSQL, not ``jsonb``: no statement looks inside it, and ``json`` keeps the text as
+written instead of parsing it into its binary form and printing it back (migration 0022)."""
 
 rule_sets = sa.Table(
     "rule_sets",
