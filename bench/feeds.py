@@ -409,8 +409,8 @@ def _not_enrolled(deps: Deps, count: int) -> list[Document]:
     people, _ = make_people(deps, random.Random(2023), count * 3 // 2, deps.clock.now())
     documents = [p.pii.document for p in people if p.pii.document.number is not None]
     with deps.uow() as uow:
-        enrolled = uow.residents.ids_by_materials([d.index_material for d in documents])
-    documents = [d for d in documents if d.index_material not in enrolled][:count]
+        enrolled = uow.residents.ids_of_materials([d.index_material for d in documents])
+    documents = [d for d, holder in zip(documents, enrolled, strict=True) if holder is None][:count]
     assert len(documents) == count, "too few documents"
     return documents
 

@@ -211,13 +211,13 @@ class _Residents:
     def pseudonyms(self, resident_ids: Collection[str]) -> dict[str, str]:
         return {r: self.s.residents[r].pseudonym for r in resident_ids if r in self.s.residents}
 
-    def ids_by_materials(self, materials: Collection[str]) -> dict[str, str]:
-        wanted = set(materials)
-        return {
+    def ids_of_materials(self, materials: Sequence[str]) -> list[str | None]:
+        held = {
             r.pii.document.index_material: r.id
             for r in self.s.residents.values()
-            if r.active and r.pii.document.number and r.pii.document.index_material in wanted
+            if r.active and r.pii.document.number
         }
+        return [held.get(m) for m in materials]
 
     def by_code_subject(self, code_subject: str) -> Resident | None:
         return next((r for r in self.s.residents.values() if r.code_subject == code_subject), None)

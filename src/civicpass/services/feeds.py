@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from civicpass.domain import feeds as fd
 from civicpass.domain.errors import (
@@ -35,6 +35,8 @@ from civicpass.services.context import Deps
 from civicpass.services.ports import FeedFacts, UnitOfWork
 from civicpass.services.risk_areas import AreaIndex, arrival_expires, highest_level
 from civicpass.services.status import StatusChange, notify, recompute_in
+
+T = TypeVar("T")
 
 MEDIA_TYPES = tuple(fd.FORMATS)
 RESULT_FACT_DAYS = 14
@@ -210,31 +212,36 @@ def _apply(
     valid, rejected = parsed.valid, list(parsed.rejected)
     ids, kinds = valid.record_ids, valid.kinds
     first = _first_of_each_id(valid, rejected)
-    known = uow.feeds.known(source.id, [ids[i] for i in first])
+    known = uow.feeds.known(source.id, _take(ids, first))
     fresh = [i for i in first if ids[i] not in known] if known else first
-    materials = [valid.materials[i] for i in fresh]
-    holders = uow.residents.ids_by_materials(materials)  # each distinct document looked up once
-    found = [holders.get(material) for material in materials]
+    found = uow.residents.ids_of_materials(_take(valid.materials, fresh))  # each distinct document once
+    accepted, holders = fresh, cast("list[str]", found)  # every record's resident found, unless:
     if None in found:
         for i, holder in zip(fresh, found, strict=True):
             if holder is None:
                 rejected.append(valid.rejected(i, "resident_unknown", "the document of an enrolled resident"))
-    accepted = [(i, holder) for i, holder in zip(fresh, found, strict=True) if holder is not None]
+        accepted = [i for i, holder in zip(fresh, found, strict=True) if holder is not None]
+        holders = [holder for holder in found if holder is not None]
     facts = FeedFacts(f"feed:{source.id}", now)
-    as_is = [(i, subject) for i, subject in accepted if kinds[i] in _KINDS]
-    facts.subjects = [subject for _, subject in as_is]
-    facts.kinds = [_KINDS[kinds[i]][0] for i, _ in as_is]
-    facts.data = [valid.data[i] for i, _ in as_is]
+    as_is, facts.subjects = accepted, holders  # a lab's batch: each record a fact as it is
+    if not set(_take(kinds, accepted)) <= _KINDS.keys():
+        pairs = [(i, holder) for i, holder in zip(accepted, holders, strict=True) if kinds[i] in _KINDS]
+        as_is, facts.subjects = [i for i, _ in pairs], [holder for _, holder in pairs]
+    as_kinds = _take(kinds, as_is)
+    facts.kinds = [_KINDS[kind][0] for kind in as_kinds]
+    facts.data = _take(valid.data, as_is)
     # a result is good for so many days from its sample, a dose from its day, not from when they arrived;
     # counted from the end of the minute it happened in: a morning's batch then has a few hundred expiries
     # to make and write, not one for each of its 50,000 samples
-    whens = [(-(-valid.times[i] // _MINUTE), kinds[i]) for i, _ in as_is]
+    whens = [
+        (-(-time // _MINUTE), kind) for time, kind in zip(_take(valid.times, as_is), as_kinds, strict=True)
+    ]
     lasting = {kind: timedelta(days=days) for kind, (_, days) in _KINDS.items()}
     expiry = {(m, k): fd.from_epoch_micros(m * _MINUTE) + lasting[k] for m, k in set(whens)}
     facts.expires = [expiry[when] for when in whens]
-    facts.notes = [f"record {ids[i]}" for i, _ in as_is]
+    facts.notes = [f"record {record_id}" for record_id in _take(ids, as_is)]
     if len(as_is) < len(accepted):  # travel stays: an arrival fact if the region was a risk area meanwhile
-        stays = [(i, subject) for i, subject in accepted if kinds[i] not in _KINDS]
+        stays = [(i, holder) for i, holder in zip(accepted, holders, strict=True) if kinds[i] not in _KINDS]
         # the stays' data decoded as one JSON array: a third of the time of a decode each
         fields = json.loads("[" + ",".join(valid.data[i] for i, _ in stays) + "]")
         starts, ends = ([when[i] for i, _ in stays] for when in (valid.starts, valid.times))
@@ -245,7 +252,7 @@ def _apply(
                 facts.add(subject, FactKind.RISK_AREA_ARRIVAL, data, expires, f"record {ids[i]}")
     facts.number(deps.random.ordered_ids(len(facts)))
     uow.facts.add_feed(facts)
-    uow.feeds.add_records(source.id, batch_id, [ids[i] for i, _ in accepted])
+    uow.feeds.add_records(source.id, batch_id, _take(ids, accepted))
     rejected.sort(key=lambda r: r.line)
     uow.feeds.quarantine(source.id, batch_id, rejected, now)
     # the substring first: a batch's negative results are not each decoded to find none
@@ -266,6 +273,14 @@ def _apply(
     # a stay that made no fact changes no one's status; the facts' order is their holders' (``number``):
     # the holders in order, each once, without sorting them again
     return report, list(dict.fromkeys([facts.subjects[n] for n in facts.order]))
+
+
+def _take(column: list[T], positions: list[int]) -> list[T]:
+    """The column's values at these positions, which ascend: a copy of the whole column where they are all
+    of its positions (a bulk batch's usual case: every record new, its resident found, and a fact)."""
+    if len(positions) == len(column):
+        return list(column)
+    return [column[i] for i in positions]
 
 
 def _first_of_each_id(valid: fd.ValidRecords, rejected: list[fd.Rejected]) -> list[int]:
