@@ -178,6 +178,35 @@ def test_record_ids_and_values_that_need_escaping_are_stored_as_sent(
     assert (again["accepted"], again["duplicates"]) == (0, 4)
 
 
+def test_records_stored_by_an_earlier_batch_are_skipped_and_the_rest_of_the_batch_stored(
+    client: TestClient, container: Container
+) -> None:
+    """A batch that sends again records an earlier batch stored: those are skipped as duplicates (even one
+    whose resident is no longer found), a new one with an unknown resident is rejected, a new one with its
+    resident found is kept with its fact, and the stored record ids stay those of their first batch."""
+    passports = _passports(container, 3)
+    source, key = _source(client, staff_headers(client, container, Role.ADMIN), "Hospital D", "hospital")
+
+    def dose(record_id: str, number: str) -> str:
+        document = {"type": "passport", "number": number, "nationality": "CHN"}
+        record = {"record_id": record_id, "kind": "vaccination", "document": document, "vaccine": "CoronaVac"}
+        return json.dumps({**record, "dose": 1, "administered_at": "2022-03-01T10:00:00+08:00"})
+
+    first = _send(
+        client, key, source, "d-1", "\n".join([dose("a", passports[0]), dose("b", passports[1])]).encode()
+    )
+    assert first.json()["accepted"] == 2
+    again = [dose("b", passports[1]), dose("a", "NOBODY123"), dose("c", passports[2]), dose("d", "NOBODY456")]
+    report = _send(client, key, source, "d-2", "\n".join(again).encode()).json()
+    assert (report["accepted"], report["duplicates"], report["rejected"], report["facts"]) == (1, 2, 1, 1)
+    assert [(r["line"], r["errors"][0]["reason"]) for r in report["rejections"]] == [(4, "resident_unknown")]
+    with container.engine.connect() as conn:
+        stored = conn.execute(sa.select(t.feed_records.c.record_id, t.feed_records.c.batch_id)).all()
+        notes = conn.execute(sa.select(t.facts.c.note).where(t.facts.c.kind == "vaccination")).scalars().all()
+    assert sorted(stored) == [("a", "d-1"), ("b", "d-1"), ("c", "d-2")]
+    assert sorted(notes) == ["record a", "record b", "record c"]
+
+
 def test_half_a_surrogate_pair_in_a_record_is_refused_and_the_rest_of_the_batch_kept(
     client: TestClient, container: Container
 ) -> None:
