@@ -58,3 +58,8 @@ def test_a_column_of_one_value_is_one_field_for_every_row() -> None:
     assert bytes(pg_hot.binary_rows([field, pg_hot.binary_texts(["a", "b", "c"])], [2, 0, 1])) == (
         b"k\x00\x00\x00\x01c" + b"k\x00\x00\x00\x01a" + b"k\x00\x00\x00\x01b"
     )
+
+
+def test_no_rows_make_no_bytes() -> None:
+    fields = [pg_hot.binary_count(2), pg_hot.binary_coded([], pg_hot.binary_text), pg_hot.binary_texts([])]
+    assert bytes(pg_hot.binary_rows(fields, [])) == b""

@@ -223,7 +223,7 @@ def _apply(
         accepted = [i for i, holder in zip(fresh, found, strict=True) if holder is not None]
         holders = [holder for holder in found if holder is not None]
     facts = FeedFacts(f"feed:{source.id}", now)
-    as_is, facts.subjects = accepted, holders  # a lab's batch: each record a fact as it is
+    as_is, facts.subjects = accepted, list(holders)  # a lab's batch: each record a fact as it is
     if not set(_take(kinds, accepted)) <= _KINDS.keys():
         pairs = [(i, holder) for i, holder in zip(accepted, holders, strict=True) if kinds[i] in _KINDS]
         as_is, facts.subjects = [i for i, _ in pairs], [holder for _, holder in pairs]

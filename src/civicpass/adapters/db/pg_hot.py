@@ -329,7 +329,7 @@ def binary_coded(values: Sequence[Hashable], field: Callable[[Any], bytes]) -> p
     """The fields of a column of few distinct values (a batch's kinds, its expiries), each made once by
     ``field`` and repeated by Arrow; one field for every row if the column holds one value (``binary_rows``
     takes either)."""
-    if values.count(values[0]) == len(values):  # compared, not hashed: an enum hashes in Python
+    if values and values.count(values[0]) == len(values):  # compared, not hashed: an enum hashes in Python
         return field(values[0])
     distinct: dict[Hashable, int] = {}
     positions = [distinct.setdefault(v, len(distinct)) for v in values]
