@@ -63,3 +63,8 @@ def test_a_column_of_one_value_is_one_field_for_every_row() -> None:
 def test_no_rows_make_no_bytes() -> None:
     fields = [pg_hot.binary_count(2), pg_hot.binary_coded([], pg_hot.binary_text), pg_hot.binary_texts([])]
     assert bytes(pg_hot.binary_rows(fields, [])) == b""
+
+
+def test_rows_without_an_order_come_as_their_columns_hold_them() -> None:
+    made = bytes(pg_hot.binary_rows([b"\x00\x01", pg_hot.binary_texts(["x", "yz"])]))
+    assert made == b"\x00\x01\x00\x00\x00\x01x" + b"\x00\x01\x00\x00\x00\x02yz"

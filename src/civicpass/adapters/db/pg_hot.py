@@ -336,12 +336,14 @@ def binary_coded(values: Sequence[Hashable], field: Callable[[Any], bytes]) -> p
     return pa.array([field(v) for v in distinct], _BYTES).take(pa.array(positions, pa.int32()))
 
 
-def binary_rows(fields: Sequence[pa.Array | bytes], order: Sequence[int]) -> memoryview:
+def binary_rows(fields: Sequence[pa.Array | bytes], order: Sequence[int] | None = None) -> memoryview:
     """Rows in COPY's binary format, one from each of ``fields`` (an Arrow column of ``binary_texts`` or
-    ``binary_coded``, or one field every row shares) joined in C, in ``order`` (positions): the rows' bytes,
-    end to end. Joining each row's fields in Python cost a feed fact about 1 µs more (docs/performance.md)."""
+    ``binary_coded``, or one field every row shares) joined in C, in ``order`` (positions; else as they
+    come): the rows' bytes, end to end. Joining each row's fields in Python cost a feed fact about 1 µs more (docs/performance.md)."""
     columns = [f if isinstance(f, pa.Array) else pa.scalar(f, _BYTES) for f in fields]
-    rows = pc.binary_join_element_wise(*columns, _NOTHING).take(pa.array(order, pa.int64()))
+    rows = pc.binary_join_element_wise(*columns, _NOTHING)
+    if order is not None:
+        rows = rows.take(pa.array(order, pa.int64()))
     offsets = np.frombuffer(rows.buffers()[1], np.int64, len(rows) + 1, rows.offset * 8)
     return memoryview(rows.buffers()[2])[offsets[0] : offsets[-1]]
 
