@@ -269,15 +269,6 @@ def copy_field(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
-def copy_fields(values: list[str]) -> list[str]:
-    """``copy_field`` of each value; a column without any of the characters to escape (a bulk batch's
-    usual case, checked over the whole column at once) is returned as it is."""
-    joined = "".join(values)
-    if not any(c in joined for c in _COPY_SPECIAL):
-        return values
-    return [copy_field(v) for v in values]
-
-
 def copy_text(pg: psycopg.Connection[Any], table: str, columns: Sequence[str], lines: Sequence[str]) -> None:
     """Bulk insert of rows already written as COPY text (fields by ``copy_field``, ``\\N`` for NULL, each
     line ending in a newline): a bulk batch's rows are formatted by one f-string each, not value by value
