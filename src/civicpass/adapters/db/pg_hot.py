@@ -330,7 +330,8 @@ def binary_coded(values: Sequence[Hashable], field: Callable[[Any], bytes]) -> p
 def binary_rows(fields: Sequence[pa.Array | bytes], order: Sequence[int] | None = None) -> memoryview:
     """Rows in COPY's binary format, one from each of ``fields`` (an Arrow column of ``binary_texts`` or
     ``binary_coded``, or one field every row shares) joined in C, in ``order`` (positions; else as they
-    come): the rows' bytes, end to end. Joining each row's fields in Python cost a feed fact about 1 µs more (docs/performance.md)."""
+    come): the rows' bytes, end to end. Joining each row's fields in Python cost a feed fact about 1 µs
+    more (docs/performance.md)."""
     columns = [f if isinstance(f, pa.Array) else pa.scalar(f, _BYTES) for f in fields]
     rows = pc.binary_join_element_wise(*columns, _NOTHING)
     if order is not None:
@@ -347,8 +348,8 @@ def binary_timestamp(value: datetime) -> bytes:
 
 def copy_binary(pg: psycopg.Connection[Any], table: str, columns: Sequence[str], rows: memoryview) -> None:
     """Bulk insert of rows already written in COPY's binary format (``binary_rows``). Binary fields spare
-    PostgreSQL parsing them, times above all (a timestamp read from text costs it 0.5 µs): 2.1 µs less per
-    feed fact than COPY text, for 0.4 µs more Python."""
+    PostgreSQL parsing them, times above all (a timestamp read from text costs it 0.5 µs): 2.1 µs less of
+    PostgreSQL per feed fact than COPY text (docs/decisions.md)."""
     if not rows:
         return
     with (
