@@ -91,6 +91,7 @@ DOCUMENTS = [
     {"type": "resident_id", "number": "1101051949123100"},
     {"type": "resident_id", "number": "\uff11" * 17 + "X"},  # full width: NFKC folds it
     {"type": "resident_id", "number": resident_id_number(serial="128"), "nationality": 7},
+    {"type": "resident_id", "number": resident_id_number(serial="129"), "nationality": "USA"},  # ignored
     {"type": "resident_id", "number": "4401\x1f06198001011234"},  # the parser's key separator
     {"type": "passport", "number": "E12345678"},  # no nationality
     {"type": "passport", "number": "e1234", "nationality": " usa "},
@@ -268,6 +269,23 @@ def test_records_sharing_a_document_share_one_validated_material() -> None:
     assert parsed.valid.data[0] == json.dumps(
         {"test": "pcr", "result": "positive", "sampled_at": "2022-05-02T09:00:00+08:00"}
     )
+
+
+def test_a_document_in_several_blocks_and_in_records_not_fast_is_read_as_the_reference_reads_it() -> None:
+    """A resident ID's index material comes from its number alone: the same number in later blocks, with a
+    nationality the reference ignores, or in a record the fast checks do not take (a record id with a
+    quote), gets the material the reference gives it."""
+    number, other = resident_id_number(serial="131"), resident_id_number(serial="132")
+    parts = [_result(n, number if n % 2 else other) for n in range(9)]
+    parts[2] = parts[2].replace('"r2"', '"r\\"2"')  # not plain: the reference's
+    parts[5] = parts[5].replace('"resident_id"', '"resident_id", "nationality": "USA"')
+    parts[6] = parts[6].replace(other, other.lower())  # a lower-case x, if it ends in one: parse_document's
+    body = _body(parts, "\n", final=True)
+    for block_lines in (1, 2, 4, 10):
+        parsed = ArrowFeedParser(block_lines=block_lines)(body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB], LATEST)
+        assert parsed == fd.parse_batch(body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB], LATEST)
+        assert len(parsed.valid) == 9
+        assert len(set(parsed.valid.materials)) == 2
 
 
 def test_a_body_that_is_not_utf8_is_refused_as_the_reference_refuses_it() -> None:

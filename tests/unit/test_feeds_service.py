@@ -346,6 +346,20 @@ def test_a_batch_not_signed_by_the_registered_key_is_refused_and_nothing_is_kept
     assert not lab.store.feed_batches
 
 
+def test_a_body_changed_after_signing_is_refused() -> None:
+    """The importer checks the signature against the SHA-256 of the body it received (hashed once, for
+    the signature and the batch's digest): a body changed by one byte, or cut short, does not pass."""
+    lab = _lab()
+    body = json.dumps(_result("r1", NUMBERS[0])).encode()
+    signed = b64url.encode(lab.key.sign(fd.signing_input(lab.source.id, "b-1", "jsonl", body)))
+    for changed in (body.replace(b"negative", b"positive"), body[:-1], body + b"\n"):
+        with pytest.raises(NotAuthenticated):
+            feeds.import_batch(lab.deps, lab.source.id, "b-1", changed, "application/jsonl", signed)
+    assert not lab.store.feed_batches
+    report = feeds.import_batch(lab.deps, lab.source.id, "b-1", body, "application/jsonl", signed)
+    assert (report["accepted"], report["replayed"]) == (1, False)
+
+
 def test_registering_sources_is_for_administrators_with_a_real_key() -> None:
     lab = _lab()
     with pytest.raises(PermissionDenied):

@@ -103,9 +103,7 @@ class ArrowFeedParser:
         def reference(lines: list[str], first: int, into: fd.Parsed) -> None:
             fd.collect(fd.parse_lines(enumerate(lines, start=first), accepted, latest), into)
 
-        return self._blocks(
-            lines, lambda a, b: _json_table(lines[a:b], raw[a:b]), accepted, latest, reference
-        )
+        return self._blocks(lines, lambda a, b: _json_table(raw[a:b]), accepted, latest, reference)
 
     def _blocks(
         self,
@@ -188,14 +186,17 @@ Reference = Callable[[list[str], int, fd.Parsed], None]
 """The reference parser for lines (JSON Lines) or rows (CSV) numbered from the given one, into a result."""
 
 
-def _json_table(lines: list[str], raw: list[bytes]) -> pa.Table | None:
-    """A block of JSON Lines as ``SCHEMA``'s columns, or None where Arrow cannot read it as one plain
+def _json_table(raw: list[bytes]) -> pa.Table | None:
+    """A block of JSON Lines (each one's bytes) as ``SCHEMA``'s columns, or None where Arrow cannot read it as one plain
     object per line."""
-    plain = all(line[:1] == "{" and line[-1:] == "}" for line in lines)
+    joined = b"\n".join(raw)
+    # each line starts with { and ends with }: every line break (the only ones are the lines' ends) lies
+    # between a } and a {, counted in C (0.3 µs a line less than testing each line's ends in Python)
+    plain = joined[:1] == b"{" and joined[-1:] == b"}" and joined.count(b"}\n{") == len(raw) - 1
     if not plain or max(map(len, raw)) > fd.MAX_RECORD_BYTES:
         return None
     try:
-        return pj.read_json(io.BytesIO(b"\n".join(raw)), read_options=_READ, parse_options=_PARSE)
+        return pj.read_json(io.BytesIO(joined), read_options=_READ, parse_options=_PARSE)
     except pa.ArrowInvalid:
         return None
 
@@ -298,7 +299,7 @@ def _block(
     )
     new = {key for key, ok in zip(keys, fast, strict=True) if ok} - materials.keys()
     if new:
-        _resident_id_materials(table, key_column, new, materials)
+        _resident_id_materials(table, key_column, materials)
         _validate_documents(new - materials.keys(), materials)
     found = [
         materials.get(key) if ok and good_time else None
@@ -565,10 +566,12 @@ def valid_resident_ids(numbers: pa.Array) -> np.ndarray:
 
 
 def _resident_id_materials(
-    table: pa.Table, keys: pa.ChunkedArray, wanted: set[str], found: dict[str | None, str | None]
+    table: pa.Table, keys: pa.ChunkedArray, found: dict[str | None, str | None]
 ) -> None:
-    """The index material of the ``wanted`` keys that are resident ID numbers valid as they are, into
-    ``found`` (a ``Document``'s, without making one: a batch of mass testing has one per record)."""
+    """The index material of the block's keys that are resident ID numbers valid as they are, into
+    ``found`` (a ``Document``'s, without making one: a batch of mass testing has one per record). A key's
+    material is its number's alone (a resident ID's nationality is China's, whatever a record says), so a
+    key already in ``found``, or one of a record that is not fast, gets the material it has or would get."""
     document = table.column("document")
     doc_type, number = pc.struct_field(document, "type"), pc.struct_field(document, "number")
     shaped = pc.fill_null(
@@ -579,13 +582,10 @@ def _resident_id_materials(
     if not len(numbers):
         return
     valid = pa.array(valid_resident_ids(numbers))
-    for key, material in zip(
-        pc.filter(pc.filter(keys, shaped), valid).to_pylist(),
-        pc.binary_join_element_wise(_RESIDENT_ID_MATERIAL, pc.filter(numbers, valid), "").to_pylist(),
-        strict=True,
-    ):
-        if key in wanted:
-            found[key] = material
+    materials = pc.binary_join_element_wise(_RESIDENT_ID_MATERIAL, pc.filter(numbers, valid), "")
+    found.update(
+        zip(pc.filter(pc.filter(keys, shaped), valid).to_pylist(), materials.to_pylist(), strict=True)
+    )
 
 
 def _validate_documents(keys: set[str | None], found: dict[str | None, str | None]) -> None:

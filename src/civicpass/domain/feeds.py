@@ -160,9 +160,14 @@ def is_public_key(text: str) -> bool:
 def signing_input(source_id: str, batch_id: str, batch_format: str, body: bytes) -> bytes:
     """What a source signs: the format version, source, batch, body format (``jsonl``/``csv``) and SHA-256
     of the body, one per line."""
-    digest = hashlib.sha256(body).hexdigest()
+    return signing_input_of_digest(source_id, batch_id, batch_format, hashlib.sha256(body).hexdigest())
+
+
+def signing_input_of_digest(source_id: str, batch_id: str, batch_format: str, body_sha256: str) -> bytes:
+    """``signing_input`` of a body whose SHA-256 (hex) is known already: the importer hashes a batch once,
+    for its signature and for recognising it when it is sent again (a batch's tens of megabytes)."""
     return b"\n".join(
-        [SIGNING_CONTEXT, *(part.encode() for part in (source_id, batch_id, batch_format, digest))]
+        [SIGNING_CONTEXT, *(part.encode() for part in (source_id, batch_id, batch_format, body_sha256))]
     )
 
 
