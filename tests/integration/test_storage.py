@@ -499,3 +499,52 @@ def test_migration_0022_keeps_every_fact_s_data_as_json(empty_database: sa.Engin
     assert stored() == (data, "JSON")
     command.downgrade(alembic_config(engine), "0021")
     assert stored() == (data, "JSONB" if postgres else "JSON")
+
+
+def test_migration_0023_drops_the_statuses_foreign_key_and_keeps_every_status(
+    empty_database: sa.Engine,
+) -> None:
+    """Statuses lose their foreign key to residents (marking a batch's statuses due fired its trigger for
+    every row) and keep every row across the change and back again."""
+    engine = empty_database
+    upgrade(engine, "0022")
+
+    def foreign_keys() -> list[Any]:
+        return [fk["referred_table"] for fk in sa.inspect(engine).get_foreign_keys("statuses")]
+
+    resident = {
+        "id": "r-1",
+        "pseudonym": "p-1",
+        "kind": "adult",
+        "name_ct": "x",
+        "doc_type": "none",
+        "region_code": "440106",
+        "active": True,
+        "created_at": datetime(2022, 5, 2, tzinfo=UTC),
+    }
+    status = {
+        "subject_id": "r-1",
+        "version": 3,
+        "color": "yellow",
+        "reasons": [{"code": "close_contact"}],
+        "ruleset_version": 1,
+        "evaluated_at": datetime(2022, 5, 2, tzinfo=UTC),
+        "review_at": datetime(2022, 5, 3, tzinfo=UTC),
+        "inputs_digest": "0" * 64,
+        "due_marks": 2,
+    }
+    with engine.begin() as conn:
+        conn.execute(sa.insert(t.residents), resident)
+        conn.execute(sa.insert(t.statuses), status)
+    assert foreign_keys() == ["residents"]
+
+    def stored() -> list[dict[str, Any]]:
+        with engine.connect() as conn:
+            return [dict(row) for row in conn.execute(sa.select(t.statuses)).mappings()]
+
+    upgrade(engine, "0023")
+    assert foreign_keys() == []
+    assert stored() == [status]
+    command.downgrade(alembic_config(engine), "0022")
+    assert foreign_keys() == ["residents"]
+    assert stored() == [status]

@@ -258,7 +258,7 @@ rule_sets = sa.Table(
 statuses = sa.Table(
     "statuses",
     metadata,
-    sa.Column("subject_id", ID, sa.ForeignKey("residents.id"), primary_key=True),
+    sa.Column("subject_id", ID, primary_key=True),  # no foreign key: see below
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("color", sa.String(16), nullable=False),
     sa.Column("reasons", JSONType, nullable=False),
@@ -273,7 +273,8 @@ statuses = sa.Table(
 since its evaluation: a column no index covers, on pages kept 30% free, so that marking 50,000 statuses is
 mostly PostgreSQL's in-place (HOT) update, not a new row and two index entries each (``review_at`` is
 indexed for the sweep; docs/decisions.md). A marked status reads as due; the sweep finds it through
-``status_marks``."""
+``status_marks``. No foreign key to residents, as facts have none: PostgreSQL's trigger fetched each
+marked row's old version again to see that its key had not changed (migration 0023)."""
 
 status_marks = sa.Table(
     "status_marks",
