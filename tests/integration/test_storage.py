@@ -548,3 +548,53 @@ def test_migration_0023_drops_the_statuses_foreign_key_and_keeps_every_status(
     command.downgrade(alembic_config(engine), "0022")
     assert foreign_keys() == ["residents"]
     assert stored() == [status]
+
+
+def _collations(engine: sa.Engine) -> dict[tuple[str, str], str | None]:
+    """Each text column's collation as the database reports it (None where it is the default's)."""
+    inspector = sa.inspect(engine)
+    return {
+        (table, column["name"]): getattr(column["type"], "collation", None)
+        for table in inspector.get_table_names()
+        for column in inspector.get_columns(table)
+        if isinstance(column["type"], sa.String)
+    }
+
+
+def test_migration_0024_puts_every_id_and_key_in_the_c_collation_and_keeps_the_rows(
+    empty_database: sa.Engine,
+) -> None:
+    """On PostgreSQL every column of ``tables.ID`` or ``tables.KEY`` compares in the ``C`` collation after
+    0024 and no other column changes; the rows (and their keys' uniqueness) stay, and the downgrade puts
+    the default back. SQLite's columns are left as they were."""
+    engine = empty_database
+    upgrade(engine, "0023")
+    with engine.begin() as conn:
+        for n, number in enumerate(("a", "B", "b", "é", "z")):  # an order that C and a locale may disagree on
+            conn.execute(
+                sa.insert(t.feed_records),
+                {"source_id": "s-1", "record_id": f"r-{number}", "batch_id": f"b-{n}"},
+            )
+    before = _collations(engine)
+    upgrade(engine, "0024")
+    after = _collations(engine)
+    keys = {
+        (table.name, column.name)
+        for table in t.metadata.sorted_tables
+        for column in table.columns
+        if column.type is t.ID or column.type is t.KEY
+    }
+    # check-ins' partitions (``checkins_default``, a day's) have their parent's columns
+    keys |= {(table, c) for table, c in after if table.startswith("checkins_") and ("checkins", c) in keys}
+    postgres = engine.dialect.name == "postgresql"
+    assert {name for name, collation in after.items() if collation == "C"} == (keys if postgres else set())
+    assert {name: c for name, c in after.items() if name not in keys} == {
+        name: c for name, c in before.items() if name not in keys
+    }
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(t.feed_records.c.record_id).order_by(t.feed_records.c.record_id))
+        assert stored.scalars().all() == sorted(["r-a", "r-B", "r-b", "r-é", "r-z"])  # as Python sorts
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(sa.insert(t.feed_records), {"source_id": "s-1", "record_id": "r-a", "batch_id": "b-9"})
+    command.downgrade(alembic_config(engine), "0023")
+    assert _collations(engine) == before

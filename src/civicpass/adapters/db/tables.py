@@ -43,7 +43,18 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
 
 
 JSONType: Any = sa.JSON().with_variant(JSONB(), "postgresql")
-ID = sa.String(36)
+
+
+def _key(length: int) -> Any:
+    """Text compared only as it is, byte for byte: ids, blind indexes, a source's record ids. On
+    PostgreSQL in the ``C`` collation, whatever the database's default: its B-trees then compare keys with
+    ``memcmp``, where a locale such as ``C.UTF-8`` went through ``strcoll`` with a tie-break (a third of the
+    time a feed batch's backend spent comparing keys; migration 0024), and they sort as Python sorts."""
+    return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
+
+
+ID = _key(36)
+KEY = _key(64)
 
 regions = sa.Table(
     "regions",
@@ -64,7 +75,7 @@ residents = sa.Table(
     sa.Column("name_ct", sa.Text, nullable=False),
     sa.Column("doc_type", sa.String(32), nullable=False),
     sa.Column("doc_number_ct", sa.Text),
-    sa.Column("doc_index", sa.String(64), unique=True),
+    sa.Column("doc_index", KEY, unique=True),
     sa.Column("nationality", sa.String(3)),
     sa.Column("phone_ct", sa.Text),
     sa.Column("phone_index", sa.String(64), unique=True),
@@ -519,7 +530,7 @@ feed_records = sa.Table(
     "feed_records",
     metadata,
     sa.Column("source_id", ID, nullable=False),
-    sa.Column("record_id", sa.String(64), nullable=False),
+    sa.Column("record_id", KEY, nullable=False),
     sa.Column("batch_id", sa.String(64), nullable=False),
     sa.PrimaryKeyConstraint("record_id", "source_id"),
 )
