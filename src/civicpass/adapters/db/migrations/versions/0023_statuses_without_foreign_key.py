@@ -2,7 +2,7 @@
 
 Revision ID: 0023
 Revises: 0022
-Create Date: 2026-12-07 22:10:00
+Create Date: 2026-12-07 21:55:00
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Revision ID: 0024
 Revises: 0023
-Create Date: 2026-12-07 22:50:00
+Create Date: 2026-12-07 22:20:00
 """
 
 from __future__ import annotations
