@@ -245,7 +245,7 @@ def _apply(
     # a result is good for so many days from its sample, a dose from its day, not from when they arrived;
     # counted from the end of the minute it happened in: a morning's batch then has a few hundred expiries
     # to make and write, not one for each of its 50,000 samples
-    # (a minute and a kind as one int, ``_when``: hashed and compared as cheaply as a number)
+    # (a minute and a kind as one int, read back by ``_expires``: hashed and compared as a number is)
     whens = [
         -(-time // _MINUTE) * _KIND_CODES + _KIND_CODE[kind]
         for time, kind in zip(_take(valid.times, as_is), as_kinds, strict=True)
