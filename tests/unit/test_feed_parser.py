@@ -275,11 +275,14 @@ def test_a_document_in_several_blocks_and_in_records_not_fast_is_read_as_the_ref
     """A resident ID's index material comes from its number alone: the same number in later blocks, with a
     nationality the reference ignores, or in a record the fast checks do not take (a record id with a
     quote), gets the material the reference gives it."""
-    number, other = resident_id_number(serial="131"), resident_id_number(serial="132")
+    number, other = resident_id_number(serial="131"), resident_id_number(serial="137")  # the latter ends in X
     parts = [_result(n, number if n % 2 else other) for n in range(9)]
     parts[2] = parts[2].replace('"r2"', '"r\\"2"')  # not plain: the reference's
     parts[5] = parts[5].replace('"resident_id"', '"resident_id", "nationality": "USA"')
-    parts[6] = parts[6].replace(other, other.lower())  # a lower-case x, if it ends in one: parse_document's
+    # a lower-case x: parse_document's to read, not the fast check's
+    parts[6] = parts[6].replace(other, other.lower())
+    assert other.endswith("X")
+    assert other.lower() in parts[6]
     body = _body(parts, "\n", final=True)
     for block_lines in (1, 2, 4, 10):
         parsed = ArrowFeedParser(block_lines=block_lines)(body, JSONL, fd.ACCEPTS[fd.FeedKind.LAB], LATEST)
