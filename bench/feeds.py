@@ -117,7 +117,7 @@ def _swept(engine: sa.Engine) -> None:
     """Every status re-evaluated and not due before tomorrow, as after the status sweep has caught up
     with the previous part (untimed)."""
     with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE statuses SET review_at = now() + interval '1 day', due_marks = 0"))
+        conn.execute(sa.text("UPDATE statuses SET review_at = now() + interval '1 day'"))
         conn.execute(sa.text("DELETE FROM status_marks"))
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         # as autovacuum would have, meanwhile: the residents enrolled days before a morning of mass

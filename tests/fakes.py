@@ -576,34 +576,28 @@ class _RuleSets:
         return [self.s.rulesets[v] for v in sorted(self.s.rulesets)]
 
 
-def _as_read(status: StoredStatus) -> StoredStatus:
-    """What the SQL repository reads: a status marked due by a batch is due."""
-    if not status.due_marks:
-        return status
-    return replace(status, review_at=min(status.review_at, status.evaluated_at))
-
-
 class _Statuses:
     def __init__(self, s: FakeStore) -> None:
         self.s = s
 
     def get(self, subject_id: str) -> StoredStatus | None:
         status = self.s.statuses.get(subject_id)
-        return None if status is None else _as_read(status)
+        if status is None:
+            return None
+        # as the SQL repository reads it: marked while a mark that names it awaits the sweep (exactly here,
+        # where SQL's filters may also name a few others)
+        return replace(status, marked=any(subject_id in m.subject_ids for m in self.s.status_marks))
 
     def get_many(self, subject_ids: Sequence[str]) -> dict[str, StoredStatus]:
-        return {sid: _as_read(self.s.statuses[sid]) for sid in subject_ids if sid in self.s.statuses}
+        return {sid: self.s.statuses[sid] for sid in subject_ids if sid in self.s.statuses}
 
     def with_status(self, subject_ids: Sequence[str]) -> list[str]:
         return [sid for sid in set(subject_ids) if sid in self.s.statuses]
 
     def save(self, status: StoredStatus, *, changed: bool) -> None:
-        held = self.s.statuses.get(status.subject_id)
-        # the marks read before the evaluation are cleared, a mark made since is kept (as in SQL)
-        marks = held.due_marks if held is not None and held.due_marks != status.due_marks else 0
-        self.s.statuses[status.subject_id] = replace(status, due_marks=marks)
+        self.s.statuses[status.subject_id] = replace(status, marked=False)
         if changed:
-            self.s.status_history.append(replace(status, due_marks=0))
+            self.s.status_history.append(replace(status, marked=False))
 
     def save_many(self, items: Sequence[tuple[StoredStatus, bool]]) -> None:
         for status, changed in items:
@@ -612,10 +606,6 @@ class _Statuses:
     def mark_due(self, subject_ids: Sequence[str], at: datetime) -> None:
         if not subject_ids:
             return
-        for sid in subject_ids:
-            if sid in self.s.statuses:
-                held = self.s.statuses[sid]
-                self.s.statuses[sid] = replace(held, due_marks=held.due_marks + 1)
         number = max((m.id for m in self.s.status_marks), default=0) + 1
         self.s.status_marks.append(StatusMark(number, list(subject_ids)))
 

@@ -402,9 +402,9 @@ def test_only_the_status_repository_touches_the_status_tables() -> None:
         for node in ast.walk(trees[rel]):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 assert not SQL_WRITE.search(node.value), (rel, node.value)
-    # Inside the repository only SqlStatuses.save and save_many write statuses (the history too), and
-    # mark_due only counts a status's marks up (a marked status reads as due) and queues the residents
-    # for the sweep; the other methods select.
+    # Inside the repository only SqlStatuses.save and save_many write statuses (the history too); mark_due
+    # writes a mark row naming the residents (a marked status reads as due until the sweep has re-evaluated
+    # it) and no status; the other methods select.
     writes = re.compile(r"\b(insert|update|delete|copy_rows|on_conflict_do_update)\b")
     writers = {}
     for cls in ast.walk(trees[REPOSITORY]):
@@ -415,22 +415,20 @@ def test_only_the_status_repository_touches_the_status_tables() -> None:
                 source = ast.unparse(fn)
                 if ("t.statuses" in source or "t.status_history" in source) and writes.search(source):
                     writers[f"{cls.name}.{fn.name}"] = fn
-    assert set(writers) == {
-        "SqlStatuses.save",
-        "SqlStatuses.save_many",
-        "SqlStatuses.mark_due",
-        "SqlStatuses.destroy_all",
-    }
+    assert set(writers) == {"SqlStatuses.save", "SqlStatuses.save_many", "SqlStatuses.destroy_all"}
     # destroy_all (the end-of-epidemic shutdown) only deletes: it cannot leave a color behind.
     calls = [
         ast.unparse(n.func) for n in ast.walk(writers["SqlStatuses.destroy_all"]) if isinstance(n, ast.Call)
     ]
     assert not [c for c in calls if c.endswith((".insert", ".update", ".values", "copy_rows"))], calls
-    due = writers["SqlStatuses.mark_due"]
-    values = [n for n in ast.walk(due) if isinstance(n, ast.Call) and ast.unparse(n.func).endswith(".values")]
-    assert [[(k.arg, ast.unparse(k.value)) for k in n.keywords] for n in values] == [
-        [("due_marks", "s.due_marks + 1")]
-    ], ast.unparse(due)
+    (due,) = [
+        fn
+        for cls in ast.walk(trees[REPOSITORY])
+        if isinstance(cls, ast.ClassDef) and cls.name == "SqlStatuses"
+        for fn in cls.body
+        if isinstance(fn, ast.FunctionDef) and fn.name == "mark_due"
+    ]
+    assert not writes.search(ast.unparse(due).replace("t.status_marks.insert", "")), ast.unparse(due)
     inserts = [
         ast.unparse(n.func)
         for n in ast.walk(due)
@@ -500,7 +498,7 @@ def test_only_the_status_service_saves_a_status_and_its_color_comes_from_evaluat
                     for c in ast.walk(tree)
                     if isinstance(c, ast.Attribute)
                     and c.value is node
-                    # mark_due only counts marks up (checked in the repository above)
+                    # mark_due writes a mark, no status (checked in the repository above)
                     and c.attr not in ("get", "get_many", "history", "due", "mark_due")
                 ]
                 assert not parent_calls, (rel, [ast.unparse(c) for c in parent_calls])
@@ -545,16 +543,6 @@ def test_only_the_status_service_saves_a_status_and_its_color_comes_from_evaluat
     assert ast.unparse(evaluated.value.func) == "evaluate"
     assert ast.unparse(keywords["reasons"]).endswith(f"{color.value.id}.reasons]")
     assert ast.unparse(keywords["review_at"]) == f"{color.value.id}.review_at"
-    # The marks saved are the ones read, and the statuses are read before the facts: a batch that marks a
-    # status while it is evaluated changes the marks, so the save keeps them (SqlStatuses.save_many).
-    assert ast.unparse(keywords["due_marks"]) == "old.due_marks if old else 0"
-    reads = {
-        ast.unparse(n.func): n.lineno
-        for n in ast.walk(fn)
-        if isinstance(n, ast.Call)
-        and ast.unparse(n.func) in ("uow.statuses.get_many", "uow.facts.for_subjects")
-    }
-    assert reads["uow.statuses.get_many"] < reads["uow.facts.for_subjects"], reads
     # ``evaluate`` is the domain's, imported once and never rebound in the module.
     imports = [
         n

@@ -1,10 +1,11 @@
-"""Statuses marked due by bulk feed batches (``StatusRepository.mark_due``): a counter updated in place
-that makes a status read as due, a queue of marks for the sweep, and marks that a re-evaluation clears
-only if no batch marked the status while it evaluated."""
+"""Statuses marked due by bulk feed batches (``StatusRepository.mark_due``): a mark row per batch, whose
+filter makes the statuses of the residents it names read as due (``mark_filters``) and whose list the
+sweep re-evaluates before it drops the mark; no status written by the batch."""
 
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -14,11 +15,18 @@ from alembic import command
 
 from civicpass.adapters.db import tables as t
 from civicpass.adapters.db.migrate import alembic_config, upgrade
+from civicpass.adapters.db.status_repositories import SqlStatuses
+from civicpass.adapters.db.uow import SqlUnitOfWorkFactory
 from civicpass.bootstrap import Container
 from civicpass.services import status as status_service
 from civicpass.services.demo import make_people
 from civicpass.services.ports import StoredStatus
 from tests.fakes import FakeClock
+
+_MARKS_0017 = sa.table(
+    "status_marks", sa.column("id", sa.Integer), sa.column("marked_at", t.UTCDateTime), sa.column("subjects")
+)
+"""The marks' columns as migration 0017 made them."""
 
 
 def _residents_with_status(container: Container, count: int, seed: int = 6) -> list[StoredStatus]:
@@ -54,12 +62,10 @@ def test_a_status_marked_due_during_a_re_evaluation_stays_due(container: Contain
 
     with deps.uow() as uow:
         stored = uow.statuses.get(resident)
-    assert stored is not None
-    assert stored.due_marks == 1  # the batch's result has not been evaluated: still marked ...
-    assert stored.review_at <= now  # ... and due
+    assert stored == replace(status, evaluated_at=now, marked=True)  # the batch's result not evaluated: due
 
 
-def test_a_marked_status_reads_as_due_until_a_re_evaluation_that_read_the_mark(container: Container) -> None:
+def test_a_marked_status_reads_as_due_until_the_sweep_drops_its_mark(container: Container) -> None:
     deps = container.deps
     now = deps.clock.now()
     first, second = _residents_with_status(container, 2)
@@ -67,35 +73,55 @@ def test_a_marked_status_reads_as_due_until_a_re_evaluation_that_read_the_mark(c
         uow.statuses.mark_due([first.subject_id, "no-status-yet"], now)
         uow.commit()
     with deps.uow() as uow:
-        read = uow.statuses.get_many([first.subject_id, second.subject_id, "no-status-yet"])
-        review_column = uow.conn.execute(  # type: ignore[attr-defined]
-            sa.select(t.statuses.c.review_at).where(t.statuses.c.subject_id == first.subject_id)
-        ).scalar_one()
-    assert set(read) == {first.subject_id, second.subject_id}  # a mark creates no status
-    assert (read[first.subject_id].due_marks, read[first.subject_id].review_at) == (1, first.evaluated_at)
-    assert review_column == first.review_at  # marked in place: the indexed review time is not touched
-    assert read[second.subject_id] == second
+        read = uow.statuses.get(first.subject_id), uow.statuses.get(second.subject_id)
+        assert uow.statuses.get("no-status-yet") is None  # a mark creates no status
+        many = uow.statuses.get_many([first.subject_id, second.subject_id])
+        rows = uow.conn.execute(sa.select(t.statuses).order_by(t.statuses.c.subject_id)).all()  # type: ignore[attr-defined]
+    assert read == (replace(first, marked=True), second)
+    assert many == {first.subject_id: first, second.subject_id: second}  # a re-evaluation's read: no marks
+    assert sorted(rows) == sorted(tuple(vars(s).values())[:-1] for s in (first, second))  # no status written
 
     later = now + timedelta(minutes=1)
-    with deps.uow() as uow:  # a re-evaluation that read the mark clears it
-        evaluated = replace(read[first.subject_id], evaluated_at=later, review_at=first.review_at)
-        uow.statuses.save_many([(evaluated, False)])
+    with deps.uow() as uow:  # a re-evaluation outside the sweep leaves the mark to the sweep
+        uow.statuses.save_many([(replace(first, evaluated_at=later), False)])
         uow.commit()
     with deps.uow() as uow:
-        cleared = uow.statuses.get(first.subject_id)
-    assert cleared is not None
-    assert (cleared.due_marks, cleared.review_at) == (0, first.review_at)
+        assert uow.statuses.get(first.subject_id) == replace(first, evaluated_at=later, marked=True)
+    assert status_service.sweep(deps) == 1
+    with deps.uow() as uow:
+        swept = uow.statuses.get(first.subject_id)
+    assert swept is not None
+    assert not swept.marked
+    assert swept.review_at > now
 
-    with deps.uow() as uow:  # so does the single save
-        uow.statuses.mark_due([second.subject_id], now)
-        uow.commit()
+
+def test_every_process_reads_the_marks_made_and_dropped_in_another(container: Container) -> None:
+    """Each unit-of-work factory (a server process) keeps the filters it fetched: a mark made after a
+    read is fetched by the next, and one the sweep dropped is forgotten."""
+    deps = container.deps
+    now = deps.clock.now()
+    statuses = _residents_with_status(container, 3)
+    ids = [s.subject_id for s in statuses]
+    factory = deps.uow
+    assert isinstance(factory, SqlUnitOfWorkFactory)
+    other = SqlUnitOfWorkFactory(factory.engine, factory.cipher, factory.digest)
+
+    def marked(uow_factory: SqlUnitOfWorkFactory) -> list[bool]:
+        with uow_factory() as uow:
+            return [status is not None and status.marked for status in map(uow.statuses.get, ids)]
+
     with deps.uow() as uow:
-        marked = uow.statuses.get(second.subject_id)
-        assert marked is not None
-        uow.statuses.save(replace(marked, evaluated_at=later, review_at=second.review_at), changed=False)
+        uow.statuses.mark_due(ids[:1], now)
         uow.commit()
+    assert marked(factory) == marked(other) == [True, False, False]
     with deps.uow() as uow:
-        assert uow.statuses.get(second.subject_id) == replace(second, evaluated_at=later)
+        uow.statuses.mark_due(ids[1:2], now)
+        uow.commit()
+    assert marked(other) == [True, True, False]
+    assert len(other.filters) == 2  # one filter a mark, each fetched once
+    assert status_service.sweep(deps, limit=1) == 1  # the first mark's resident, then its mark dropped
+    assert marked(other) == [False, True, False]
+    assert len(other.filters) == 1
 
 
 def test_the_sweep_re_evaluates_each_marked_batchs_residents_once_then_drops_the_mark(
@@ -115,9 +141,9 @@ def test_the_sweep_re_evaluates_each_marked_batchs_residents_once_then_drops_the
     assert status_service.sweep(deps) == 4  # each batch's residents, after it
     with deps.uow() as uow:
         assert uow.statuses.marks(10) == []
-        swept = uow.statuses.get_many(ids)
-    assert {s.due_marks for s in swept.values()} == {0}
-    assert all(s.evaluated_at == now and s.review_at > now for s in swept.values())  # by the rules
+        swept = {sid: uow.statuses.get(sid) for sid in ids}
+    assert {s is not None and s.marked for s in swept.values()} == {False}
+    assert all(s is not None and s.evaluated_at == now and s.review_at > now for s in swept.values())
     assert status_service.sweep(deps) == 0
 
 
@@ -145,7 +171,7 @@ def test_the_sweep_re_evaluates_only_the_marked_residents_that_have_a_status(con
 
 def test_migration_0017_adds_the_marks_and_refuses_to_drop_pending_ones(empty_database: sa.Engine) -> None:
     engine = empty_database
-    upgrade(engine, "head")
+    upgrade(engine, "0017")
     found = sa.inspect(engine)
     columns = {c["name"]: c for c in found.get_columns("statuses")}
     assert "due_marks" in columns
@@ -161,12 +187,12 @@ def test_migration_0017_adds_the_marks_and_refuses_to_drop_pending_ones(empty_da
 
     with engine.begin() as conn:
         conn.execute(
-            sa.insert(t.status_marks), {"marked_at": datetime(2022, 5, 3, tzinfo=UTC), "subjects": "r-1"}
+            sa.insert(_MARKS_0017), {"marked_at": datetime(2022, 5, 3, tzinfo=UTC), "subjects": "r-1"}
         )
     with pytest.raises(RuntimeError, match="1 status marks are pending"):
         command.downgrade(alembic_config(engine), "0016")
     with engine.begin() as conn:
-        conn.execute(sa.delete(t.status_marks))
+        conn.execute(sa.delete(_MARKS_0017))
     command.downgrade(alembic_config(engine), "0016")
     back = sa.inspect(engine)
     assert "due_marks" not in {c["name"] for c in back.get_columns("statuses")}
@@ -243,12 +269,12 @@ def test_a_sweep_passes_over_a_mark_another_is_claiming_without_waiting(containe
 
 def test_migration_0019_adds_the_claims(empty_database: sa.Engine) -> None:
     engine = empty_database
-    upgrade(engine, "head")
+    upgrade(engine, "0019")
     columns = {c["name"]: c for c in sa.inspect(engine).get_columns("status_marks")}
     assert columns["claimed_until"]["nullable"]
     with engine.begin() as conn:
         conn.execute(
-            sa.insert(t.status_marks), {"marked_at": datetime(2022, 5, 3, tzinfo=UTC), "subjects": "r-1"}
+            sa.insert(_MARKS_0017), {"marked_at": datetime(2022, 5, 3, tzinfo=UTC), "subjects": "r-1"}
         )
     command.downgrade(alembic_config(engine), "0018")
     assert "claimed_until" not in {c["name"] for c in sa.inspect(engine).get_columns("status_marks")}
@@ -276,3 +302,64 @@ def test_sweeps_pass_over_the_due_statuses_another_is_re_evaluating(
         first.commit()
     assert len(taken) == 1
     assert sorted(taken + others) == sorted(s.subject_id for s in statuses)  # each taken by one of them
+
+
+def test_migration_0025_gives_marks_filters_and_takes_the_counters_back_on_the_way_down(
+    empty_database: sa.Engine,
+) -> None:
+    """Statuses lose their mark counter; a mark pending across the change gets a token and no filter, so
+    that it may name anyone until the sweep drops it; going back, its residents' counters count it."""
+    engine = empty_database
+    upgrade(engine, "0024")
+    statuses = sa.table(
+        "statuses",
+        *(sa.column(c.name, c.type) for c in t.statuses.columns),
+        sa.column("due_marks", sa.Integer),
+    )
+    now = datetime(2022, 5, 3, tzinfo=UTC)
+    rows = [
+        {
+            "subject_id": f"r-{n}",
+            "version": 1,
+            "color": "green",
+            "reasons": [],
+            "ruleset_version": 1,
+            "evaluated_at": now,
+            "review_at": now + timedelta(days=1),
+            "inputs_digest": "0" * 64,
+            "due_marks": 0,
+        }
+        for n in (1, 2, 3)
+    ]
+    with engine.begin() as conn:
+        conn.execute(sa.insert(statuses), rows)
+        conn.execute(sa.insert(_MARKS_0017), {"marked_at": now, "subjects": "r-1\nr-2\nr-9"})
+    upgrade(engine, "0025")
+    assert "due_marks" not in {c["name"] for c in sa.inspect(engine).get_columns("statuses")}
+    with engine.connect() as conn:
+        ((token, bloom),) = conn.execute(sa.select(t.status_marks.c.token, t.status_marks.c.bloom)).all()
+        assert re.fullmatch("[0-9a-f]{32}", token)
+        assert bloom is None
+        read = [SqlStatuses(conn).get(f"r-{n}") for n in (1, 2, 3)]
+    assert [s is not None and s.marked for s in read] == [True, True, True]  # no filter: anyone
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            storage = conn.execute(
+                sa.text(
+                    "SELECT attstorage FROM pg_attribute"
+                    " WHERE attrelid = 'status_marks'::regclass AND attname = 'bloom'"
+                )
+            ).scalar_one()
+        assert storage == "e"  # external: out of line, uncompressed
+
+    command.downgrade(alembic_config(engine), "0024")
+    with engine.connect() as conn:
+        counted = conn.execute(sa.select(statuses.c.subject_id, statuses.c.due_marks)).all()
+        assert conn.execute(sa.select(_MARKS_0017.c.subjects)).scalars().all() == ["r-1\nr-2\nr-9"]
+    assert sorted(counted) == [("r-1", 1), ("r-2", 1), ("r-3", 0)]
+    assert {c["name"] for c in sa.inspect(engine).get_columns("status_marks")} == {
+        "id",
+        "marked_at",
+        "subjects",
+        "claimed_until",
+    }

@@ -533,14 +533,17 @@ def test_migration_0023_drops_the_statuses_foreign_key_and_keeps_every_status(
         "inputs_digest": "0" * 64,
         "due_marks": 2,
     }
+    statuses = sa.table(  # as it was then, with its mark counter (migration 0025 took it)
+        "statuses", *(sa.column(c.name, c.type) for c in t.statuses.columns), sa.column("due_marks")
+    )
     with engine.begin() as conn:
         conn.execute(sa.insert(t.residents), resident)
-        conn.execute(sa.insert(t.statuses), status)
+        conn.execute(sa.insert(statuses), status)
     assert foreign_keys() == ["residents"]
 
     def stored() -> list[dict[str, Any]]:
         with engine.connect() as conn:
-            return [dict(row) for row in conn.execute(sa.select(t.statuses)).mappings()]
+            return [dict(row) for row in conn.execute(sa.select(statuses)).mappings()]
 
     upgrade(engine, "0023")
     assert foreign_keys() == []

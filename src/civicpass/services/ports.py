@@ -233,10 +233,10 @@ class StoredStatus:
     evaluated_at: datetime
     review_at: datetime
     inputs_digest: str
-    due_marks: int = 0
-    """How many bulk batches marked it due since its evaluation, as read (``review_at`` reads as due
-    meanwhile). Saving a re-evaluation clears the marks only if they are still what it read: a batch
-    committed while it evaluated keeps its mark."""
+    marked: bool = False
+    """Whether a bulk batch's mark that may name the resident awaits the sweep (``StatusRepository.get``):
+    the status is then due, whatever its review time. Not stored: the mark is, until the sweep has
+    re-evaluated its residents and dropped it."""
 
 
 @dataclass(frozen=True)
@@ -248,8 +248,15 @@ class StatusMark:
 
 
 class StatusRepository(Protocol):
-    def get(self, subject_id: str) -> StoredStatus | None: ...
-    def get_many(self, subject_ids: Sequence[str]) -> dict[str, StoredStatus]: ...
+    def get(self, subject_id: str) -> StoredStatus | None:
+        """The status, ``marked`` if a mark awaiting the sweep may name its resident."""
+        ...
+
+    def get_many(self, subject_ids: Sequence[str]) -> dict[str, StoredStatus]:
+        """The statuses, without their marks (never ``marked``): a re-evaluation's read, which evaluates
+        them anyway."""
+        ...
+
     def with_status(self, subject_ids: Sequence[str]) -> list[str]:
         """Those of these residents that have a status (their ids only), in no particular order."""
         ...
@@ -260,7 +267,8 @@ class StatusRepository(Protocol):
         ...
 
     def mark_due(self, subject_ids: Sequence[str], at: datetime) -> None:
-        """Due now (their statuses read as due until re-evaluated), and one mark for the sweep."""
+        """One mark naming them, for the sweep: until it drops the mark, their statuses read as due
+        (``get``)."""
         ...
 
     def marks(self, limit: int) -> list[StatusMark]:

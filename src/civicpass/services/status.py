@@ -53,7 +53,6 @@ def recompute_in(uow: UnitOfWork, deps: Deps, subject_ids: Sequence[str]) -> lis
     if ruleset is None:
         return []
     subject_ids = list(dict.fromkeys(subject_ids))  # each once: a status is saved once per statement
-    # the statuses before the facts: marks a batch makes after this read survive the save below
     stored = uow.statuses.get_many(subject_ids)
     facts = uow.facts.for_subjects(subject_ids)
     now = deps.clock.now()
@@ -74,7 +73,6 @@ def recompute_in(uow: UnitOfWork, deps: Deps, subject_ids: Sequence[str]) -> lis
             evaluated_at=now,
             review_at=result.review_at,
             inputs_digest=result.inputs_digest,
-            due_marks=old.due_marks if old else 0,
         )
         saved.append((status, changed))
         if changed:
@@ -164,8 +162,9 @@ def sweep(deps: Deps, limit: int = 10_000) -> int:
     has come (windows passing, facts expiring); how many were re-evaluated.
 
     A batch's residents are re-evaluated after the batch committed, each one that has a status, whether
-    a read has re-evaluated it since or not: a status first evaluated while the batch was being imported
-    may not have seen its fact, and carries no mark to say so. Each worker's sweep claims the marks it
+    a read has re-evaluated it since or not (a status evaluated while the batch was being imported may not
+    have seen its fact); only then is its mark dropped, and their statuses no longer read as marked (due).
+    Each worker's sweep claims the marks it
     takes (``MARK_CLAIM``) and holds the due statuses it re-evaluates until it has saved them, so several
     workers re-evaluate different residents at once."""
     reviewed = 0
@@ -208,7 +207,7 @@ def fresh(deps: Deps, resident_id: str) -> StoredStatus:
     """The current status, re-evaluated first if due; callers have checked the permission to see it."""
     with deps.uow() as uow:
         stored = uow.statuses.get(resident_id)
-        if stored is not None and stored.review_at > deps.clock.now():
+        if stored is not None and not stored.marked and stored.review_at > deps.clock.now():
             return stored
         if uow.residents.get(resident_id) is None:
             raise NotFound("resident_not_found", Message("no such resident", "居民不存在"))

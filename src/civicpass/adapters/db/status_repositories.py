@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from civicpass.adapters.db import pg_hot
 from civicpass.adapters.db import tables as t
+from civicpass.adapters.db.mark_filters import MarkFilters, bloom_of
 from civicpass.domain.facts import Fact, FactKind, FactSource, FactState
 from civicpass.domain.rulesets import RuleSetState, RuleSetVersion, parse_ruleset
 from civicpass.services.ports import FeedFacts, RiskArea, StatusMark, StoredEvent, StoredStatus
@@ -227,7 +230,7 @@ class SqlRuleSets(_Repo):
 
 
 def _status_row(row: sa.Row[Any]) -> StoredStatus:
-    """A current status or a history version (which has neither a review time nor marks) from Core."""
+    """A current status or a history version (which has no review time) from Core."""
     m = row._mapping
     evaluated = m["evaluated_at"]
     return _status(
@@ -239,7 +242,6 @@ def _status_row(row: sa.Row[Any]) -> StoredStatus:
         evaluated,
         m.get("review_at") or evaluated,
         m["inputs_digest"],
-        m.get("due_marks") or 0,
     )
 
 
@@ -252,19 +254,10 @@ def _status(
     evaluated: datetime,
     review: datetime,
     inputs_digest: str,
-    marks: int,
 ) -> StoredStatus:
-    """The columns of ``statuses``, in their order, as a status: one marked by a batch reads as due."""
+    """The columns of ``statuses``, in their order, as a status."""
     return StoredStatus(
-        subject_id,
-        version,
-        color,
-        list(reasons),
-        ruleset_version,
-        evaluated,
-        min(review, evaluated) if marks else review,
-        inputs_digest,
-        marks,
+        subject_id, version, color, list(reasons), ruleset_version, evaluated, review, inputs_digest
     )
 
 
@@ -276,7 +269,7 @@ def _history_row(status: StoredStatus) -> dict[str, Any]:
 
 
 _STATUS_NAMES = [c.name for c in t.statuses.columns]
-_STATUS_TYPES = {"version": "int4", "reasons": "jsonb", "ruleset_version": "int4", "due_marks": "int4"}
+_STATUS_TYPES = {"version": "int4", "reasons": "jsonb", "ruleset_version": "int4"}
 _STATUS_TYPES |= {c.name: "timestamptz" for c in t.statuses.columns if isinstance(c.type, t.UTCDateTime)}
 UPSERT_STATUSES = (  # its text built once from the table's metadata; values are parameters
     f"INSERT INTO statuses ({', '.join(_STATUS_NAMES)})"  # noqa: S608
@@ -284,11 +277,7 @@ UPSERT_STATUSES = (  # its text built once from the table's metadata; values are
     + f" SELECT {', '.join(pg_hot.selected(c) for c in t.statuses.columns)} FROM unnest("  # noqa: S608
     + ", ".join(f"%b::{_STATUS_TYPES.get(name, 'text')}[]" for name in _STATUS_NAMES)
     + f") AS given({', '.join(_STATUS_NAMES)}) ON CONFLICT (subject_id) DO UPDATE SET "
-    + ", ".join(
-        f"{name} = excluded.{name}" for name in _STATUS_NAMES if name not in ("subject_id", "due_marks")
-    )
-    # the row proposed carries the marks read before the evaluation: cleared if unchanged since
-    + ", due_marks = CASE WHEN statuses.due_marks = excluded.due_marks THEN 0 ELSE statuses.due_marks END"
+    + ", ".join(f"{name} = excluded.{name}" for name in _STATUS_NAMES if name != "subject_id")
 )
 
 
@@ -296,9 +285,19 @@ STATUSES_OF_SUBJECTS = (  # its text built once from the table's metadata; value
     f"SELECT {', '.join(pg_hot.selected(c) for c in t.statuses.columns)} FROM statuses"  # noqa: S608
     " WHERE subject_id = ANY({among})"
 )
+STATUS_AND_MARKS = (  # one status and the tokens of the marks awaiting the sweep, in one statement
+    f"SELECT {', '.join(pg_hot.selected(c) for c in t.statuses.columns)},"  # noqa: S608
+    " ARRAY(SELECT token FROM status_marks) FROM statuses WHERE subject_id = %s"
+)
+MARK_FILTERS = "SELECT token, bloom FROM status_marks WHERE token = ANY(%s)"
 
 
 _STATUS_CONVERT: dict[str, Callable[[Any], Any]] = {"reasons": json.dumps}
+
+
+def _status_values(status: StoredStatus) -> dict[str, Any]:
+    """A status's columns (whether a mark names it is not one of them)."""
+    return {name: getattr(status, name) for name in _STATUS_NAMES}
 
 
 def _upsert_statuses(pg: psycopg.Connection[Any], rows: Sequence[dict[str, Any]]) -> None:
@@ -308,8 +307,34 @@ def _upsert_statuses(pg: psycopg.Connection[Any], rows: Sequence[dict[str, Any]]
 
 
 class SqlStatuses(_Repo):
+    def __init__(self, conn: sa.Connection, filters: MarkFilters | None = None) -> None:
+        super().__init__(conn)
+        self.filters = MarkFilters() if filters is None else filters
+
     def get(self, subject_id: str) -> StoredStatus | None:
-        return self.get_many([subject_id]).get(subject_id)
+        """The status, marked if a mark awaiting the sweep may name its resident (``mark_filters``)."""
+        if pg := pg_hot.connection(self.conn):
+            row = pg.execute(STATUS_AND_MARKS, (subject_id,)).fetchone()
+            if row is None:
+                return None
+            *columns, tokens = row
+            found = _status(*columns)
+        else:
+            if (status := self.get_many([subject_id]).get(subject_id)) is None:
+                return None
+            found, tokens = status, list(self.conn.execute(sa.select(t.status_marks.c.token)).scalars())
+        return (
+            replace(found, marked=True)
+            if self.filters.names(subject_id, tokens, self._mark_filters)
+            else found
+        )
+
+    def _mark_filters(self, tokens: list[str]) -> dict[str, bytes | None]:
+        if pg := pg_hot.connection(self.conn):
+            return dict(pg.execute(MARK_FILTERS, (tokens,)).fetchall())
+        m = t.status_marks.c
+        rows = self.conn.execute(sa.select(m.token, m.bloom).where(m.token.in_(tokens)))
+        return {row.token: row.bloom for row in rows}
 
     def get_many(self, subject_ids: Sequence[str]) -> dict[str, StoredStatus]:
         if not subject_ids:
@@ -336,16 +361,14 @@ class SqlStatuses(_Repo):
         )
 
     def save(self, status: StoredStatus, *, changed: bool) -> None:
-        """Upsert the current status; a changed outcome also appends a history version. The marks it was
-        evaluated with are cleared, a batch's mark made since is kept (``StoredStatus.due_marks``)."""
+        """Upsert the current status; a changed outcome also appends a history version."""
         s = t.statuses.c
-        values = vars(status)
-        kept = sa.case((s.due_marks == status.due_marks, 0), else_=s.due_marks)
+        values = _status_values(status)
         updated = self.conn.execute(
-            t.statuses.update().where(s.subject_id == status.subject_id).values({**values, "due_marks": kept})
+            t.statuses.update().where(s.subject_id == status.subject_id).values(values)
         )
         if not updated.rowcount:
-            self.conn.execute(t.statuses.insert(), {**values, "due_marks": 0})
+            self.conn.execute(t.statuses.insert(), values)
         if changed:
             self.conn.execute(t.status_history.insert(), _history_row(status))
 
@@ -354,19 +377,14 @@ class SqlStatuses(_Repo):
         history by COPY, elsewhere an upsert per 1,000."""
         if not items:
             return
-        rows = [vars(status) for status, _ in items]
+        rows = [_status_values(status) for status, _ in items]
         history = [_history_row(status) for status, changed in items if changed]
         if pg := pg_hot.connection(self.conn):
             _upsert_statuses(pg, rows)
             pg_hot.copy_rows(pg, t.status_history, history)
             return
         insert = (pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert)(t.statuses)
-        s = t.statuses.c
-        replaced: dict[str, sa.ColumnElement[Any]] = {
-            c.name: insert.excluded[c.name] for c in t.statuses.columns if c.name != "subject_id"
-        }
-        # the row proposed carries the marks read before the evaluation: cleared if unchanged since
-        replaced["due_marks"] = sa.case((s.due_marks == insert.excluded.due_marks, 0), else_=s.due_marks)
+        replaced = {c.name: insert.excluded[c.name] for c in t.statuses.columns if c.name != "subject_id"}
         upsert = insert.on_conflict_do_update(index_elements=["subject_id"], set_=replaced)
         for start in range(0, len(rows), 1000):
             self.conn.execute(upsert, rows[start : start + 1000])
@@ -391,17 +409,19 @@ class SqlStatuses(_Repo):
         return int(history) + int(current)
 
     def mark_due(self, subject_ids: Sequence[str], at: datetime) -> None:
-        """Due now: each status's marks counted up (in place: no index covers them), and one mark row
-        naming the residents for the sweep."""
+        """One mark row naming the residents for the sweep, with their filter for status reads: no status
+        is written (``mark_filters``)."""
         if not subject_ids:
             return
-        s = t.statuses.c
         self.conn.execute(
-            t.statuses.update()
-            .where(t.among(self.conn, s.subject_id, subject_ids))
-            .values(due_marks=s.due_marks + 1)
+            t.status_marks.insert(),
+            {
+                "marked_at": at,
+                "subjects": "\n".join(subject_ids),
+                "token": os.urandom(16).hex(),  # names the filter in every process's cache
+                "bloom": bloom_of(subject_ids),
+            },
         )
-        self.conn.execute(t.status_marks.insert(), {"marked_at": at, "subjects": "\n".join(subject_ids)})
 
     def marks(self, limit: int) -> list[StatusMark]:
         m = t.status_marks.c

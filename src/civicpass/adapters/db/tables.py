@@ -277,15 +277,13 @@ statuses = sa.Table(
     sa.Column("evaluated_at", UTCDateTime, nullable=False),
     sa.Column("review_at", UTCDateTime, nullable=False, index=True),
     sa.Column("inputs_digest", sa.String(64), nullable=False),
-    sa.Column("due_marks", sa.Integer, nullable=False, server_default="0"),
     postgresql_with={"fillfactor": 70},
 )
-"""The current status of each resident. ``due_marks`` counts the bulk feed batches that marked it due
-since its evaluation: a column no index covers, on pages kept 30% free, so that marking 50,000 statuses is
-mostly PostgreSQL's in-place (HOT) update, not a new row and two index entries each (``review_at`` is
-indexed for the sweep; docs/decisions.md). A marked status reads as due; the sweep finds it through
-``status_marks``. No foreign key to residents, as facts have none: PostgreSQL's trigger fetched each
-marked row's old version again to see that its key had not changed (migration 0023)."""
+"""The current status of each resident. No foreign key to residents, as facts have none: PostgreSQL's
+trigger fetched each updated row's old version again to see that its key had not changed (migration
+0023). A bulk feed batch does not write here: its mark (``status_marks``) makes the statuses of the
+residents it names read as due until the sweep has re-evaluated them (migration 0025). Its pages keep 30%
+free from when batches counted their marks up in place (migration 0017)."""
 
 status_marks = sa.Table(
     "status_marks",
@@ -294,12 +292,16 @@ status_marks = sa.Table(
     sa.Column("marked_at", UTCDateTime, nullable=False),
     sa.Column("subjects", sa.Text, nullable=False),
     sa.Column("claimed_until", UTCDateTime),
+    sa.Column("token", sa.String(32), nullable=False),
+    sa.Column("bloom", sa.LargeBinary),
 )
 """One row per bulk batch that marked statuses due: the residents it named (ids, one per line), for the
 sweep to re-evaluate those that have a status once the batch has committed; a sweep claims the row until
 ``claimed_until`` (so that the sweeps of several workers share the marks out) and deletes it when done.
-Stored uncompressed on PostgreSQL (migration 0018): random ids do not compress, and trying cost more than
-the insert."""
+Until then a status read finds in ``bloom`` whether the mark may name its resident (``mark_filters``; NULL
+for a mark made before migration 0025: it may name anyone), fetched once per process by its random
+``token``. Both stored uncompressed on PostgreSQL (migrations 0018, 0025): random ids and bits do not
+compress, and trying cost more than the insert."""
 
 status_history = sa.Table(
     "status_history",

@@ -22,6 +22,7 @@ from civicpass.adapters.db import privacy_repositories as pr
 from civicpass.adapters.db import repositories as r
 from civicpass.adapters.db import status_repositories as s
 from civicpass.adapters.db import tracing_repositories as tr
+from civicpass.adapters.db.mark_filters import MarkFilters
 from civicpass.domain.errors import CivicpassError, InvalidInput, Message, Unavailable, conflicting_write
 from civicpass.services import ports
 
@@ -80,10 +81,13 @@ class SqlUnitOfWork:
     privacy: ports.PrivacyRepository
     tracing: ports.TracingEngine
 
-    def __init__(self, engine: sa.Engine, cipher: PiiCipher, digest: HmacDigest) -> None:
+    def __init__(
+        self, engine: sa.Engine, cipher: PiiCipher, digest: HmacDigest, filters: MarkFilters | None = None
+    ) -> None:
         self.engine = engine
         self.cipher = cipher
         self.digest = digest
+        self.filters = MarkFilters() if filters is None else filters
 
     def __enter__(self) -> Self:
         try:
@@ -110,7 +114,7 @@ class SqlUnitOfWork:
         self.meta = r.SqlMeta(self.conn)
         self.facts = s.SqlFacts(self.conn)
         self.rulesets = s.SqlRuleSets(self.conn)
-        self.statuses = s.SqlStatuses(self.conn)
+        self.statuses = s.SqlStatuses(self.conn, self.filters)
         self.events = s.SqlEvents(self.conn)
         self.risk_areas = s.SqlRiskAreas(self.conn)
         self.cases = tr.SqlCases(self.conn)
@@ -152,6 +156,7 @@ class SqlUnitOfWorkFactory:
         self.engine = engine
         self.cipher = cipher
         self.digest = digest
+        self.filters = MarkFilters()  # the marks' filters this process has fetched, for all its units
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, self.cipher, self.digest)
+        return SqlUnitOfWork(self.engine, self.cipher, self.digest, self.filters)
