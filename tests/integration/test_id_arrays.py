@@ -96,7 +96,11 @@ def test_a_feed_batch_finds_its_holders_in_the_covering_index_whatever_it_names(
         assert pg is not None
         # read before the plan is made: autovacuum may mark the pages visible to all at any moment, and
         # then a plan made before it (with the table's pages to visit) would be judged as made after it
-        visible = pg.execute("SELECT relallvisible = relpages FROM pg_class WHERE relname = 'residents'")
+        # this schema's table (the search path's): by name alone, another schema's residents (the other
+        # worker's, a benchmark's) could answer
+        visible = pg.execute(
+            "SELECT relallvisible = relpages FROM pg_class WHERE oid = 'residents'::regclass"
+        )
         all_visible = visible.fetchone()[0]  # type: ignore[index]
         explained = pg.execute(
             f"EXPLAIN (FORMAT JSON) {RESIDENTS_BY_INDEX.format(among=among)}", (parameter,)

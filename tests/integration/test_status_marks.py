@@ -95,6 +95,19 @@ def test_a_marked_status_reads_as_due_until_the_sweep_drops_its_mark(container: 
     assert swept.review_at > now
 
 
+def test_a_code_or_a_verification_re_evaluates_a_marked_status_first(
+    container: Container, clock: FakeClock
+) -> None:
+    deps = container.deps
+    first, second = _residents_with_status(container, 2)
+    with deps.uow() as uow:
+        uow.statuses.mark_due([first.subject_id], clock.now())
+        uow.commit()
+    clock.advance(minutes=1)
+    assert status_service.fresh(deps, first.subject_id).evaluated_at == clock.now()  # re-evaluated
+    assert status_service.fresh(deps, second.subject_id) == second  # not due before tomorrow: as stored
+
+
 def test_every_process_reads_the_marks_made_and_dropped_in_another(container: Container) -> None:
     """Each unit-of-work factory (a server process) keeps the filters it fetched: a mark made after a
     read is fetched by the next, and one the sweep dropped is forgotten."""

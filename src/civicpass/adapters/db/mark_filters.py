@@ -46,7 +46,7 @@ def filter_bits(names: int) -> int:
 
 
 def bloom_of(subject_ids: Sequence[str]) -> bytes:
-    """The filter of these residents. Digests made one by one (a third of a microsecond each), their bits
+    """The filter of these residents. Digests made one by one (about half a microsecond each), their bits
     set by NumPy."""
     bits = filter_bits(len(subject_ids))
     digests = b"".join([_digest(s) for s in subject_ids])

@@ -20,7 +20,7 @@ _MARKS = sa.table("status_marks", sa.column("id", sa.Integer), sa.column("subjec
 
 def upgrade() -> None:
     # A bulk feed batch counted the marks of its 50,000 statuses up in place: a scan of every status and
-    # 6-8 µs of PostgreSQL a record, the largest share of a test result's import. Its mark row now carries
+    # 5-7.5 µs of PostgreSQL a record, the largest share of a test result's import. Its mark row now carries
     # a Bloom filter of its residents, which a status read consults (docs/decisions.md). A mark made before
     # has no filter (NULL): it may name anyone until the sweep drops it.
     postgres = op.get_bind().dialect.name == "postgresql"
