@@ -164,9 +164,8 @@ def sweep(deps: Deps, limit: int = 10_000) -> int:
     A batch's residents are re-evaluated after the batch committed, each one that has a status, whether
     a read has re-evaluated it since or not (a status evaluated while the batch was being imported may not
     have seen its fact); only then is its mark dropped, and their statuses no longer read as marked (due).
-    Each worker's sweep claims the marks it
-    takes (``MARK_CLAIM``) and holds the due statuses it re-evaluates until it has saved them, so several
-    workers re-evaluate different residents at once."""
+    Each worker's sweep claims the marks it takes (``MARK_CLAIM``) and holds the due statuses it
+    re-evaluates until it has saved them, so several workers re-evaluate different residents at once."""
     reviewed = 0
     for _ in range(MARKS_PER_SWEEP):
         if reviewed >= limit:
